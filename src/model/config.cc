@@ -1,0 +1,333 @@
+#include "model/config.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include <yaml-cpp/yaml.h>
+
+#include "core/error.h"
+#include "core/mapped_file.h"
+
+namespace moeasr {
+
+const char* activation_name(Activation a) {
+  switch (a) {
+    case Activation::kRelu: return "relu";
+    case Activation::kSwish: return "swish";
+    case Activation::kGelu: return "gelu";
+    case Activation::kTanh: return "tanh";
+    case Activation::kSelu: return "selu";
+    case Activation::kHardtanh: return "hardtanh";
+  }
+  return "?";
+}
+
+namespace {
+
+// Reads one mapping of train.yaml (e.g. encoder_conf), with typed getters that
+// name the key in every error, and remembers which keys were looked at so the
+// rest can be reported.
+class Section {
+ public:
+  Section(const YAML::Node& node, std::string name, std::string source)
+      : node_(node), name_(std::move(name)), source_(std::move(source)) {
+    if (node_ && !node_.IsNull() && !node_.IsMap()) {
+      throw_error(MOEASR_ERR_FORMAT, source_, ": ", name_, " is not a mapping");
+    }
+  }
+
+  bool has(const std::string& key) {
+    seen_.insert(key);
+    return node_ && node_.IsMap() && node_[key] && !node_[key].IsNull();
+  }
+
+  template <typename T>
+  T get(const std::string& key, T fallback) {
+    if (!has(key)) return fallback;
+    try {
+      return node_[key].as<T>();
+    } catch (const YAML::Exception&) {
+      throw_error(MOEASR_ERR_FORMAT, source_, ": ", where(key), " has an invalid value '", scalar(key), "'");
+    }
+  }
+
+  int get_positive(const std::string& key, int fallback) {
+    int v = get<int>(key, fallback);
+    MOEASR_CHECK(v > 0, MOEASR_ERR_FORMAT, source_, ": ", where(key), " must be positive, got ", v);
+    return v;
+  }
+
+  float get_float(const std::string& key, float fallback) {
+    double v = get<double>(key, fallback);
+    MOEASR_CHECK(std::isfinite(v), MOEASR_ERR_FORMAT, source_, ": ", where(key), " is not a finite number");
+    return static_cast<float>(v);
+  }
+
+  // A string key that must take one of `supported` values.
+  std::string get_choice(const std::string& key, const std::string& fallback,
+                         const std::vector<std::string>& supported) {
+    std::string v = get<std::string>(key, fallback);
+    if (std::find(supported.begin(), supported.end(), v) == supported.end()) {
+      std::string list;
+      for (const auto& s : supported) list += (list.empty() ? "" : ", ") + s;
+      throw_error(MOEASR_ERR_UNSUPPORTED, source_, ": ", where(key), ": '", v,
+                  "' is not supported by this runtime (supported: ", list, ")");
+    }
+    return v;
+  }
+
+  // A boolean key the runtime supports only at one value.
+  void require_bool(const std::string& key, bool fallback, bool supported) {
+    bool v = get<bool>(key, fallback);
+    MOEASR_CHECK(v == supported, MOEASR_ERR_UNSUPPORTED, source_, ": ", where(key), ": ", v ? "true" : "false",
+                 " is not supported by this runtime (only ", supported ? "true" : "false", ")");
+  }
+
+  // A key that must be absent or null (features the runtime does not implement).
+  void require_null(const std::string& key) {
+    if (has(key)) {
+      throw_error(MOEASR_ERR_UNSUPPORTED, source_, ": ", where(key), ": '", scalar(key),
+                  "' is not supported by this runtime (must be null)");
+    }
+  }
+
+  void ignore(std::initializer_list<const char*> keys) {
+    for (const char* k : keys) seen_.insert(k);
+  }
+
+  // Keys present in the mapping that nobody asked for.
+  void collect_unknown(std::vector<std::string>* warnings) const {
+    if (!node_ || !node_.IsMap()) return;
+    for (auto it = node_.begin(); it != node_.end(); ++it) {
+      std::string key = it->first.as<std::string>("?");
+      if (!seen_.count(key)) {
+        warnings->push_back(source_ + ": unknown key " + name_ + "." + key + " ignored");
+      }
+    }
+  }
+
+  std::string where(const std::string& key) const { return name_ + "." + key; }
+
+ private:
+  std::string scalar(const std::string& key) const {
+    const YAML::Node n = node_[key];
+    if (n.IsScalar()) return n.Scalar();
+    return n.IsSequence() ? "<list>" : n.IsMap() ? "<mapping>" : "<null>";
+  }
+
+  YAML::Node node_;
+  std::string name_;
+  std::string source_;
+  std::set<std::string> seen_;
+};
+
+Activation parse_activation(Section& s, const std::string& fallback) {
+  std::string v = s.get_choice("activation_type", fallback, {"relu", "swish", "gelu", "tanh", "selu", "hardtanh"});
+  if (v == "relu") return Activation::kRelu;
+  if (v == "swish") return Activation::kSwish;
+  if (v == "gelu") return Activation::kGelu;
+  if (v == "tanh") return Activation::kTanh;
+  if (v == "selu") return Activation::kSelu;
+  return Activation::kHardtanh;
+}
+
+FfnConfig parse_ffn(Section& s, Activation activation, const std::string& source) {
+  FfnConfig f;
+  f.activation = activation;
+  f.hidden = s.get_positive("linear_units", 2048);
+  std::string type = s.get_choice("mlp_type", "position_wise_feed_forward", {"position_wise_feed_forward", "moe"});
+  f.moe = type == "moe";
+  f.bias = s.get<bool>("mlp_bias", true);
+  int n_expert = s.get<int>("n_expert", 8);
+  int n_active = s.get<int>("n_expert_activated", 2);
+  if (f.moe) {
+    MOEASR_CHECK(n_expert >= 1, MOEASR_ERR_FORMAT, source, ": ", s.where("n_expert"), " must be >= 1, got ",
+                 n_expert);
+    MOEASR_CHECK(n_active >= 1 && n_active <= n_expert, MOEASR_ERR_FORMAT, source, ": ",
+                 s.where("n_expert_activated"), " must be in [1, n_expert=", n_expert, "], got ", n_active);
+    f.num_experts = n_expert;
+    f.top_k = n_active;
+  }
+  return f;
+}
+
+void parse_encoder(Section& s, ModelConfig* cfg, const std::string& source) {
+  EncoderConfig& e = cfg->encoder;
+  s.ignore({"dropout_rate", "positional_dropout_rate", "attention_dropout_rate", "use_dynamic_left_chunk",
+            "gradient_checkpointing", "use_sdpa"});
+  e.d_model = s.get_positive("output_size", 256);
+  e.heads = s.get_positive("attention_heads", 4);
+  MOEASR_CHECK(e.d_model % e.heads == 0, MOEASR_ERR_FORMAT, source, ": encoder_conf.output_size ", e.d_model,
+               " is not divisible by attention_heads ", e.heads);
+  MOEASR_CHECK(e.d_model % 2 == 0, MOEASR_ERR_UNSUPPORTED, source, ": encoder_conf.output_size ", e.d_model,
+               " is odd (the sinusoidal position encoding needs an even size)");
+  e.num_blocks = s.get_positive("num_blocks", 6);
+  s.get_choice("input_layer", "conv2d", {"conv2d"});
+  s.get_choice("pos_enc_layer_type", "rel_pos", {"rel_pos"});
+  s.get_choice("selfattention_layer_type", "rel_selfattn", {"rel_selfattn"});
+  s.require_bool("normalize_before", true, true);
+  s.get_choice("layer_norm_type", "layer_norm", {"layer_norm"});
+  s.require_null("n_kv_head");
+  s.require_null("head_dim");
+  MOEASR_CHECK(s.get<int>("positionwise_conv_kernel_size", 1) == 1, MOEASR_ERR_UNSUPPORTED, source,
+               ": encoder_conf.positionwise_conv_kernel_size must be 1");
+  e.static_chunk_size = s.get<int>("static_chunk_size", 0);
+  e.use_dynamic_chunk = s.get<bool>("use_dynamic_chunk", false);
+  e.macaron = s.get<bool>("macaron_style", true);
+  e.use_cnn_module = s.get<bool>("use_cnn_module", true);
+  e.cnn_kernel = s.get_positive("cnn_module_kernel", 15);
+  e.causal = s.get<bool>("causal", false);
+  MOEASR_CHECK(e.causal || e.cnn_kernel % 2 == 1, MOEASR_ERR_FORMAT, source,
+               ": encoder_conf.cnn_module_kernel must be odd for a non-causal convolution, got ", e.cnn_kernel);
+  e.cnn_norm = s.get_choice("cnn_module_norm", "batch_norm", {"batch_norm", "layer_norm"}) == "layer_norm"
+                   ? ConvNorm::kLayerNorm
+                   : ConvNorm::kBatchNorm;
+  e.conv_bias = s.get<bool>("conv_bias", true);
+  e.conv_inner_factor = s.get_positive("conv_inner_factor", 2);
+  MOEASR_CHECK((e.conv_inner_factor * e.d_model) % 2 == 0, MOEASR_ERR_FORMAT, source,
+               ": encoder_conf.conv_inner_factor * output_size must be even");
+  e.query_bias = s.get<bool>("query_bias", true);
+  e.key_bias = s.get<bool>("key_bias", true);
+  e.value_bias = s.get<bool>("value_bias", true);
+  e.norm_eps = s.get_float("norm_eps", 1e-5f);
+  e.conv_norm_eps = s.get_float("conv_norm_eps", 1e-5f);
+  e.final_norm = s.get<bool>("final_norm", true);
+  Activation act = parse_activation(s, "swish");
+  e.ffn = parse_ffn(s, act, source);
+}
+
+void parse_decoder(Section& s, ModelConfig* cfg, const std::string& source) {
+  DecoderConfig& d = cfg->decoder;
+  s.ignore({"dropout_rate", "positional_dropout_rate", "self_attention_dropout_rate", "src_attention_dropout_rate",
+            "gradient_checkpointing", "use_sdpa", "tie_word_embedding"});
+  d.heads = s.get_positive("attention_heads", 4);
+  MOEASR_CHECK(cfg->encoder.d_model % d.heads == 0, MOEASR_ERR_FORMAT, source, ": decoder_conf.attention_heads ",
+               d.heads, " does not divide the model size ", cfg->encoder.d_model);
+  d.num_blocks = s.get<int>("num_blocks", 6);
+  MOEASR_CHECK(d.num_blocks >= 0, MOEASR_ERR_FORMAT, source, ": decoder_conf.num_blocks must be >= 0");
+  if (d.type == DecoderType::kBiTransformer) {
+    d.r_num_blocks = s.get<int>("r_num_blocks", 0);
+    MOEASR_CHECK(d.r_num_blocks >= 0, MOEASR_ERR_FORMAT, source, ": decoder_conf.r_num_blocks must be >= 0");
+  }
+  s.get_choice("input_layer", "embed", {"embed"});
+  s.require_bool("use_output_layer", true, true);
+  s.require_bool("normalize_before", true, true);
+  s.require_bool("src_attention", true, true);
+  s.get_choice("layer_norm_type", "layer_norm", {"layer_norm"});
+  s.require_null("n_kv_head");
+  s.require_null("head_dim");
+  d.query_bias = s.get<bool>("query_bias", true);
+  d.key_bias = s.get<bool>("key_bias", true);
+  d.value_bias = s.get<bool>("value_bias", true);
+  if (d.type == DecoderType::kTransformer) {  // BiTransformerDecoder does not forward these
+    d.src_query_bias = s.get<bool>("src_query_bias", true);
+    d.src_key_bias = s.get<bool>("src_key_bias", true);
+    d.src_value_bias = s.get<bool>("src_value_bias", true);
+  }
+  d.norm_eps = s.get_float("norm_eps", 1e-5f);
+  Activation act = parse_activation(s, "relu");
+  d.ffn = parse_ffn(s, act, source);
+}
+
+}  // namespace
+
+ModelConfig parse_model_config(const std::string& yaml_text, const std::string& source, int vocab_size_hint) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    throw_error(MOEASR_ERR_FORMAT, source, ": invalid YAML: ", e.what());
+  }
+  MOEASR_CHECK(root.IsMap(), MOEASR_ERR_FORMAT, source, ": not a YAML mapping");
+
+  ModelConfig cfg;
+  try {
+    Section top(root, "", source);
+    top.get_choice("model", "asr_model", {"asr_model"});
+    top.get_choice("encoder", "conformer", {"conformer"});
+    // WeNet: `decoder` absent means bitransformer; `decoder: null` means a CTC-only model.
+    if (root["decoder"] && root["decoder"].IsNull()) {
+      cfg.decoder.type = DecoderType::kNone;
+      top.ignore({"decoder"});
+    } else {
+      std::string decoder = top.get_choice("decoder", "bitransformer", {"bitransformer", "transformer"});
+      cfg.decoder.type = decoder == "transformer" ? DecoderType::kTransformer : DecoderType::kBiTransformer;
+    }
+    top.get_choice("ctc", "ctc", {"ctc"});
+    if (top.has("cmvn")) top.get_choice("cmvn", "global_cmvn", {"global_cmvn"});
+    cfg.encoder.global_cmvn = top.has("cmvn");
+
+    // Front end: dataset_conf.fbank_conf (WeNet's defaults otherwise).
+    Section dataset(root["dataset_conf"], "dataset_conf", source);
+    if (dataset.has("feats_type")) dataset.get_choice("feats_type", "fbank", {"fbank"});
+    MOEASR_CHECK(!dataset.has("mfcc_conf") && !dataset.has("log_mel_spectrogram_conf"), MOEASR_ERR_UNSUPPORTED,
+                 source, ": only fbank features are supported (dataset_conf has mfcc/log-mel settings)");
+    Section fbank(root["dataset_conf"] ? root["dataset_conf"]["fbank_conf"] : YAML::Node(), "dataset_conf.fbank_conf",
+                  source);
+    cfg.fbank.num_mel_bins = fbank.get_positive("num_mel_bins", 80);
+    cfg.fbank.frame_length_ms = fbank.get_float("frame_length", 25.f);
+    cfg.fbank.frame_shift_ms = fbank.get_float("frame_shift", 10.f);
+    MOEASR_CHECK(cfg.fbank.frame_length_ms > 0 && cfg.fbank.frame_shift_ms > 0, MOEASR_ERR_FORMAT, source,
+                 ": dataset_conf.fbank_conf frame_length/frame_shift must be positive");
+    Section resample(root["dataset_conf"] ? root["dataset_conf"]["resample_conf"] : YAML::Node(),
+                     "dataset_conf.resample_conf", source);
+    cfg.fbank.sample_rate = resample.get_positive("resample_rate", 16000);
+
+    cfg.encoder.input_dim = top.get_positive("input_dim", cfg.fbank.num_mel_bins);
+    MOEASR_CHECK(cfg.encoder.input_dim == cfg.fbank.num_mel_bins, MOEASR_ERR_FORMAT, source, ": input_dim ",
+                 cfg.encoder.input_dim, " != dataset_conf.fbank_conf.num_mel_bins ", cfg.fbank.num_mel_bins);
+    MOEASR_CHECK(cfg.encoder.input_dim >= 7, MOEASR_ERR_FORMAT, source, ": input_dim ", cfg.encoder.input_dim,
+                 " is too small for conv2d subsampling");
+
+    if (top.has("output_dim")) {
+      cfg.vocab_size = top.get_positive("output_dim", 0);
+      MOEASR_CHECK(vocab_size_hint < 0 || vocab_size_hint == cfg.vocab_size, MOEASR_ERR_FORMAT, source,
+                   ": output_dim ", cfg.vocab_size, " does not match the ", vocab_size_hint, " entries of units.txt");
+    } else {
+      MOEASR_CHECK(vocab_size_hint > 0, MOEASR_ERR_FORMAT, source, ": output_dim is missing");
+      cfg.vocab_size = vocab_size_hint;
+    }
+    MOEASR_CHECK(cfg.vocab_size >= 2, MOEASR_ERR_FORMAT, source, ": vocabulary of size ", cfg.vocab_size,
+                 " is too small");
+
+    Section encoder_conf(root["encoder_conf"], "encoder_conf", source);
+    parse_encoder(encoder_conf, &cfg, source);
+    encoder_conf.collect_unknown(&cfg.warnings);
+
+    if (cfg.decoder.type != DecoderType::kNone) {
+      Section decoder_conf(root["decoder_conf"], "decoder_conf", source);
+      parse_decoder(decoder_conf, &cfg, source);
+      decoder_conf.collect_unknown(&cfg.warnings);
+    }
+
+    Section ctc_conf(root["ctc_conf"], "ctc_conf", source);
+    cfg.blank_id = ctc_conf.get<int>("ctc_blank_id", 0);
+    MOEASR_CHECK(cfg.blank_id >= 0 && cfg.blank_id < cfg.vocab_size, MOEASR_ERR_FORMAT, source,
+                 ": ctc_conf.ctc_blank_id ", cfg.blank_id, " is outside the vocabulary");
+
+    Section model_conf(root["model_conf"], "model_conf", source);
+    cfg.train_ctc_weight = model_conf.get_float("ctc_weight", 0.5f);
+    cfg.train_reverse_weight = model_conf.get_float("reverse_weight", 0.f);
+
+    cfg.sos_id = cfg.eos_id = cfg.vocab_size - 1;
+    YAML::Node tok = root["tokenizer_conf"];
+    if (tok && tok.IsMap() && tok["special_tokens"] && tok["special_tokens"].IsMap()) {
+      Section special(tok["special_tokens"], "tokenizer_conf.special_tokens", source);
+      cfg.sos_id = special.get<int>("<sos>", cfg.sos_id);
+      cfg.eos_id = special.get<int>("<eos>", cfg.eos_id);
+    }
+    MOEASR_CHECK(cfg.sos_id >= 0 && cfg.sos_id < cfg.vocab_size && cfg.eos_id >= 0 && cfg.eos_id < cfg.vocab_size,
+                 MOEASR_ERR_FORMAT, source, ": <sos>/<eos> ids ", cfg.sos_id, "/", cfg.eos_id,
+                 " are outside the vocabulary of ", cfg.vocab_size);
+  } catch (const YAML::Exception& e) {
+    throw_error(MOEASR_ERR_FORMAT, source, ": ", e.what());
+  }
+  return cfg;
+}
+
+ModelConfig load_model_config(const std::string& path, int vocab_size_hint) {
+  return parse_model_config(read_file(path), path, vocab_size_hint);
+}
+
+}  // namespace moeasr

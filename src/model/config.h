@@ -1,0 +1,104 @@
+// The model configuration, read from WeNet's train.yaml as-is.
+//
+// Only what the runtime needs is kept. Keys the runtime knows but that only
+// matter for training (dropout, optimizers, ...) are ignored; a known key with a
+// value the runtime cannot run is an Error(MOEASR_ERR_UNSUPPORTED) naming the
+// key and the value; unknown keys inside encoder_conf / decoder_conf are
+// returned as warnings.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace moeasr {
+
+enum class Activation { kRelu, kSwish, kGelu, kTanh, kSelu, kHardtanh };
+const char* activation_name(Activation a);
+
+enum class ConvNorm { kBatchNorm, kLayerNorm };
+
+struct FfnConfig {
+  bool moe = false;         // mlp_type: moe
+  int hidden = 2048;        // linear_units
+  bool bias = true;         // mlp_bias
+  int num_experts = 1;      // n_expert (moe only)
+  int top_k = 1;            // n_expert_activated (moe only)
+  Activation activation = Activation::kRelu;
+};
+
+struct EncoderConfig {
+  int input_dim = 80;
+  int d_model = 256;  // output_size
+  int heads = 4;
+  int num_blocks = 6;
+  FfnConfig ffn;
+  bool macaron = true;
+  bool use_cnn_module = true;
+  int cnn_kernel = 15;
+  bool causal = false;
+  ConvNorm cnn_norm = ConvNorm::kBatchNorm;
+  bool conv_bias = true;
+  int conv_inner_factor = 2;
+  bool query_bias = true;  // also the bias of linear_out (WeNet ties them)
+  bool key_bias = true;
+  bool value_bias = true;
+  float norm_eps = 1e-5f;
+  float conv_norm_eps = 1e-5f;
+  bool final_norm = true;
+  bool global_cmvn = false;
+  int static_chunk_size = 0;
+  bool use_dynamic_chunk = false;
+
+  int d_k() const { return d_model / heads; }
+  int conv_channels() const { return conv_inner_factor * d_model / 2; }  // after GLU
+  int subsampled_features() const { return ((input_dim - 1) / 2 - 1) / 2; }
+};
+
+enum class DecoderType { kNone, kTransformer, kBiTransformer };
+
+struct DecoderConfig {
+  DecoderType type = DecoderType::kBiTransformer;
+  int heads = 4;
+  int num_blocks = 6;
+  int r_num_blocks = 0;  // bitransformer only
+  FfnConfig ffn;
+  bool query_bias = true;
+  bool key_bias = true;
+  bool value_bias = true;
+  bool src_query_bias = true;
+  bool src_key_bias = true;
+  bool src_value_bias = true;
+  float norm_eps = 1e-5f;
+};
+
+struct FbankConfig {
+  int num_mel_bins = 80;
+  float frame_length_ms = 25.f;
+  float frame_shift_ms = 10.f;
+  int sample_rate = 16000;
+};
+
+struct ModelConfig {
+  EncoderConfig encoder;
+  DecoderConfig decoder;
+  FbankConfig fbank;
+  int vocab_size = 0;  // output_dim (or the number of units)
+  int blank_id = 0;
+  int sos_id = -1;
+  int eos_id = -1;
+  // model_conf values, informational defaults for decoding
+  float train_ctc_weight = 0.5f;
+  float train_reverse_weight = 0.f;
+  int subsampling_rate = 4;
+  int right_context = 6;
+
+  std::vector<std::string> warnings;  // unknown keys, ignored settings
+};
+
+// Parses train.yaml text. `vocab_size_hint` (the number of units, or -1) fills
+// output_dim when the yaml lacks it and is checked against it otherwise.
+// `source` names the file in messages.
+ModelConfig parse_model_config(const std::string& yaml_text, const std::string& source, int vocab_size_hint);
+ModelConfig load_model_config(const std::string& path, int vocab_size_hint);
+
+}  // namespace moeasr

@@ -1,0 +1,171 @@
+#include "model/weight_spec.h"
+
+#include <set>
+
+#include "core/error.h"
+
+namespace moeasr {
+
+namespace {
+
+class SpecBuilder {
+ public:
+  void add(const std::string& name, Shape shape) { out.push_back({name, std::move(shape)}); }
+
+  void linear(const std::string& prefix, int64_t in, int64_t out_features, bool bias) {
+    add(prefix + ".weight", {out_features, in});
+    if (bias) add(prefix + ".bias", {out_features});
+  }
+
+  void layer_norm(const std::string& prefix, int64_t d) {
+    add(prefix + ".weight", {d});
+    add(prefix + ".bias", {d});
+  }
+
+  void ffn(const std::string& prefix, int64_t d, const FfnConfig& f) {
+    if (!f.moe) {
+      linear(prefix + ".w_1", d, f.hidden, f.bias);
+      linear(prefix + ".w_2", f.hidden, d, f.bias);
+      return;
+    }
+    add(prefix + ".gate.weight", {f.num_experts, d});
+    for (int e = 0; e < f.num_experts; ++e) {
+      const std::string expert = prefix + ".experts." + std::to_string(e);
+      linear(expert + ".w_1", d, f.hidden, f.bias);
+      linear(expert + ".w_2", f.hidden, d, f.bias);
+    }
+  }
+
+  // WeNet's MultiHeadedAttention: linear_out's bias follows query_bias.
+  void attention(const std::string& prefix, int64_t d, bool q_bias, bool k_bias, bool v_bias) {
+    linear(prefix + ".linear_q", d, d, q_bias);
+    linear(prefix + ".linear_k", d, d, k_bias);
+    linear(prefix + ".linear_v", d, d, v_bias);
+    linear(prefix + ".linear_out", d, d, q_bias);
+  }
+
+  void decoder(const std::string& prefix, const ModelConfig& c, int blocks) {
+    const DecoderConfig& dc = c.decoder;
+    const int64_t d = c.encoder.d_model, v = c.vocab_size;
+    add(prefix + ".embed.0.weight", {v, d});
+    for (int i = 0; i < blocks; ++i) {
+      const std::string l = prefix + ".decoders." + std::to_string(i);
+      attention(l + ".self_attn", d, dc.query_bias, dc.key_bias, dc.value_bias);
+      attention(l + ".src_attn", d, dc.src_query_bias, dc.src_key_bias, dc.src_value_bias);
+      ffn(l + ".feed_forward", d, dc.ffn);
+      layer_norm(l + ".norm1", d);
+      layer_norm(l + ".norm2", d);
+      layer_norm(l + ".norm3", d);
+    }
+    layer_norm(prefix + ".after_norm", d);
+    linear(prefix + ".output_layer", d, v, true);
+  }
+
+  std::vector<ExpectedTensor> out;
+};
+
+}  // namespace
+
+std::vector<ExpectedTensor> expected_tensors(const ModelConfig& c) {
+  SpecBuilder b;
+  const EncoderConfig& e = c.encoder;
+  const int64_t d = e.d_model;
+  if (e.global_cmvn) {
+    b.add("encoder.global_cmvn.mean", {e.input_dim});
+    b.add("encoder.global_cmvn.istd", {e.input_dim});
+  }
+  b.add("encoder.embed.conv.0.weight", {d, 1, 3, 3});
+  b.add("encoder.embed.conv.0.bias", {d});
+  b.add("encoder.embed.conv.2.weight", {d, d, 3, 3});
+  b.add("encoder.embed.conv.2.bias", {d});
+  b.linear("encoder.embed.out.0", d * e.subsampled_features(), d, true);
+  for (int i = 0; i < e.num_blocks; ++i) {
+    const std::string l = "encoder.encoders." + std::to_string(i);
+    b.attention(l + ".self_attn", d, e.query_bias, e.key_bias, e.value_bias);
+    b.add(l + ".self_attn.linear_pos.weight", {d, d});
+    b.add(l + ".self_attn.pos_bias_u", {e.heads, e.d_k()});
+    b.add(l + ".self_attn.pos_bias_v", {e.heads, e.d_k()});
+    b.ffn(l + ".feed_forward", d, e.ffn);
+    b.layer_norm(l + ".norm_ff", d);
+    b.layer_norm(l + ".norm_mha", d);
+    if (e.macaron) {
+      b.ffn(l + ".feed_forward_macaron", d, e.ffn);
+      b.layer_norm(l + ".norm_ff_macaron", d);
+    }
+    if (e.use_cnn_module) {
+      const int64_t inner = static_cast<int64_t>(e.conv_inner_factor) * d, ch = e.conv_channels();
+      const std::string m = l + ".conv_module";
+      b.add(m + ".pointwise_conv1.weight", {inner, d, 1});
+      if (e.conv_bias) b.add(m + ".pointwise_conv1.bias", {inner});
+      b.add(m + ".depthwise_conv.weight", {ch, 1, e.cnn_kernel});
+      if (e.conv_bias) b.add(m + ".depthwise_conv.bias", {ch});
+      b.layer_norm(m + ".norm", ch);
+      if (e.cnn_norm == ConvNorm::kBatchNorm) {
+        b.add(m + ".norm.running_mean", {ch});
+        b.add(m + ".norm.running_var", {ch});
+      }
+      b.add(m + ".pointwise_conv2.weight", {d, ch, 1});
+      if (e.conv_bias) b.add(m + ".pointwise_conv2.bias", {d});
+      b.layer_norm(l + ".norm_conv", d);
+      b.layer_norm(l + ".norm_final", d);
+    }
+  }
+  if (e.final_norm) b.layer_norm("encoder.after_norm", d);
+  b.linear("ctc.ctc_lo", d, c.vocab_size, true);
+  switch (c.decoder.type) {
+    case DecoderType::kNone: break;
+    case DecoderType::kTransformer: b.decoder("decoder", c, c.decoder.num_blocks); break;
+    case DecoderType::kBiTransformer:
+      b.decoder("decoder.left_decoder", c, c.decoder.num_blocks);
+      b.decoder("decoder.right_decoder", c, c.decoder.r_num_blocks);
+      break;
+  }
+  return b.out;
+}
+
+bool is_ignorable_tensor(const std::string& name) {
+  auto ends_with = [&](const std::string& suffix) {
+    return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  return ends_with(".pe") || ends_with(".num_batches_tracked");
+}
+
+void validate_weights(const SafeTensors& weights, const ModelConfig& config) {
+  const std::vector<ExpectedTensor> expected = expected_tensors(config);
+  std::set<std::string> expected_names;
+  std::vector<std::string> missing, bad_shape;
+  for (const ExpectedTensor& t : expected) {
+    expected_names.insert(t.name);
+    const SafeTensorInfo* info = weights.find(t.name);
+    if (!info) {
+      missing.push_back(t.name);
+      continue;
+    }
+    if (info->shape != t.shape) {
+      bad_shape.push_back(t.name + " has shape " + shape_string(info->shape) + ", train.yaml implies " +
+                          shape_string(t.shape));
+      continue;
+    }
+    MOEASR_CHECK(info->dtype == DType::kF32, MOEASR_ERR_UNSUPPORTED, weights.path(), ": tensor '", t.name,
+                 "' has dtype ", dtype_name(info->dtype), "; this runtime reads F32 weights");
+  }
+  std::vector<std::string> unexpected;
+  for (const SafeTensorInfo& info : weights.tensors()) {
+    if (!expected_names.count(info.name) && !is_ignorable_tensor(info.name)) unexpected.push_back(info.name);
+  }
+  auto list = [](const std::vector<std::string>& names) {
+    std::string s;
+    const size_t shown = std::min<size_t>(names.size(), 5);
+    for (size_t i = 0; i < shown; ++i) s += (i ? "; " : "") + names[i];
+    if (names.size() > shown) s += str_cat("; ... (", names.size(), " in all)");
+    return s;
+  };
+  MOEASR_CHECK(missing.empty(), MOEASR_ERR_FORMAT, weights.path(), ": missing tensors required by train.yaml: ",
+               list(missing));
+  MOEASR_CHECK(bad_shape.empty(), MOEASR_ERR_FORMAT, weights.path(), ": ", list(bad_shape));
+  MOEASR_CHECK(unexpected.empty(), MOEASR_ERR_FORMAT, weights.path(),
+               ": tensors that train.yaml does not account for (config and weights do not match): ",
+               list(unexpected));
+}
+
+}  // namespace moeasr

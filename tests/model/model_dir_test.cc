@@ -1,0 +1,129 @@
+#include "model/model_dir.h"
+
+#include <gtest/gtest.h>
+
+#include "model/test_configs.h"
+#include "model/weight_spec.h"
+#include "test_util.h"
+
+namespace moeasr {
+namespace {
+
+using test::status_of;
+
+// Every tensor tiny_moe_yaml() implies, zero-filled.
+std::map<std::string, test::RawTensor> complete_weights() {
+  ModelConfig c = parse_model_config(test::tiny_moe_yaml(), "train.yaml", 10);
+  std::map<std::string, test::RawTensor> t;
+  for (const ExpectedTensor& e : expected_tensors(c)) t[e.name] = test::f32_tensor(e.shape);
+  return t;
+}
+
+class ModelDirTest : public ::testing::Test {
+ protected:
+  void write(const std::map<std::string, test::RawTensor>& weights, const std::string& yaml = test::tiny_moe_yaml()) {
+    test::write_file(dir.file("train.yaml"), yaml);
+    test::write_file(dir.file("units.txt"), test::tiny_units());
+    test::write_file(dir.file("model.safetensors"), test::safetensors_bytes(weights));
+  }
+  moeasr_status load_status(std::string* msg) {
+    return status_of([&] { load_model_dir(dir.path()); }, msg);
+  }
+  test::TempDir dir;
+};
+
+TEST_F(ModelDirTest, LoadsCompleteDirectory) {
+  write(complete_weights());
+  ModelDir m = load_model_dir(dir.path());
+  EXPECT_EQ(m.config.vocab_size, 10);
+  EXPECT_EQ(m.units.size(), 10);
+  EXPECT_NE(m.weights->find("encoder.encoders.1.feed_forward.experts.3.w_2.bias"), nullptr);
+  EXPECT_NE(m.weights->find("decoder.right_decoder.decoders.0.feed_forward.gate.weight"), nullptr);
+}
+
+TEST_F(ModelDirTest, IgnorableBuffersAreAccepted) {
+  auto w = complete_weights();
+  w["encoder.embed.pos_enc.pe"] = test::f32_tensor({1, 50, 16});
+  test::RawTensor counter;
+  counter.dtype = "I64";
+  counter.shape = {};
+  counter.bytes = std::string(8, '\0');
+  w["encoder.encoders.0.conv_module.norm.num_batches_tracked"] = counter;
+  write(w);
+  EXPECT_EQ(load_status(nullptr), MOEASR_OK);
+}
+
+TEST_F(ModelDirTest, MissingTensorIsNamed) {
+  auto w = complete_weights();
+  w.erase("encoder.encoders.0.feed_forward.experts.2.w_1.weight");
+  write(w);
+  std::string msg;
+  EXPECT_EQ(load_status(&msg), MOEASR_ERR_FORMAT);
+  EXPECT_NE(msg.find("missing tensors"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("encoder.encoders.0.feed_forward.experts.2.w_1.weight"), std::string::npos) << msg;
+}
+
+TEST_F(ModelDirTest, WrongShapeIsNamed) {
+  auto w = complete_weights();
+  w["ctc.ctc_lo.weight"] = test::f32_tensor({11, 16});
+  write(w);
+  std::string msg;
+  EXPECT_EQ(load_status(&msg), MOEASR_ERR_FORMAT);
+  EXPECT_NE(msg.find("ctc.ctc_lo.weight has shape [11, 16], train.yaml implies [10, 16]"), std::string::npos) << msg;
+}
+
+TEST_F(ModelDirTest, UnexpectedTensorsAreReported) {
+  auto w = complete_weights();
+  w["encoder.encoders.0.feed_forward.experts.4.w_1.weight"] = test::f32_tensor({24, 16});
+  write(w);
+  std::string msg;
+  EXPECT_EQ(load_status(&msg), MOEASR_ERR_FORMAT);
+  EXPECT_NE(msg.find("does not account for"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("experts.4.w_1.weight"), std::string::npos) << msg;
+}
+
+TEST_F(ModelDirTest, DenseConfigWithMoeWeightsFails) {
+  std::string yaml = test::tiny_moe_yaml();
+  yaml.replace(yaml.find("mlp_type: moe"), 13, "mlp_type: position_wise_feed_forward");
+  write(complete_weights(), yaml);
+  std::string msg;
+  EXPECT_EQ(load_status(&msg), MOEASR_ERR_FORMAT);
+  EXPECT_NE(msg.find("feed_forward.w_1.weight"), std::string::npos) << msg;
+}
+
+TEST_F(ModelDirTest, UnsupportedWeightDtype) {
+  auto w = complete_weights();
+  test::RawTensor half;
+  half.dtype = "F16";
+  half.shape = {10};
+  half.bytes = std::string(20, '\0');
+  w["ctc.ctc_lo.bias"] = half;
+  write(w);
+  std::string msg;
+  EXPECT_EQ(load_status(&msg), MOEASR_ERR_UNSUPPORTED);
+  EXPECT_NE(msg.find("ctc.ctc_lo.bias"), std::string::npos) << msg;
+}
+
+TEST_F(ModelDirTest, MissingPiecesAreIoErrors) {
+  std::string msg;
+  EXPECT_EQ(status_of([] { load_model_dir("/nonexistent/model"); }, &msg), MOEASR_ERR_IO);
+  EXPECT_NE(msg.find("does not exist"), std::string::npos);
+  EXPECT_EQ(load_status(&msg), MOEASR_ERR_IO);  // empty directory
+  EXPECT_NE(msg.find("units.txt"), std::string::npos) << msg;
+  write(complete_weights());
+  std::remove(dir.file("model.safetensors").c_str());
+  EXPECT_EQ(load_status(&msg), MOEASR_ERR_IO);
+  EXPECT_NE(msg.find("model.safetensors"), std::string::npos) << msg;
+}
+
+TEST_F(ModelDirTest, TruncatedWeightsAreFormatErrors) {
+  write(complete_weights());
+  std::string bytes = test::safetensors_bytes(complete_weights());
+  test::write_file(dir.file("model.safetensors"), bytes.substr(0, bytes.size() / 2));
+  std::string msg;
+  EXPECT_EQ(load_status(&msg), MOEASR_ERR_FORMAT);
+  EXPECT_NE(msg.find("out of range"), std::string::npos) << msg;
+}
+
+}  // namespace
+}  // namespace moeasr
