@@ -6,6 +6,11 @@
 //
 // Streaming: samples may arrive in pieces of any size; the frames produced are
 // identical to computing on the whole signal at once.
+//
+// Precision: frames are processed in double. In float32 (as torchaudio runs
+// it) the log energy of nearly empty mel bins in quiet frames is off by up to
+// ~1e-2 from the exact value; in double it is exact to ~1e-6. The cost is a
+// few microseconds per 10 ms frame.
 #pragma once
 
 #include <complex>
@@ -22,7 +27,7 @@ struct FbankOptions {
   int num_mel_bins = 80;
   float low_freq = 20.f;
   float high_freq = 0.f;  // <= 0: offset from Nyquist
-  float preemph = 0.97f;
+  double preemph = 0.97;
   float input_scale = 32768.f;  // WeNet scales [-1, 1] samples to the int16 range
 };
 
@@ -51,19 +56,19 @@ class Fbank {
   long num_frames(size_t n_samples) const;
 
  private:
-  void compute_frame(const float* frame, float* out);
+  void compute_frame(const double* frame, float* out);
 
   FbankOptions opts_;
   int window_size_ = 0, window_shift_ = 0, fft_size_ = 0;
-  std::vector<float> window_;
+  std::vector<double> window_;
   // Mel filters as (first fft bin, weights) per mel bin.
   std::vector<int> mel_first_;
-  std::vector<std::vector<float>> mel_weights_;
-  std::vector<float> pending_;  // samples not yet consumed by a frame (scaled)
+  std::vector<std::vector<double>> mel_weights_;
+  std::vector<double> pending_;  // samples not yet consumed by a frame (scaled)
   long frames_emitted_ = 0;
   // Scratch
-  std::vector<float> frame_, padded_, power_;
-  std::vector<std::complex<float>> spectrum_;
+  std::vector<double> frame_, padded_, power_;
+  std::vector<std::complex<double>> spectrum_;
   struct FftImpl;
   std::unique_ptr<FftImpl> fft_;
 };

@@ -10,10 +10,9 @@
 #include <string>
 #include <vector>
 
-namespace moeasr {
+#include "core/activation.h"
 
-enum class Activation { kRelu, kSwish, kGelu, kTanh, kSelu, kHardtanh };
-const char* activation_name(Activation a);
+namespace moeasr {
 
 enum class ConvNorm { kBatchNorm, kLayerNorm };
 

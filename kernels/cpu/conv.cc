@@ -1,0 +1,50 @@
+#include "kernels/cpu/conv.h"
+
+#include <cstring>
+
+#include <Eigen/Core>
+
+#include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/gemm.h"
+
+namespace moeasr::cpu {
+
+void depthwise_conv_time(const float* in, int64_t t_in, int64_t channels, const float* w_t, const float* bias,
+                         int kernel, float* out) {
+  const int64_t t_out = t_in - kernel + 1;
+  for (int64_t t = 0; t < t_out; ++t) {
+    Eigen::Map<Eigen::ArrayXf> o(out + t * channels, channels);
+    if (bias) {
+      o = Eigen::Map<const Eigen::ArrayXf>(bias, channels);
+    } else {
+      o.setZero();
+    }
+    for (int j = 0; j < kernel; ++j) {
+      o += Eigen::Map<const Eigen::ArrayXf>(w_t + j * channels, channels) *
+           Eigen::Map<const Eigen::ArrayXf>(in + (t + j) * channels, channels);
+    }
+  }
+}
+
+void conv2d_3x3_s2_relu(const float* in, int64_t t_in, int64_t f_in, int64_t c_in, const float* weight,
+                        const float* bias, int64_t c_out, float* out, std::vector<float>& im2col) {
+  const int64_t t_out = (t_in - 3) / 2 + 1, f_out = (f_in - 3) / 2 + 1;
+  if (t_in < 3 || t_out <= 0 || f_out <= 0) return;
+  const int64_t patch = 9 * c_in;
+  im2col.resize(static_cast<size_t>(t_out * f_out * patch));
+  for (int64_t t = 0; t < t_out; ++t) {
+    for (int64_t f = 0; f < f_out; ++f) {
+      float* row = im2col.data() + (t * f_out + f) * patch;
+      for (int kt = 0; kt < 3; ++kt) {
+        for (int kf = 0; kf < 3; ++kf) {
+          const float* src = in + ((2 * t + kt) * f_in + (2 * f + kf)) * c_in;
+          std::memcpy(row + (kt * 3 + kf) * c_in, src, sizeof(float) * c_in);
+        }
+      }
+    }
+  }
+  linear(im2col.data(), t_out * f_out, patch, weight, bias, c_out, out, c_out);
+  activation(out, t_out * f_out * c_out, Activation::kRelu);
+}
+
+}  // namespace moeasr::cpu

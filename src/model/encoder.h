@@ -1,0 +1,103 @@
+// The U2++ Conformer encoder (WeNet's ConformerEncoder): global CMVN,
+// Conv2dSubsampling4, N x ConformerLayer, after_norm.
+//
+// One forward call runs one chunk for each of several streams at once: the
+// streams' frames are stacked into one [sum of frames, d] matrix for every
+// position-wise op (projections, FFN/MoE, norms), so the GEMMs and the MoE
+// expert groups see the whole batch; attention and the causal convolution run
+// per stream against that stream's caches. A stream's output does not depend
+// on the other streams in the batch. Full attention is one chunk holding the
+// whole utterance.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/tensor.h"
+#include "kernels/cpu/attention.h"
+#include "model/config.h"
+#include "model/layers.h"
+#include "model/positional_encoding.h"
+#include "ops/ops.h"
+
+namespace moeasr {
+
+// Per-stream encoder state: attention caches (keys, values and linear_pos of
+// the position encodings, time-major [rows, d]) and the convolution caches
+// (the last kernel-1 post-GLU frames), plus the output frame offset.
+class EncoderState {
+ public:
+  struct Layer {
+    Tensor keys, values, positions;  // [capacity, d]; rows [0, cache_len) are valid
+    Tensor conv;                     // [kernel - 1, C]
+  };
+  void reset();
+  int64_t offset() const { return offset_; }
+  int64_t cache_len() const { return cache_len_; }
+  // Bytes held by the caches (bounded when the left context is bounded).
+  size_t cache_bytes() const;
+
+ private:
+  friend class Encoder;
+  std::vector<Layer> layers_;
+  int64_t offset_ = 0;
+  int64_t cache_len_ = 0;
+  bool conv_primed_ = false;
+};
+
+// One stream's share of a forward call.
+struct EncoderChunk {
+  const float* features = nullptr;  // [num_frames, input_dim], before CMVN
+  int64_t num_frames = 0;           // >= 7 (the subsampling's receptive field)
+  EncoderState* state = nullptr;
+  int64_t keep_cache = -1;          // attention frames kept for the next chunk (< 0: all)
+  // Filled by forward(): where this stream's output rows are in `out`.
+  int64_t out_row = 0;
+  int64_t out_frames = 0;
+};
+
+// Per-stage time spent (seconds), accumulated when a pointer is given.
+struct EncoderProfile {
+  double subsampling = 0, attention = 0, conv = 0, ffn = 0, other = 0;
+};
+
+struct EncoderWorkspace {
+  Tensor x, h, q, k, v, p_in, p, att, y, g, c;
+  ops::FfnWorkspace ffn;
+  cpu::AttentionScratch attention;
+  std::vector<float> cmvn, conv1, conv2, im2col, conv_in;
+};
+
+class Encoder {
+ public:
+  Encoder(const ModelConfig& config, const SafeTensors& weights);
+
+  const EncoderConfig& config() const { return config_; }
+  int64_t d_model() const { return config_.d_model; }
+  static constexpr int kSubsampling = 4;
+  static constexpr int kRightContext = 6;
+  // Output frames for n feature frames (Conv2dSubsampling4).
+  static int64_t output_frames(int64_t n);
+
+  // Runs one chunk per entry; `out` becomes [sum of out_frames, d].
+  // `expert_load` (optional): [layers][2 (macaron, ffn)][experts] token counts.
+  void forward(std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws, Tensor& out,
+               EncoderProfile* profile = nullptr, std::vector<int64_t>* expert_load = nullptr) const;
+
+ private:
+  void subsample(const EncoderChunk& chunk, EncoderWorkspace& ws, float* out) const;
+  void attention_block(const ConformerLayerWeights& layer, int index, std::vector<EncoderChunk>& chunks,
+                       EncoderWorkspace& ws) const;
+  void conv_block(const ConformerLayerWeights& layer, int index, std::vector<EncoderChunk>& chunks,
+                  EncoderWorkspace& ws) const;
+
+  EncoderConfig config_;
+  Tensor cmvn_mean_, cmvn_istd_;
+  Tensor conv1_w_, conv1_b_, conv2_w_, conv2_b_;  // conv2 re-ordered to [c_out, 3, 3, c_in]
+  LinearWeights embed_out_;                       // columns re-ordered to (freq, channel)
+  std::vector<ConformerLayerWeights> layers_;
+  LayerNormWeights after_norm_;
+  PositionalEncoding pos_enc_;
+};
+
+}  // namespace moeasr

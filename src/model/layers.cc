@@ -1,0 +1,137 @@
+#include "model/layers.h"
+
+#include <cmath>
+
+#include "core/error.h"
+
+namespace moeasr {
+
+cpu::MoeLayerView FfnWeights::moe_view(int64_t d) const {
+  cpu::MoeLayerView v;
+  v.d = d;
+  v.hidden = config.hidden;
+  v.num_experts = config.num_experts;
+  v.top_k = config.top_k;
+  v.activation = config.activation;
+  v.gate = gate.data<float>();
+  v.experts = experts.data();
+  return v;
+}
+
+Tensor WeightReader::tensor(const std::string& name) const { return st_.get(name); }
+
+Tensor WeightReader::optional(const std::string& name) const {
+  return st_.find(name) ? st_.get(name) : Tensor();
+}
+
+LinearWeights WeightReader::linear(const std::string& prefix) const {
+  LinearWeights l;
+  l.weight = tensor(prefix + ".weight");
+  l.bias = optional(prefix + ".bias");
+  return l;
+}
+
+LayerNormWeights WeightReader::layer_norm(const std::string& prefix, float eps) const {
+  return LayerNormWeights{tensor(prefix + ".weight"), tensor(prefix + ".bias"), eps};
+}
+
+FfnWeights WeightReader::ffn(const std::string& prefix, const FfnConfig& config) const {
+  FfnWeights f;
+  f.config = config;
+  if (!config.moe) {
+    f.w1 = linear(prefix + ".w_1");
+    f.w2 = linear(prefix + ".w_2");
+    return f;
+  }
+  f.gate = tensor(prefix + ".gate.weight");
+  for (int e = 0; e < config.num_experts; ++e) {
+    const std::string expert = prefix + ".experts." + std::to_string(e);
+    f.w1s.push_back(linear(expert + ".w_1"));
+    f.w2s.push_back(linear(expert + ".w_2"));
+  }
+  for (int e = 0; e < config.num_experts; ++e) {
+    f.experts.push_back({f.w1s[e].weight.data<float>(), f.w1s[e].bias_data(), f.w2s[e].weight.data<float>(),
+                         f.w2s[e].bias_data()});
+  }
+  return f;
+}
+
+AttentionWeights WeightReader::attention(const std::string& prefix, bool rel_pos) const {
+  AttentionWeights a;
+  a.q = linear(prefix + ".linear_q");
+  a.k = linear(prefix + ".linear_k");
+  a.v = linear(prefix + ".linear_v");
+  a.out = linear(prefix + ".linear_out");
+  if (rel_pos) {
+    a.pos = linear(prefix + ".linear_pos");
+    a.pos_bias_u = tensor(prefix + ".pos_bias_u");
+    a.pos_bias_v = tensor(prefix + ".pos_bias_v");
+  }
+  return a;
+}
+
+ConvModuleWeights WeightReader::conv_module(const std::string& prefix, const EncoderConfig& c) const {
+  ConvModuleWeights m;
+  const int64_t d = c.d_model, ch = c.conv_channels(), kernel = c.cnn_kernel;
+  // Conv1d weights [out, in, 1] are linear layers over channels.
+  m.pointwise1 = linear(prefix + ".pointwise_conv1");
+  m.pointwise1.weight = Tensor(m.pointwise1.weight).reshape({2 * ch, d});
+  m.pointwise2 = linear(prefix + ".pointwise_conv2");
+  m.pointwise2.weight = Tensor(m.pointwise2.weight).reshape({d, ch});
+
+  const Tensor dw = tensor(prefix + ".depthwise_conv.weight");  // [C, 1, K]
+  m.depthwise_t = Tensor({kernel, ch});
+  for (int64_t j = 0; j < kernel; ++j) {
+    for (int64_t i = 0; i < ch; ++i) m.depthwise_t.data<float>()[j * ch + i] = dw.data<float>()[i * kernel + j];
+  }
+  m.depthwise_bias = optional(prefix + ".depthwise_conv.bias");
+
+  m.layer_norm = c.cnn_norm == ConvNorm::kLayerNorm;
+  if (m.layer_norm) {
+    m.norm = layer_norm(prefix + ".norm", c.conv_norm_eps);
+  } else {
+    // Inference BatchNorm: y = (x - mean) / sqrt(var + eps) * w + b = x * scale + shift.
+    const Tensor w = tensor(prefix + ".norm.weight"), b = tensor(prefix + ".norm.bias");
+    const Tensor mean = tensor(prefix + ".norm.running_mean"), var = tensor(prefix + ".norm.running_var");
+    m.bn_scale = Tensor({ch});
+    m.bn_shift = Tensor({ch});
+    for (int64_t i = 0; i < ch; ++i) {
+      const float inv = 1.f / std::sqrt(var.data<float>()[i] + c.conv_norm_eps);
+      m.bn_scale.data<float>()[i] = w.data<float>()[i] * inv;
+      m.bn_shift.data<float>()[i] = b.data<float>()[i] - mean.data<float>()[i] * w.data<float>()[i] * inv;
+    }
+  }
+
+  // WeNet left-pads the module input with zeros; after pointwise_conv1 and GLU
+  // a zero frame becomes GLU(bias). The cache holds post-GLU frames, so it
+  // starts filled with this row.
+  m.initial_cache_row = Tensor::zeros({ch});
+  if (!m.pointwise1.bias.empty()) {
+    const float* b = m.pointwise1.bias.data<float>();
+    for (int64_t i = 0; i < ch; ++i) {
+      m.initial_cache_row.data<float>()[i] = b[i] / (1.f + std::exp(-b[ch + i]));
+    }
+  }
+  return m;
+}
+
+DecoderWeights WeightReader::decoder(const std::string& prefix, int blocks, const DecoderConfig& c) const {
+  DecoderWeights d;
+  d.embedding = tensor(prefix + ".embed.0.weight");
+  for (int i = 0; i < blocks; ++i) {
+    const std::string l = prefix + ".decoders." + std::to_string(i);
+    DecoderLayerWeights layer;
+    layer.self_attn = attention(l + ".self_attn", false);
+    layer.src_attn = attention(l + ".src_attn", false);
+    layer.ff = ffn(l + ".feed_forward", c.ffn);
+    layer.norm1 = layer_norm(l + ".norm1", c.norm_eps);
+    layer.norm2 = layer_norm(l + ".norm2", c.norm_eps);
+    layer.norm3 = layer_norm(l + ".norm3", c.norm_eps);
+    d.layers.push_back(std::move(layer));
+  }
+  d.after_norm = layer_norm(prefix + ".after_norm", c.norm_eps);
+  d.output = linear(prefix + ".output_layer");
+  return d;
+}
+
+}  // namespace moeasr

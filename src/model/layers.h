@@ -1,0 +1,95 @@
+// Weights of the model's building blocks, as views into the weight file plus
+// the few tensors derived once at load (re-ordered conv kernels, folded
+// BatchNorm). Immutable after load; shared by every stream.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/activation.h"
+#include "core/tensor.h"
+#include "kernels/cpu/moe.h"
+#include "model/config.h"
+#include "model/safetensors.h"
+
+namespace moeasr {
+
+struct LinearWeights {
+  Tensor weight;  // [out, in]
+  Tensor bias;    // [out] or empty
+  int64_t in() const { return weight.dim(1); }
+  int64_t out() const { return weight.dim(0); }
+  const float* bias_data() const { return bias.empty() ? nullptr : bias.data<float>(); }
+};
+
+struct LayerNormWeights {
+  Tensor gamma, beta;
+  float eps = 1e-5f;
+};
+
+// Dense FFN (w_1, w_2) or top-k MoE FFN (gate + experts).
+struct FfnWeights {
+  FfnConfig config;
+  LinearWeights w1, w2;                  // dense
+  Tensor gate;                           // moe: [experts, d]
+  std::vector<LinearWeights> w1s, w2s;   // moe: per expert
+  std::vector<cpu::ExpertWeights> experts;
+  cpu::MoeLayerView moe_view(int64_t d) const;
+};
+
+struct AttentionWeights {
+  LinearWeights q, k, v, out;
+  LinearWeights pos;         // rel-pos only: linear_pos (no bias)
+  Tensor pos_bias_u, pos_bias_v;  // rel-pos only: [heads, d_k]
+};
+
+struct ConvModuleWeights {
+  LinearWeights pointwise1;  // [2C, d]
+  LinearWeights pointwise2;  // [d, C]
+  Tensor depthwise_t;        // [kernel, C] (derived: transposed)
+  Tensor depthwise_bias;     // [C] or empty
+  bool layer_norm = true;
+  LayerNormWeights norm;     // cnn_module_norm: layer_norm
+  Tensor bn_scale, bn_shift; // cnn_module_norm: batch_norm folded to an affine map (derived)
+  Tensor initial_cache_row;  // [C]: GLU(pointwise1 bias), what zero left-padding becomes (derived)
+};
+
+struct ConformerLayerWeights {
+  bool macaron = false, conv = false;
+  FfnWeights ff_macaron, ff;
+  AttentionWeights attention;
+  ConvModuleWeights conv_module;
+  LayerNormWeights norm_ff_macaron, norm_mha, norm_conv, norm_ff, norm_final;
+};
+
+struct DecoderLayerWeights {
+  AttentionWeights self_attn, src_attn;
+  FfnWeights ff;
+  LayerNormWeights norm1, norm2, norm3;
+};
+
+struct DecoderWeights {
+  Tensor embedding;  // [vocab, d]
+  std::vector<DecoderLayerWeights> layers;
+  LayerNormWeights after_norm;
+  LinearWeights output;
+};
+
+// Reads named tensors of a validated weight file into the structs above.
+class WeightReader {
+ public:
+  explicit WeightReader(const SafeTensors& st) : st_(st) {}
+  Tensor tensor(const std::string& name) const;
+  Tensor optional(const std::string& name) const;  // empty when absent
+  LinearWeights linear(const std::string& prefix) const;
+  LayerNormWeights layer_norm(const std::string& prefix, float eps) const;
+  FfnWeights ffn(const std::string& prefix, const FfnConfig& config) const;
+  AttentionWeights attention(const std::string& prefix, bool rel_pos) const;
+  ConvModuleWeights conv_module(const std::string& prefix, const EncoderConfig& config) const;
+  DecoderWeights decoder(const std::string& prefix, int blocks, const DecoderConfig& config) const;
+
+ private:
+  const SafeTensors& st_;
+};
+
+}  // namespace moeasr

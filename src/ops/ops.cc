@@ -1,0 +1,66 @@
+#include "ops/ops.h"
+
+#include "core/error.h"
+#include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/norm.h"
+#include "kernels/cpu/softmax.h"
+
+namespace moeasr::ops {
+
+namespace {
+int64_t rows_of(const Tensor& x) { return x.rank() == 0 ? 1 : x.numel() / x.dim(-1); }
+}  // namespace
+
+void linear(const Tensor& x, const LinearWeights& w, Tensor& y) {
+  MOEASR_CHECK(x.dim(-1) == w.in(), MOEASR_ERR_INTERNAL, "linear: input width ", x.dim(-1), " != ", w.in());
+  const int64_t rows = rows_of(x);
+  y.resize({rows, w.out()});
+  cpu::linear(x.data<float>(), rows, w.in(), w.weight.data<float>(), w.bias_data(), w.out(), y.data<float>(), w.out());
+}
+
+void layer_norm(const Tensor& x, const LayerNormWeights& n, Tensor& y) {
+  const int64_t cols = x.dim(-1);
+  MOEASR_CHECK(n.gamma.numel() == cols, MOEASR_ERR_INTERNAL, "layer_norm: width ", cols, " != ", n.gamma.numel());
+  if (&y != &x) y.resize(x.shape());
+  cpu::layer_norm(x.data<float>(), rows_of(x), cols, n.gamma.data<float>(), n.beta.data<float>(), n.eps,
+                  y.data<float>());
+}
+
+void add_scaled(Tensor& y, const Tensor& x, float alpha) {
+  MOEASR_CHECK(y.numel() == x.numel(), MOEASR_ERR_INTERNAL, "add_scaled: ", shape_string(y.shape()), " vs ",
+               shape_string(x.shape()));
+  cpu::add_scaled(y.data<float>(), x.data<float>(), alpha, x.numel());
+}
+
+void activation(Tensor& x, Activation act) { cpu::activation(x.data<float>(), x.numel(), act); }
+
+void glu(const Tensor& x, Tensor& y) {
+  const int64_t cols = x.dim(-1);
+  MOEASR_CHECK(cols % 2 == 0, MOEASR_ERR_INTERNAL, "glu: odd width ", cols);
+  const int64_t rows = rows_of(x);
+  y.resize({rows, cols / 2});
+  cpu::glu(x.data<float>(), rows, cols / 2, y.data<float>());
+}
+
+void log_softmax(Tensor& x) {
+  const int64_t cols = x.dim(-1);
+  cpu::log_softmax_rows(x.data<float>(), rows_of(x), cols, cols);
+}
+
+void scale(Tensor& x, float s) { cpu::scale(x.data<float>(), x.data<float>(), s, x.numel()); }
+
+void ffn(const Tensor& x, const FfnWeights& f, Tensor& y, FfnWorkspace& ws, int64_t* expert_load) {
+  const int64_t d = x.dim(-1);
+  const int64_t rows = rows_of(x);
+  if (!f.config.moe) {
+    linear(x, f.w1, ws.hidden);
+    activation(ws.hidden, f.config.activation);
+    linear(ws.hidden, f.w2, y);
+    return;
+  }
+  y.resize({rows, d});
+  cpu::moe_ffn(x.data<float>(), rows, f.moe_view(d), y.data<float>(), ws.moe, expert_load);
+}
+
+}  // namespace moeasr::ops

@@ -1,0 +1,47 @@
+// The immutable model: config, units, encoder, CTC head and attention decoder,
+// loaded once from a model directory and shared by any number of streams and
+// threads (whisper.cpp's whisper_context; per-utterance state lives in Stream).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/tensor.h"
+#include "model/decoder.h"
+#include "model/encoder.h"
+#include "model/layers.h"
+#include "model/model_dir.h"
+
+namespace moeasr {
+
+struct ModelOptions {
+  int threads = 1;             // intra-op threads for one decode call
+  std::string device = "cpu";  // "cpu" ("cuda[:N]" arrives with the CUDA backend)
+};
+
+class AsrModel {
+ public:
+  // Throws moeasr::Error for a missing, corrupt or unsupported model directory.
+  static std::shared_ptr<const AsrModel> load(const std::string& dir, const ModelOptions& options = {});
+
+  const ModelConfig& config() const { return dir_.config; }
+  const SymbolTable& units() const { return dir_.units; }
+  const ModelOptions& options() const { return options_; }
+  const Encoder& encoder() const { return *encoder_; }
+  // Null for CTC-only models (decoder: null).
+  const AttentionDecoder* decoder() const { return decoder_.get(); }
+  // CTC log-probabilities [rows, vocab] for encoder output rows [rows, d].
+  void ctc_log_probs(const Tensor& encoder_out, Tensor& out) const;
+  // Milliseconds of audio per encoder output frame (40 for 10 ms x 4).
+  double frame_ms() const { return dir_.config.fbank.frame_shift_ms * Encoder::kSubsampling; }
+
+ private:
+  AsrModel() = default;
+  ModelDir dir_;
+  ModelOptions options_;
+  std::unique_ptr<Encoder> encoder_;
+  std::unique_ptr<AttentionDecoder> decoder_;
+  LinearWeights ctc_;
+};
+
+}  // namespace moeasr

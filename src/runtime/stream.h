@@ -1,0 +1,140 @@
+// One utterance being recognized: audio in, features, encoder caches, the CTC
+// prefix beam search and, at the end, attention rescoring. A stream is used by
+// one thread at a time; many streams share one immutable AsrModel.
+//
+// Chunking follows WeNet's forward_chunk_by_chunk: a chunk of c encoder frames
+// needs (c - 1) * 4 + 7 feature frames, the next one starts 4c frames later
+// (3 frames overlap). After input_finished(), a last chunk runs on whatever is
+// left when at least 7 frames remain. chunk_size <= 0 is full attention: the
+// whole utterance is one chunk, run when the input is finished.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "decode/ctc_prefix_beam_search.h"
+#include "frontend/fbank.h"
+#include "frontend/resampler.h"
+#include "model/decoder.h"
+#include "model/encoder.h"
+#include "runtime/asr_model.h"
+
+namespace moeasr {
+
+struct DecodeOptions {
+  int chunk_size = 16;       // encoder frames per chunk (40 ms each); <= 0: full attention
+  int num_left_chunks = -1;  // attention history in chunks; < 0: all
+  int nbest = 10;            // CTC prefix beam width and number of hypotheses rescored
+  float ctc_weight = 0.5f;   // final = attention score + ctc_weight * ctc score (WeNet)
+  float reverse_weight = 0.f;
+  bool rescoring = true;     // attention rescoring at the end (needs a decoder)
+  bool timestamps = true;
+};
+
+struct Hypothesis {
+  std::vector<int> tokens;
+  std::string text;
+  std::vector<int> timestamps_ms;  // per token: start of its CTC peak frame
+  double ctc_score = 0;
+  double attention_score = 0;      // l2r * (1 - reverse_weight) + r2l * reverse_weight
+  double score = 0;                // attention_score + ctc_weight * ctc_score (rescored) or ctc_score
+  bool rescored = false;
+};
+
+struct RecognitionResult {
+  std::string text;
+  std::vector<int> tokens;
+  std::vector<int> timestamps_ms;
+  std::vector<Hypothesis> nbest;  // best first
+  bool is_final = false;
+};
+
+struct StreamStats {
+  double audio_seconds = 0;
+  int64_t chunks = 0;
+  int64_t encoder_frames = 0;
+  std::vector<double> chunk_seconds;  // wall time of each encoder step this stream took part in
+};
+
+class Stream {
+ public:
+  enum class State { kAccepting, kFinishing, kDone };
+
+  // Throws Error(MOEASR_ERR_INVALID_ARGUMENT) for bad options.
+  Stream(std::shared_ptr<const AsrModel> model, const DecodeOptions& options);
+
+  const AsrModel& model() const { return *model_; }
+  const DecodeOptions& options() const { return options_; }
+  State state() const { return state_; }
+
+  // Samples in [-1, 1] at any rate (resampled to the model's). Rejects NaN/Inf
+  // (the stream is unchanged) and calls after input_finished().
+  void accept_waveform(const float* samples, size_t n, int sample_rate);
+  void accept_waveform_int16(const int16_t* samples, size_t n, int sample_rate);
+  // Feature frames computed elsewhere ([frames, num_mel_bins], before CMVN), for
+  // applications with their own front end and for tests. Do not mix with audio.
+  void accept_features(const float* features, int64_t frames);
+  void input_finished();
+  // True when decode() has work: a chunk is complete, or the final pass is due.
+  bool is_ready() const;
+  // Runs every ready chunk; after input_finished(), also the last chunk and rescoring.
+  void decode();
+  // CTC best path so far (not rescored).
+  RecognitionResult partial_result() const;
+  // The final result; Error(MOEASR_ERR_STATE) until decoding is done.
+  RecognitionResult final_result() const;
+  // Back to a fresh utterance, keeping allocated buffers.
+  void reset();
+
+  const StreamStats& stats() const { return stats_; }
+  // Encoder output kept for rescoring ([frames, d]) and the CTC log-probs of
+  // every frame so far ([frames, vocab]); for tests and --dump-dir.
+  const std::vector<float>& encoder_output() const { return encoder_out_; }
+  const std::vector<float>& ctc_log_probs() const { return ctc_logp_; }
+  const std::vector<float>& features() const { return all_features_; }
+  void set_keep_debug_outputs(bool keep) { keep_debug_ = keep; }
+
+ private:
+  friend void decode_streams(const std::vector<Stream*>& streams);
+
+  bool chunk_ready() const;
+  EncoderChunk next_chunk();
+  void consume_chunk(const EncoderChunk& chunk, const Tensor& encoder_out, const Tensor& log_probs);
+  bool final_pass_due() const;
+  void finalize();
+  void push_features(const float* samples, size_t n);
+  Hypothesis make_hypothesis(const CtcHypothesis& h) const;
+
+  std::shared_ptr<const AsrModel> model_;
+  DecodeOptions options_;
+  State state_ = State::kAccepting;
+  Fbank fbank_;
+  int input_rate_ = 0;  // sample rate of this utterance's audio (0 until the first piece)
+  std::unique_ptr<Resampler> resampler_;
+  std::vector<float> resampled_;
+  std::vector<float> features_;     // frames not yet consumed, starting at absolute frame features_begin_
+  int64_t features_begin_ = 0;      // absolute index of features_[0]
+  int64_t features_total_ = 0;      // frames produced so far
+  int64_t next_chunk_start_ = 0;    // absolute frame where the next chunk starts
+  EncoderState encoder_state_;
+  CtcPrefixBeamSearch search_;
+  std::vector<float> encoder_out_;  // kept for rescoring
+  std::vector<float> ctc_logp_;     // kept only with keep_debug_
+  std::vector<float> all_features_; // kept only with keep_debug_
+  bool keep_debug_ = false;
+  RecognitionResult final_;
+  StreamStats stats_;
+  // Scratch for encoder/decoder steps led by this stream.
+  EncoderWorkspace encoder_ws_;
+  DecoderWorkspace decoder_ws_;
+  Tensor encoder_rows_, log_probs_;
+};
+
+// One batched encoder forward per step for all streams with a ready chunk,
+// repeated until none is ready; then the final pass of finished streams. All
+// streams must share one model and be owned by the calling thread. A stream's
+// result does not depend on which other streams are in the batch.
+void decode_streams(const std::vector<Stream*>& streams);
+
+}  // namespace moeasr
