@@ -1,0 +1,167 @@
+"""Read the parts of a WeNet train.yaml that define a U2++ Conformer model.
+
+WeNet passes encoder_conf / decoder_conf straight into the module constructors as
+keyword arguments, so an unknown key is an error there too. We mirror that: every key
+is either used, known to be training-only, or rejected with a message naming it. Values
+that would select a variant this reference does not implement are rejected as well,
+so a model is never silently computed the wrong way.
+"""
+
+import yaml
+
+# WeNet's constructor defaults (ConformerEncoder, TransformerDecoder/BiTransformerDecoder).
+ENCODER_DEFAULTS = {
+    "output_size": 256,
+    "attention_heads": 4,
+    "linear_units": 2048,
+    "num_blocks": 6,
+    "input_layer": "conv2d",
+    "pos_enc_layer_type": "rel_pos",
+    "selfattention_layer_type": "rel_selfattn",
+    "normalize_before": True,
+    "static_chunk_size": 0,
+    "use_dynamic_chunk": False,
+    "macaron_style": True,
+    "activation_type": "swish",
+    "use_cnn_module": True,
+    "cnn_module_kernel": 15,
+    "causal": False,
+    "cnn_module_norm": "batch_norm",
+    "query_bias": True,
+    "key_bias": True,
+    "value_bias": True,
+    "conv_bias": True,
+    "layer_norm_type": "layer_norm",
+    "norm_eps": 1e-5,
+    "n_kv_head": None,
+    "head_dim": None,
+    "mlp_type": "position_wise_feed_forward",
+    "mlp_bias": True,
+    "n_expert": 8,
+    "n_expert_activated": 2,
+    "conv_norm_eps": 1e-5,
+    "conv_inner_factor": 2,
+    "final_norm": True,
+}
+
+DECODER_DEFAULTS = {
+    "attention_heads": 4,
+    "linear_units": 2048,
+    "num_blocks": 6,
+    "r_num_blocks": 0,
+    "input_layer": "embed",
+    "use_output_layer": True,
+    "normalize_before": True,
+    "src_attention": True,
+    "query_bias": True,
+    "key_bias": True,
+    "value_bias": True,
+    "activation_type": "relu",
+    "tie_word_embedding": False,
+    "layer_norm_type": "layer_norm",
+    "norm_eps": 1e-5,
+    "n_kv_head": None,
+    "head_dim": None,
+    "mlp_type": "position_wise_feed_forward",
+    "mlp_bias": True,
+    "n_expert": 8,
+    "n_expert_activated": 2,
+    # only TransformerDecoder accepts these; BiTransformerDecoder always uses True
+    "src_query_bias": True,
+    "src_key_bias": True,
+    "src_value_bias": True,
+}
+
+# Keys that only matter for training (dropout, checkpointing, chunk sampling, sdpa).
+TRAINING_ONLY = {
+    "dropout_rate",
+    "positional_dropout_rate",
+    "attention_dropout_rate",
+    "self_attention_dropout_rate",
+    "src_attention_dropout_rate",
+    "gradient_checkpointing",
+    "use_sdpa",
+    "use_dynamic_left_chunk",
+    "positionwise_conv_kernel_size",
+}
+
+# Variants the runtime (and so this reference) implements; anything else is rejected.
+SUPPORTED = {
+    "input_layer": {"conv2d"},
+    "pos_enc_layer_type": {"rel_pos"},
+    "selfattention_layer_type": {"rel_selfattn"},
+    "normalize_before": {True},
+    "layer_norm_type": {"layer_norm"},
+    "n_kv_head": {None},
+    "head_dim": {None},
+    "mlp_type": {"position_wise_feed_forward", "moe"},
+    "cnn_module_norm": {"layer_norm", "batch_norm"},
+    "activation_type": {"swish", "relu", "gelu", "tanh"},
+    "use_output_layer": {True},
+    "src_attention": {True},
+    "tie_word_embedding": {False},
+}
+DECODER_SUPPORTED = dict(SUPPORTED, input_layer={"embed"})
+
+
+class ConfigError(ValueError):
+    """train.yaml describes a model this reference cannot build."""
+
+
+def _resolve(conf, defaults, supported, where):
+    options = dict(defaults)
+    for key, value in (conf or {}).items():
+        if key in TRAINING_ONLY:
+            continue
+        if key not in defaults:
+            raise ConfigError(f"{where}: unknown key {key!r}")
+        options[key] = value
+    for key, allowed in supported.items():
+        if key in options and options[key] not in allowed:
+            raise ConfigError(f"{where}.{key} = {options[key]!r} is not supported")
+    return options
+
+
+def encoder_options(config):
+    if config.get("encoder", "conformer") != "conformer":
+        raise ConfigError(f"encoder {config.get('encoder')!r} is not supported (conformer only)")
+    opts = _resolve(config.get("encoder_conf"), ENCODER_DEFAULTS, SUPPORTED, "encoder_conf")
+    if opts["output_size"] % opts["attention_heads"]:
+        raise ConfigError("encoder_conf.output_size must be a multiple of attention_heads")
+    if not opts["causal"] and opts["cnn_module_kernel"] % 2 == 0:
+        raise ConfigError("a non-causal conv module needs an odd cnn_module_kernel")
+    return opts
+
+
+def decoder_options(config):
+    kind = config.get("decoder", "bitransformer")
+    if kind not in ("bitransformer", "transformer"):
+        raise ConfigError(f"decoder {kind!r} is not supported")
+    conf = dict(config.get("decoder_conf") or {})
+    if kind == "bitransformer":
+        bad = {"src_query_bias", "src_key_bias", "src_value_bias"} & conf.keys()
+        if bad:
+            raise ConfigError(f"decoder_conf: {sorted(bad)} are not accepted by a bitransformer")
+    elif "r_num_blocks" in conf:
+        raise ConfigError("decoder_conf.r_num_blocks needs decoder: bitransformer")
+    return kind, _resolve(conf, DECODER_DEFAULTS, DECODER_SUPPORTED, "decoder_conf")
+
+
+def special_ids(config):
+    """(sos, eos) as WeNet's ASRModel picks them."""
+    vocab_size = config["output_dim"]
+    special = (config.get("tokenizer_conf") or {}).get("special_tokens")
+    if special is None:
+        return vocab_size - 1, vocab_size - 1
+    return special.get("<sos>", vocab_size - 1), special.get("<eos>", vocab_size - 1)
+
+
+def load_config(path):
+    with open(path, encoding="utf-8") as f:
+        config = yaml.safe_load(f)
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path}: not a YAML mapping")
+    for key in ("input_dim", "output_dim"):
+        if key not in config:
+            raise ConfigError(f"{path}: missing {key}")
+    return config

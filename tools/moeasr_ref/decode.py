@@ -1,0 +1,37 @@
+"""Decode one utterance in one encoder mode, the way WeNet's recognize.py does.
+
+A mode is (chunk_size, num_left_chunks): chunk_size -1 means full attention
+(encoder.forward), otherwise simulated streaming (forward_chunk_by_chunk). CTC prefix
+beam search and attention rescoring both use that mode's encoder output.
+"""
+
+import torch
+
+from .search import attention_rescoring, ctc_prefix_beam_search
+
+# golden-file mode name -> (chunk_size, num_left_chunks)
+MODES = {
+    "full": (-1, -1),
+    "chunk16_left-1": (16, -1),
+    "chunk4_left2": (4, 2),
+    "chunk1_left-1": (1, -1),
+}
+
+
+class Decoded:
+    def __init__(self, encoder_out, ctc_logprobs, nbest, rescoring, best_index):
+        self.encoder_out = encoder_out    # (T', d) float32 tensor
+        self.ctc_logprobs = ctc_logprobs  # (T', vocab) float32 tensor
+        self.nbest = nbest                # list of search.Hypothesis
+        self.rescoring = rescoring        # per hypothesis: l2r/r2l/rescore/final scores
+        self.best_index = best_index
+
+
+def decode(model, feats, chunk_size, num_left_chunks, beam_size, ctc_weight, reverse_weight):
+    with torch.no_grad():
+        encoder_out = model.encode(feats, chunk_size, num_left_chunks)
+        logprobs = model.ctc_logprobs(encoder_out)
+        nbest = ctc_prefix_beam_search(logprobs, beam_size, model.blank_id)
+        rescoring, best = attention_rescoring(model, encoder_out, nbest, ctc_weight,
+                                              reverse_weight)
+    return Decoded(encoder_out, logprobs, nbest, rescoring, best)
