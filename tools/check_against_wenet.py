@@ -1,0 +1,304 @@
+#!/usr/bin/env python3
+"""Prove that moeasr_ref (and so the committed goldens) equal WeNet's own numerics.
+
+    /usr/bin/python3 tools/check_against_wenet.py --wenet-src DIR [--data tests/data]
+
+DIR is a WeNet source checkout (the directory that contains `wenet/`), e.g.
+    git clone https://github.com/wenet-e2e/wenet DIR
+
+For every model under <data>/models the script builds WeNet's ASRModel from the same
+train.yaml (wenet.utils.init_model), loads the reference's state_dict into it with
+strict=True, runs WeNet's own code on the fixture audio and compares with the
+committed goldens and with the live reference:
+  fbank (wenet.dataset.processor.compute_fbank), encoder output in full and chunk
+  modes (encoder.forward / forward_chunk_by_chunk), CTC log-probs, the CTC prefix
+  beam search n-best (tokens, times, scores), decoder log-probs of every hypothesis
+  (forward_attention_decoder), l2r/r2l/final rescoring scores and WeNet's
+  attention_rescoring winner. Two extra configurations (transformer decoder, no
+  macaron, no conv module, no CMVN, ...) are checked against the live reference only.
+
+Importing WeNet pulls in modules unrelated to these models (whisper's tokenizer,
+librosa, langid); they are replaced by empty stubs. Exit status 1 if any difference
+exceeds the tolerances below or any discrete result differs.
+"""
+
+import argparse
+import json
+import sys
+import tempfile
+import types
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchaudio
+
+TOOLS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TOOLS))
+import moeasr_ref  # noqa: E402
+import safetensors_io  # noqa: E402
+from moeasr_ref.decode import MODES, decode  # noqa: E402
+from fixtures import audio, weights  # noqa: E402
+
+TENSOR_TOL = 1e-5   # reference vs WeNet, same torch: only op-order rounding is expected
+SCORE_TOL = 1e-4
+EXTRA_MODES = {"chunk8_left0": (8, 0), "chunk3_left1": (3, 1)}
+
+
+def import_wenet(src):
+    """Import WeNet from a source tree without running wenet/__init__.py (it imports
+    the CLI) and with stubs for the unrelated third-party modules it reaches."""
+    package = types.ModuleType("wenet")
+    package.__path__ = [str(Path(src) / "wenet")]
+    sys.modules["wenet"] = package
+    stubs = {
+        "whisper": {"__path__": []},
+        "whisper.tokenizer": {"LANGUAGES": {}},
+        "librosa": {},
+        "langid": {"__path__": []},
+        "langid.langid": {
+            "LanguageIdentifier": type("LanguageIdentifier", (), {
+                "from_modelstring": staticmethod(lambda *a, **k: None)}),
+            "model": None,
+        },
+    }
+    for name, attributes in stubs.items():
+        if name not in sys.modules:
+            module = types.ModuleType(name)
+            module.__dict__.update(attributes)
+            sys.modules[name] = module
+    from wenet.dataset import processor
+    from wenet.models.transformer import search
+    from wenet.utils.init_model import init_model
+    return types.SimpleNamespace(init_model=init_model, search=search, processor=processor)
+
+
+def build_wenet_model(wenet, config):
+    """WeNet's ASRModel for `config`; CMVN comes from a throwaway stats file because
+    init_model insists on reading one (the real values arrive with the state_dict)."""
+    config = json.loads(json.dumps(config))
+    with tempfile.TemporaryDirectory() as tmp:
+        if config.get("cmvn") == "global_cmvn":
+            stats = Path(tmp) / "global_cmvn"
+            dim = config["input_dim"]
+            stats.write_text(json.dumps({"mean_stat": [0.0] * dim, "var_stat": [1.0] * dim,
+                                         "frame_num": 1}))
+            config["cmvn_conf"] = {"cmvn_file": str(stats), "is_json_cmvn": True}
+        model, _ = wenet.init_model(types.SimpleNamespace(), config)
+    return model.eval()
+
+
+class Report:
+    """Collects max abs differences and discrete mismatches per model."""
+
+    def __init__(self):
+        self.rows = {}
+        self.failures = []
+
+    def diff(self, model, what, a, b, tol):
+        value = float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)))) \
+            if np.size(a) else 0.0
+        if np.shape(a) != np.shape(b):
+            self.failures.append(f"{model}: {what}: shapes {np.shape(a)} vs {np.shape(b)}")
+            return
+        row = self.rows.setdefault(model, {})
+        row[what] = max(row.get(what, 0.0), value)
+        if value > tol:
+            self.failures.append(f"{model}: {what} differs by {value:.3e} (> {tol})")
+
+    def same(self, model, what, a, b):
+        if a != b:
+            self.failures.append(f"{model}: {what} differs: {a} vs {b}")
+
+    def print(self):
+        for model, row in self.rows.items():
+            print(f"{model}:")
+            for what, value in row.items():
+                print(f"  {what:<34} max abs diff {value:.3e}")
+
+
+def wenet_fbank(wenet, wav_path):
+    waveform, rate = torchaudio.load(str(wav_path))
+    sample = {"key": wav_path.stem, "wav": waveform, "sample_rate": rate}
+    return wenet.processor.compute_fbank(sample, num_mel_bins=80, frame_length=25,
+                                         frame_shift=10, dither=0.0)["feat"]
+
+
+def wenet_decode(wenet, model, feats, chunk, left, beam, ctc_weight, reverse_weight):
+    """WeNet's pipeline pieces for one mode: encoder out, CTC log-probs, prefix beam
+    search result, decoder log-probs of the n-best and attention_rescoring result."""
+    xs = feats.unsqueeze(0)
+    lens = torch.tensor([feats.size(0)])
+    with torch.no_grad():
+        encoder_out, encoder_mask = model._forward_encoder(
+            xs, lens, chunk, left, simulate_streaming=chunk > 0)
+        encoder_lens = encoder_mask.squeeze(1).sum(1)
+        logprobs = model.ctc_logprobs(encoder_out)
+        prefix = wenet.search.ctc_prefix_beam_search(logprobs, encoder_lens, beam)
+        rescored = wenet.search.attention_rescoring(
+            model, prefix, encoder_out, encoder_lens, ctc_weight, reverse_weight)
+        hyps = prefix[0].nbest
+        hyps_pad = torch.nn.utils.rnn.pad_sequence(
+            [torch.tensor([model.sos] + list(h)) for h in hyps], True, model.eos)
+        hyps_lens = torch.tensor([len(h) + 1 for h in hyps])
+        l2r, r2l = model.forward_attention_decoder(hyps_pad, hyps_lens, encoder_out,
+                                                   reverse_weight)
+    return types.SimpleNamespace(encoder_out=encoder_out[0], logprobs=logprobs[0],
+                                 prefix=prefix[0], rescored=rescored[0], l2r=l2r, r2l=r2l)
+
+
+def compare_mode(report, name, model, reference, mine, theirs, reverse_weight, golden=None):
+    """Compare one mode: `mine` from moeasr_ref.decode, `theirs` from wenet_decode,
+    `golden` (tensors, json mode record) when checking committed fixtures."""
+    report.diff(name, "encoder_out", mine.encoder_out, theirs.encoder_out, TENSOR_TOL)
+    report.diff(name, "ctc_logprobs", mine.ctc_logprobs, theirs.logprobs, TENSOR_TOL)
+    report.same(name, "n-best tokens", [h.tokens for h in mine.nbest],
+                [list(h) for h in theirs.prefix.nbest])
+    report.same(name, "n-best times", [h.times for h in mine.nbest], theirs.prefix.nbest_times)
+    report.diff(name, "ctc_score", [h.score for h in mine.nbest], theirs.prefix.nbest_scores,
+                SCORE_TOL)
+    eos = model.eos
+    for i, hyp in enumerate(mine.nbest):
+        n = len(hyp.tokens)
+        with torch.no_grad():
+            l2r = reference.decoder_logprobs(hyp.tokens, mine.encoder_out, False)
+        report.diff(name, "decoder logprobs l2r", l2r, theirs.l2r[i, :n + 1], TENSOR_TOL)
+        wenet_l2r = float(sum(theirs.l2r[i, j, w] for j, w in enumerate(hyp.tokens))
+                          + theirs.l2r[i, n, eos])
+        report.diff(name, "l2r_score", mine.rescoring[i]["l2r_score"], wenet_l2r, SCORE_TOL)
+        if reverse_weight > 0 and reference.has_right_decoder:
+            with torch.no_grad():
+                r2l = reference.decoder_logprobs(hyp.tokens, mine.encoder_out, True)
+            report.diff(name, "decoder logprobs r2l", r2l, theirs.r2l[i, :n + 1], TENSOR_TOL)
+            wenet_r2l = float(sum(theirs.r2l[i, n - 1 - j, w] for j, w in enumerate(hyp.tokens))
+                              + theirs.r2l[i, n, eos])
+            report.diff(name, "r2l_score", mine.rescoring[i]["r2l_score"], wenet_r2l, SCORE_TOL)
+    best = mine.nbest[mine.best_index]
+    report.same(name, "rescoring winner", best.tokens, list(theirs.rescored.tokens))
+    report.diff(name, "final_score (winner)", mine.rescoring[mine.best_index]["final_score"],
+                theirs.rescored.score, SCORE_TOL)
+    if golden is not None:
+        tensors, record, mode = golden
+        report.diff(name, "golden encoder_out", tensors[f"encoder_out.{mode}"],
+                    theirs.encoder_out, TENSOR_TOL)
+        report.diff(name, "golden ctc_logprobs", tensors[f"ctc_logprobs.{mode}"],
+                    theirs.logprobs, TENSOR_TOL)
+        report.same(name, "golden n-best", [e["tokens"] for e in record["nbest"]],
+                    [list(h) for h in theirs.prefix.nbest])
+        report.same(name, "golden times", [e["times"] for e in record["nbest"]],
+                    theirs.prefix.nbest_times)
+        report.same(name, "golden best_tokens", record["best_tokens"],
+                    list(theirs.rescored.tokens))
+        report.diff(name, "golden final_score (winner)",
+                    record["nbest"][record["best_index"]]["final_score"],
+                    theirs.rescored.score, SCORE_TOL)
+
+
+def check_pair(report, wenet, name, reference, feats_by_utt, modes, reverse_weight,
+               goldens=None):
+    """Load the reference weights into WeNet (strict) and compare all modes/utterances."""
+    wenet_model = build_wenet_model(wenet, reference.config)
+    fresh = wenet_model.state_dict()
+    for key in fresh:
+        if key.endswith(".pe"):
+            report.diff(name, "pe tables (fresh WeNet vs ref)", reference.state_dict()[key],
+                        fresh[key], 0.0)
+    wenet_model.load_state_dict(reference.state_dict(), strict=True)
+    for utt, feats in feats_by_utt.items():
+        for mode, (chunk, left) in modes.items():
+            mine = decode(reference, feats, chunk, left, 10, 0.5, reverse_weight)
+            theirs = wenet_decode(wenet, wenet_model, feats, chunk, left, 10, 0.5,
+                                  reverse_weight)
+            golden = None
+            if goldens is not None:
+                tensors, record = goldens[utt]
+                golden = (tensors, record["modes"][mode], mode)
+            compare_mode(report, name, wenet_model, reference, mine, theirs,
+                         reverse_weight, golden)
+
+
+def check_fixture_models(report, wenet, data):
+    audio_dir = data / "audio"
+    fbanks = {}
+    for utt in audio.UTTERANCES:
+        fbanks[utt] = wenet_fbank(wenet, audio_dir / f"{utt}.wav")
+    for model_dir in sorted((data / "models").iterdir()):
+        name = model_dir.name
+        config = moeasr_ref.load_config(model_dir / "train.yaml")
+        tensors, _ = safetensors_io.load(model_dir / "model.safetensors")
+        reference = moeasr_ref.load_model(config, {k: torch.from_numpy(v)
+                                                   for k, v in tensors.items()})
+        goldens = {}
+        for utt in audio.UTTERANCES:
+            golden_tensors, _ = safetensors_io.load(data / "golden" / name / f"{utt}.safetensors")
+            record = json.loads((data / "golden" / name / f"{utt}.json").read_text())
+            goldens[utt] = (golden_tensors, record)
+            report.diff(name, "golden fbank vs WeNet fbank", golden_tensors["fbank"],
+                        fbanks[utt], TENSOR_TOL)
+        reverse_weight = goldens[audio.FIRST][1]["reverse_weight"]
+        check_pair(report, wenet, name, reference, fbanks, MODES, reverse_weight, goldens)
+
+
+def variant_configs():
+    """Options the fixtures do not exercise, checked against WeNet with random weights."""
+    base = {"input_dim": 80, "output_dim": 40, "encoder": "conformer", "model_conf": {}}
+    return {
+        "variant_transformer_decoder": dict(
+            base, decoder="transformer",
+            encoder_conf={"output_size": 32, "attention_heads": 2, "linear_units": 48,
+                          "num_blocks": 2, "cnn_module_kernel": 3, "causal": True,
+                          "cnn_module_norm": "batch_norm", "use_dynamic_chunk": True,
+                          "macaron_style": False, "key_bias": False, "final_norm": False,
+                          "activation_type": "relu", "mlp_type": "moe", "n_expert": 5,
+                          "n_expert_activated": 3},
+            decoder_conf={"attention_heads": 2, "linear_units": 48, "num_blocks": 2,
+                          "src_key_bias": False}),
+        "variant_no_conv_no_cmvn": dict(
+            base, decoder="bitransformer",
+            encoder_conf={"output_size": 32, "attention_heads": 4, "linear_units": 48,
+                          "num_blocks": 2, "use_cnn_module": False, "static_chunk_size": 4,
+                          "query_bias": False},
+            decoder_conf={"attention_heads": 4, "linear_units": 48, "num_blocks": 1,
+                          "r_num_blocks": 2, "mlp_type": "moe", "n_expert": 2,
+                          "n_expert_activated": 1}),
+    }
+
+
+def check_variants(report, wenet, data):
+    fbanks = {utt: moeasr_ref.fbank(*moeasr_ref.read_wav_int16(data / "audio" / f"{utt}.wav"))
+              for utt in audio.UTTERANCES}
+    for seed, (name, config) in enumerate(variant_configs().items()):
+        reference = moeasr_ref.ASRModel(config)
+        cmvn_dim = config["input_dim"]
+        weights.randomize(reference, seed, np.zeros(cmvn_dim), np.ones(cmvn_dim))
+        # reverse_weight > 0 even without a right decoder: WeNet then ignores it
+        check_pair(report, wenet, name, reference, fbanks, dict(MODES, **EXTRA_MODES), 0.3)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--wenet-src", required=True, type=Path,
+                        help="WeNet source checkout (contains wenet/)")
+    parser.add_argument("--data", type=Path, default=TOOLS.parent / "tests" / "data",
+                        help="fixture directory (default: tests/data)")
+    args = parser.parse_args()
+    if not (args.wenet_src / "wenet" / "models" / "transformer").is_dir():
+        sys.exit(f"{args.wenet_src} does not look like a WeNet checkout "
+                 "(no wenet/models/transformer)")
+    torch.set_num_threads(1)
+    wenet = import_wenet(args.wenet_src)
+    report = Report()
+    check_fixture_models(report, wenet, args.data)
+    check_variants(report, wenet, args.data)
+    report.print()
+    if report.failures:
+        print(f"\n{len(report.failures)} FAILURES:")
+        for failure in report.failures[:50]:
+            print(f"  {failure}")
+        return 1
+    print("\nall checks passed: the reference matches WeNet")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
