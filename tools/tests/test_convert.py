@@ -1,0 +1,206 @@
+"""Tests of the torch-free tools: safetensors_io, ptfile and convert_wenet.py.
+
+Needs only numpy and pyyaml:  python3 -m unittest discover -s tools/tests
+"""
+
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+import numpy as np
+
+TOOLS = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(TOOLS))
+import ptfile  # noqa: E402
+import safetensors_io  # noqa: E402
+
+DATA = TOOLS.parent / "tests" / "data"
+CHECKPOINT = DATA / "checkpoints" / "moe_ln"
+COMMITTED_MODEL = DATA / "models" / "moe_ln"
+TINY = Path(__file__).resolve().parent / "data"
+
+
+def run_converter(*args):
+    return subprocess.run([sys.executable, str(TOOLS / "convert_wenet.py"), *map(str, args)],
+                          capture_output=True, text=True)
+
+
+class TempDirTest(unittest.TestCase):
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory()
+        self.tmp = Path(self._tmp.name)
+
+    def tearDown(self):
+        self._tmp.cleanup()
+
+    def assertCleanError(self, result, *fragments):
+        """Non-zero exit, exactly one line on stderr, no traceback."""
+        self.assertNotEqual(result.returncode, 0)
+        lines = result.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, result.stderr)
+        self.assertNotIn("Traceback", result.stderr)
+        for fragment in fragments:
+            self.assertIn(fragment, lines[0])
+
+
+class SafetensorsTest(TempDirTest):
+    def test_round_trip_all_dtypes(self):
+        tensors = {
+            "f32": np.arange(6, dtype=np.float32).reshape(2, 3),
+            "f16": np.array([0.5, -1.25], dtype=np.float16),
+            "bf16": np.array([0x3FC0, 0xC000], dtype=np.uint16),  # 1.5, -2.0
+            "i8": np.array([-128, 127], dtype=np.int8),
+            "i32": np.array([[1], [-2]], dtype=np.int32),
+            "i64": np.array(7, dtype=np.int64),
+            "u8": np.zeros((0, 4), dtype=np.uint8),
+        }
+        path = self.tmp / "x.safetensors"
+        safetensors_io.save(path, tensors, {"format": "pt"}, dtypes={"bf16": "BF16"})
+        loaded, metadata = safetensors_io.load(path)
+        self.assertEqual(metadata, {"format": "pt"})
+        self.assertEqual(sorted(loaded), sorted(tensors))
+        for name, array in tensors.items():
+            self.assertEqual(loaded[name].dtype, array.dtype, name)
+            np.testing.assert_array_equal(loaded[name], array)
+        header, _, start = safetensors_io.read_header(path)
+        self.assertEqual(header["bf16"]["dtype"], "BF16")
+        self.assertEqual(start % 8, 0)
+
+    def test_layout_sorted_and_contiguous(self):
+        path = self.tmp / "x.safetensors"
+        safetensors_io.save(path, {"b": np.ones(3, np.float32), "a": np.ones(2, np.int64)})
+        header, _, _ = safetensors_io.read_header(path)
+        self.assertEqual(header["a"]["data_offsets"], [0, 16])
+        self.assertEqual(header["b"]["data_offsets"], [16, 28])
+
+    def test_rejects_truncated_payload(self):
+        path = self.tmp / "x.safetensors"
+        safetensors_io.save(path, {"a": np.ones(4, np.float32)})
+        path.write_bytes(path.read_bytes()[:-4])
+        with self.assertRaises(safetensors_io.SafetensorsError):
+            safetensors_io.load(path)
+
+    def test_rejects_bad_header_length(self):
+        path = self.tmp / "x.safetensors"
+        path.write_bytes(struct.pack("<Q", 1 << 40) + b"{}")
+        with self.assertRaises(safetensors_io.SafetensorsError):
+            safetensors_io.load(path)
+
+
+class PtFileTest(unittest.TestCase):
+    def test_strided_and_offset_storages(self):
+        checkpoint = ptfile.load(TINY / "tiny_wrapped.pt")
+        self.assertEqual(checkpoint["epoch"], 3)
+        state = checkpoint["model"]
+        base = np.arange(24, dtype=np.float32).reshape(4, 6)
+        np.testing.assert_array_equal(state["module.ctc.ctc_lo.weight"], base.T)
+        np.testing.assert_array_equal(state["module.ctc.ctc_lo.bias"], base.reshape(-1)[5:11])
+        np.testing.assert_array_equal(state["module.encoder.view"], base[1:, ::2])
+        self.assertEqual(state["module.encoder.half"].dtype, np.float16)
+        np.testing.assert_array_equal(state["module.encoder.half"],
+                                      np.arange(6).reshape(2, 3) / 4)
+        self.assertEqual(state["module.encoder.bf16"].dtype, np.float32)
+        np.testing.assert_array_equal(state["module.encoder.bf16"], [1.5, -2.0, 0.15625])
+        self.assertEqual(state["module.encoder.count"].dtype, np.int64)
+        self.assertEqual(state["module.encoder.empty"].shape, (0, 3))
+        self.assertEqual(state["module.encoder.norm.num_batches_tracked"].shape, ())
+
+    def test_not_a_checkpoint(self):
+        with tempfile.NamedTemporaryFile(suffix=".pt") as f:
+            f.write(b"PK\x03\x04 definitely not a zip")
+            f.flush()
+            with self.assertRaises(ptfile.PtFileError):
+                ptfile.load(f.name)
+
+
+class ConvertTest(TempDirTest):
+    def test_converts_to_committed_model(self):
+        out = self.tmp / "model"
+        result = run_converter("--checkpoint", CHECKPOINT / "final.pt",
+                               "--config", CHECKPOINT / "train.yaml",
+                               "--units", CHECKPOINT / "units.txt", "--out", out)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("encoder.embed.pos_enc.pe", result.stdout)  # says what it dropped
+        converted, metadata = safetensors_io.load(out / "model.safetensors")
+        committed, committed_metadata = safetensors_io.load(COMMITTED_MODEL / "model.safetensors")
+        self.assertEqual(metadata, {"format": "pt", "moeasr_format_version": "1",
+                                    "source": "wenet"})
+        self.assertEqual(metadata, committed_metadata)
+        self.assertEqual(sorted(converted), sorted(committed))
+        for name, array in committed.items():
+            self.assertEqual(converted[name].dtype, np.float32, name)
+            np.testing.assert_array_equal(converted[name], array, err_msg=name)
+        self.assertFalse([k for k in converted if k.endswith((".pe", ".num_batches_tracked"))])
+        for name in ("train.yaml", "units.txt"):
+            self.assertEqual((out / name).read_bytes(), (CHECKPOINT / name).read_bytes())
+        self.assertEqual((out / "model.safetensors").read_bytes(),
+                         (COMMITTED_MODEL / "model.safetensors").read_bytes())
+
+    def test_wrapped_prefixed_mixed_dtypes(self):
+        (self.tmp / "train.yaml").write_text("output_dim: 6\n")
+        (self.tmp / "units.txt").write_text("".join(f"t{i} {i}\n" for i in range(6)))
+        out = self.tmp / "model"
+        result = run_converter("--checkpoint", TINY / "tiny_wrapped.pt",
+                               "--config", self.tmp / "train.yaml",
+                               "--units", self.tmp / "units.txt", "--out", out)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        tensors, _ = safetensors_io.load(out / "model.safetensors")
+        self.assertEqual(sorted(tensors), [
+            "ctc.ctc_lo.bias", "ctc.ctc_lo.weight", "encoder.bf16", "encoder.count",
+            "encoder.empty", "encoder.half", "encoder.view"])
+        self.assertEqual(tensors["encoder.half"].dtype, np.float32)
+        self.assertEqual(tensors["encoder.bf16"].dtype, np.float32)
+        self.assertEqual(tensors["encoder.count"].dtype, np.int64)
+        np.testing.assert_array_equal(tensors["ctc.ctc_lo.weight"],
+                                      np.arange(24, dtype=np.float32).reshape(4, 6).T)
+
+    def test_missing_file(self):
+        result = run_converter("--checkpoint", self.tmp / "nope.pt",
+                               "--config", CHECKPOINT / "train.yaml",
+                               "--units", CHECKPOINT / "units.txt", "--out", self.tmp / "o")
+        self.assertCleanError(result, "not found", "nope.pt")
+
+    def _convert_broken(self, data):
+        broken = self.tmp / "final.pt"
+        broken.write_bytes(data)
+        return run_converter("--checkpoint", broken, "--config", CHECKPOINT / "train.yaml",
+                             "--units", CHECKPOINT / "units.txt", "--out", self.tmp / "o")
+
+    def test_truncated_zip(self):
+        data = (CHECKPOINT / "final.pt").read_bytes()
+        self.assertCleanError(self._convert_broken(data[: len(data) // 2]), "final.pt")
+
+    def test_corrupted_zip_member(self):
+        data = bytearray((CHECKPOINT / "final.pt").read_bytes())
+        start = data.index(b"data.pkl") + 40  # inside the pickle's stored bytes
+        data[start:start + 16] = b"\xff" * 16
+        self.assertCleanError(self._convert_broken(bytes(data)), "final.pt")
+
+    def test_non_tensor_entry(self):
+        result = run_converter("--checkpoint", TINY / "non_tensor.pt",
+                               "--config", CHECKPOINT / "train.yaml",
+                               "--units", CHECKPOINT / "units.txt", "--out", self.tmp / "o")
+        self.assertCleanError(result, "'epoch'", "not a tensor")
+
+    def test_bad_units_line(self):
+        (self.tmp / "units.txt").write_text("<blank> 0\nbroken\n")
+        result = run_converter("--checkpoint", CHECKPOINT / "final.pt",
+                               "--config", CHECKPOINT / "train.yaml",
+                               "--units", self.tmp / "units.txt", "--out", self.tmp / "o")
+        self.assertCleanError(result, "units.txt:2")
+
+    def test_refuses_to_overwrite_without_force(self):
+        out = self.tmp / "model"
+        shutil.copytree(COMMITTED_MODEL, out)
+        args = ["--checkpoint", CHECKPOINT / "final.pt", "--config", CHECKPOINT / "train.yaml",
+                "--units", CHECKPOINT / "units.txt", "--out", out]
+        self.assertCleanError(run_converter(*args), "--force")
+        self.assertEqual(run_converter(*args, "--force").returncode, 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
