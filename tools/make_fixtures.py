@@ -73,8 +73,9 @@ def build_model(spec, feats, mean, istd):
         with margins.RouterMargins(model) as router:
             decoded = {utt: golden.decode_all_modes(model, f, spec.reverse_weight)
                        for utt, f in feats.items()}
-        problems = [f"router top-k gap {router.smallest:.2e}"] \
-            if router.smallest <= margins.MIN_ROUTER_GAP else []
+        problems = []
+        if router.smallest <= margins.MIN_ROUTER_GAP:
+            problems.append(f"router top-k gap {router.smallest:.2e}")
         for utt, modes in decoded.items():
             for mode, d in modes.items():
                 problems += [f"{utt}/{mode}: {p}" for p in
