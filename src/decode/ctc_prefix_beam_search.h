@@ -1,0 +1,118 @@
+// Streaming CTC prefix beam search with the exact semantics of WeNet's Python
+// `ctc_prefix_beam_search` (wenet/models/transformer/search.py): the same
+// token passing, the same log-add, the same Viterbi scores and peak-frame
+// times, and the same order of ties, so its n-best matches WeNet's bit for bit
+// (up to ties inside torch.topk, see below; checked against WeNet's Python on
+// thousands of random tables). WeNet's Python uses one beam for both prunes;
+// here they are separate, as in WeNet's C++ runtime.
+//
+// Tie-breaking. Both prunes order candidates by score, high first:
+//  - first prune (tokens of one frame): equal log-probs go to the lower token
+//    id. torch.topk on CPU leaves the order of equal values unspecified (it is
+//    neither stable nor reversed in practice), so no choice can match it in
+//    general; lower-id-first is deterministic and what a stable sort gives.
+//  - second prune (prefixes): equal scores keep the order in which WeNet's
+//    Python dict first created the entries (tokens in top-k order, for each
+//    token the current prefixes best first, the `*a` entry before `*aa`),
+//    because Python's `sorted` is stable.
+//
+// Inputs. Log-probs are float; every sum is done in double, as Python does
+// with `.item()` values. -inf is a legitimate log-prob (a token that cannot
+// occur). NaN and +inf are rejected with Error(MOEASR_ERR_INVALID_ARGUMENT):
+// they never come from a log-softmax, and letting them in would make the
+// order of the second prune undefined.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace moeasr {
+
+struct CtcPrefixBeamSearchOptions {
+  int first_beam_size = 10;   // tokens tried per frame (capped at the vocab size)
+  int second_beam_size = 10;  // prefixes kept after each frame
+  int blank = 0;
+};
+
+struct CtcHypothesis {
+  std::vector<int> tokens;
+  double score = 0;          // log-add of blank- and non-blank-ending prefix scores
+  double viterbi_score = 0;  // log-prob of the single best alignment of `tokens`
+  // Per token, WeNet's "peak" frame: the last frame of the token's run in the
+  // Viterbi alignment, except that when that alignment wins through a repeat
+  // after the same frame already extended the prefix (WeNet's cur_token_prob
+  // rule) the times stay those of the path that reached the prefix first.
+  std::vector<int> times;
+};
+
+class CtcPrefixBeamSearch {
+ public:
+  // Throws Error(MOEASR_ERR_INVALID_ARGUMENT) unless both beams are >= 1 and
+  // blank >= 0.
+  explicit CtcPrefixBeamSearch(const CtcPrefixBeamSearchOptions& opts);
+
+  // Back to the empty prefix and frame 0 (next utterance).
+  void reset();
+
+  // Consumes `num_frames` rows of CTC log-probs, row-major [num_frames, vocab].
+  // Frame indices (and so `times`) continue across calls: feeding the frames
+  // in any pieces gives the same n-best as one call. Throws
+  // Error(MOEASR_ERR_INVALID_ARGUMENT), leaving the search unchanged, for
+  // num_frames < 0, a null `logp` with frames, vocab <= blank, a vocab that
+  // differs from the previous call's since reset(), or a NaN / +inf value.
+  void search(const float* logp, int num_frames, int vocab);
+
+  // Best first, at most second_beam_size entries; like WeNet's, the list may
+  // end in impossible prefixes (score -inf) when fewer possible ones exist.
+  // Before any frame: one empty hypothesis with score 0.
+  const std::vector<CtcHypothesis>& nbest() const { return nbest_; }
+  int frames() const { return frames_; }
+
+ private:
+  // Which of a previous prefix's Viterbi time lists an entry takes, and how.
+  struct TimesSource {
+    int hyp = -1;           // index into hyps_; -1: empty list
+    bool from_s = false;    // times_s (blank-ending path) or times_ns
+    int8_t op = 0;          // kCopy, kAppend (push t) or kReplaceLast (last = t)
+  };
+  struct Hyp {
+    std::vector<int> tokens;
+    uint64_t hash = 0;  // of `tokens`; finds prefix/extension pairs quickly
+    double s = 0, ns = 0, v_s = 0, v_ns = 0;
+    double score = 0;  // log_add(s, ns), cached during a frame
+    std::vector<int> times_s, times_ns;
+  };
+  // One prefix of the next frame: hyps_[base].tokens, plus `token` if >= 0.
+  struct Entry {
+    int base;
+    int token;
+    double s, ns, v_s, v_ns, cur_token_prob;
+    TimesSource times_s, times_ns;
+    double score;  // filled before the second prune
+  };
+
+  void step(const float* row, int vocab, int t);
+  void select_topk(const float* row, int vocab);
+  void link_parents();
+  int stay_entry(int hyp);
+  int extend_entry(int hyp, int token);
+  void build_times(const TimesSource& src, int t, std::vector<int>* out) const;
+  void update_nbest();
+
+  CtcPrefixBeamSearchOptions opts_;
+  int frames_ = 0;
+  int vocab_ = -1;  // fixed by the first frame after reset()
+  std::vector<Hyp> hyps_, next_hyps_;
+  std::vector<CtcHypothesis> nbest_;
+
+  // Per-frame scratch, kept to avoid allocations.
+  std::vector<int> topk_ids_;
+  std::vector<double> topk_logp_;
+  std::vector<Entry> entries_;
+  std::vector<int> stay_;       // hyp -> the entry of its own prefix, or -1
+  std::vector<int> parent_;     // hyp j -> hyp i with tokens(j) == tokens(i) + [last], or -1
+  std::vector<char> has_child_;  // hyp i is some hyp's parent_
+  std::vector<int> order_;
+};
+
+}  // namespace moeasr
