@@ -2,11 +2,40 @@
  * moeasr — streaming speech recognition with U2++ Mixture-of-Experts models.
  *
  * This is the only header an application needs. It is C99-clean.
- * Every function returns a moeasr_status; on failure moeasr_last_error()
- * returns a message for the calling thread. No function aborts or exits.
+ *
+ * Conventions
+ *  - Every function returns a moeasr_status. On failure, moeasr_last_error()
+ *    returns a message for the calling thread. No function aborts or exits
+ *    the process, whatever its input.
+ *  - Handles are opaque and typed. A moeasr_model is immutable after load and
+ *    may be shared by any number of threads and streams. A moeasr_stream holds
+ *    one utterance and must be used by one thread at a time (a second thread
+ *    entering the same stream gets MOEASR_ERR_STATE).
+ *  - Every *_free(NULL) is a no-op returning MOEASR_OK.
+ *  - Options structs are filled by moeasr_*_default_options() and carry
+ *    struct_size first; new fields are only ever appended, so a program built
+ *    against an older header keeps working.
+ *  - Ownership is stated on every function: "caller frees with X" or
+ *    "owned by moeasr".
+ *
+ * Typical use
+ *    moeasr_model* model;  moeasr_stream* stream;  moeasr_result* result;
+ *    moeasr_model_load("model_dir", NULL, &model);
+ *    moeasr_stream_create(model, NULL, &stream);
+ *    for each piece of audio:
+ *      moeasr_stream_accept_waveform(stream, samples, n, 16000);
+ *      moeasr_stream_decode(stream);                  // runs the ready chunks
+ *      moeasr_stream_get_partial_result(stream, &result); ... moeasr_result_free(result);
+ *    moeasr_stream_input_finished(stream);
+ *    moeasr_stream_decode(stream);                    // last chunk + rescoring
+ *    moeasr_stream_get_final_result(stream, &result); ... moeasr_result_free(result);
+ *    moeasr_stream_free(stream);  moeasr_model_free(model);
  */
 #ifndef MOEASR_MOEASR_H_
 #define MOEASR_MOEASR_H_
+
+#include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -20,7 +49,11 @@ extern "C" {
 #define MOEASR_API
 #endif
 
-/* Status codes. Values are stable: new codes are only appended. */
+/* ------------------------------------------------------------------------- */
+/* Status codes and errors                                                   */
+/* ------------------------------------------------------------------------- */
+
+/* Values are stable: new codes are only appended. */
 typedef enum moeasr_status {
   MOEASR_OK = 0,
   MOEASR_ERR_INVALID_ARGUMENT = 1, /* NULL pointer, bad value, wrong struct_size, NaN audio */
@@ -33,15 +66,187 @@ typedef enum moeasr_status {
   MOEASR_ERR_INTERNAL = 8          /* a bug in moeasr: please report it */
 } moeasr_status;
 
-/* A static, human-readable name for a status ("MOEASR_ERR_IO", ...). Never NULL. */
+/* A static name for a status ("MOEASR_ERR_IO", ...). Never NULL; owned by moeasr. */
 MOEASR_API const char* moeasr_status_string(moeasr_status status);
 
-/* The message of the last failed call on this thread ("" if none).
- * Owned by moeasr; valid until the next moeasr call on this thread. */
+/* The message of the last failed call on this thread ("" if none). Owned by
+ * moeasr; valid until the next failing moeasr call on this thread. */
 MOEASR_API const char* moeasr_last_error(void);
 
-/* The library version, e.g. "0.1.0". Static string. */
+/* The library version, e.g. "0.1.0". Static string owned by moeasr. */
 MOEASR_API const char* moeasr_version(void);
+
+/* ------------------------------------------------------------------------- */
+/* Logging                                                                   */
+/* ------------------------------------------------------------------------- */
+
+typedef enum moeasr_log_level {
+  MOEASR_LOG_DEBUG = 0,
+  MOEASR_LOG_INFO = 1,
+  MOEASR_LOG_WARNING = 2,
+  MOEASR_LOG_ERROR = 3
+} moeasr_log_level;
+
+/* Receives one complete message (no trailing newline); `message` is valid
+ * only during the call. May be called from any thread that calls moeasr. */
+typedef void (*moeasr_log_callback)(moeasr_log_level level, const char* message, void* user_data);
+
+/* Sends library messages at or above `min_level` to `callback` (NULL: silence,
+ * the default). The library never prints to stdout or stderr by itself. */
+MOEASR_API moeasr_status moeasr_set_log_callback(moeasr_log_callback callback, void* user_data,
+                                                 moeasr_log_level min_level);
+
+/* ------------------------------------------------------------------------- */
+/* Model                                                                     */
+/* ------------------------------------------------------------------------- */
+
+typedef struct moeasr_model moeasr_model;
+
+typedef struct moeasr_model_options {
+  size_t struct_size;  /* sizeof(moeasr_model_options) */
+  int32_t threads;     /* intra-op threads of one decode call; default 1 */
+  const char* device;  /* "cpu" (default). "cuda" / "cuda:N": MOEASR_ERR_UNSUPPORTED in this
+                          version. The string is copied. */
+} moeasr_model_options;
+
+/* Fills `options` with the defaults (and sets struct_size). */
+MOEASR_API moeasr_status moeasr_model_default_options(moeasr_model_options* options);
+
+/* Loads a model directory (train.yaml, model.safetensors, units.txt) and
+ * validates it completely. `options` may be NULL for the defaults.
+ * On success *out_model is a new model: caller frees with moeasr_model_free.
+ * On failure *out_model is set to NULL. */
+MOEASR_API moeasr_status moeasr_model_load(const char* model_dir, const moeasr_model_options* options,
+                                           moeasr_model** out_model);
+
+/* Releases the caller's reference. Streams created from the model keep what
+ * they need alive, so they stay valid until they are freed. */
+MOEASR_API moeasr_status moeasr_model_free(moeasr_model* model);
+
+typedef struct moeasr_model_info {
+  size_t struct_size;          /* set by the caller to sizeof(moeasr_model_info) */
+  int32_t sample_rate;         /* the model's audio rate (input at other rates is resampled) */
+  int32_t vocab_size;
+  int32_t encoder_layers;
+  int32_t d_model;
+  int32_t num_experts;         /* encoder FFN experts; 0 for a dense model */
+  int32_t experts_per_token;   /* top-k; 0 for a dense model */
+  int32_t has_decoder;         /* 1 if attention rescoring is available */
+  int64_t num_parameters;      /* all weights */
+  double frame_ms;             /* audio per encoder output frame (40 ms) */
+} moeasr_model_info;
+
+/* Fills `info` (whose struct_size the caller sets; fields beyond it are not written). */
+MOEASR_API moeasr_status moeasr_model_get_info(const moeasr_model* model, moeasr_model_info* info);
+
+/* ------------------------------------------------------------------------- */
+/* Streams                                                                   */
+/* ------------------------------------------------------------------------- */
+
+typedef struct moeasr_stream moeasr_stream;
+
+typedef struct moeasr_stream_options {
+  size_t struct_size;       /* sizeof(moeasr_stream_options) */
+  int32_t chunk_size;       /* encoder frames per chunk, 40 ms each; <= 0: full attention
+                               (the utterance is decoded once input is finished); default 16 */
+  int32_t num_left_chunks;  /* attention history in chunks; < 0: unlimited; default -1.
+                               Bounded history bounds the stream's memory. */
+  int32_t nbest;            /* CTC beam width and hypotheses rescored, 1..1000; default 10 */
+  float ctc_weight;         /* final score = attention score + ctc_weight * CTC score; default 0.5 */
+  float reverse_weight;     /* weight of the right-to-left decoder, 0..1; default 0.0 */
+  int32_t rescoring;        /* 1: attention rescoring at the end (when the model has a decoder); default 1 */
+  int32_t timestamps;       /* 1: per-token timestamps in results; default 1 */
+} moeasr_stream_options;
+
+MOEASR_API moeasr_status moeasr_stream_default_options(moeasr_stream_options* options);
+
+/* Creates a stream for one utterance at a time. `options` may be NULL.
+ * Caller frees *out_stream with moeasr_stream_free. */
+MOEASR_API moeasr_status moeasr_stream_create(const moeasr_model* model, const moeasr_stream_options* options,
+                                              moeasr_stream** out_stream);
+
+MOEASR_API moeasr_status moeasr_stream_free(moeasr_stream* stream);
+
+/* Appends audio: `n` mono samples in [-1, 1] at `sample_rate` Hz (any rate;
+ * resampled to the model's; one rate per utterance). Pieces may have any size,
+ * including 0 and 1. NaN or Inf samples: MOEASR_ERR_INVALID_ARGUMENT and the
+ * piece is ignored (the stream stays usable). After input_finished:
+ * MOEASR_ERR_STATE. The samples are copied. */
+MOEASR_API moeasr_status moeasr_stream_accept_waveform(moeasr_stream* stream, const float* samples, size_t n,
+                                                       int32_t sample_rate);
+/* Same for 16-bit PCM samples. */
+MOEASR_API moeasr_status moeasr_stream_accept_waveform_int16(moeasr_stream* stream, const int16_t* samples, size_t n,
+                                                             int32_t sample_rate);
+
+/* No more audio for this utterance. A second call: MOEASR_ERR_STATE. */
+MOEASR_API moeasr_status moeasr_stream_input_finished(moeasr_stream* stream);
+
+/* *out_ready = 1 when moeasr_stream_decode has work: a complete chunk, or the
+ * final pass after input_finished. */
+MOEASR_API moeasr_status moeasr_stream_is_ready(const moeasr_stream* stream, int32_t* out_ready);
+
+/* *out_done = 1 once the final result is available. */
+MOEASR_API moeasr_status moeasr_stream_is_done(const moeasr_stream* stream, int32_t* out_done);
+
+/* Runs every ready chunk. After input_finished it also runs the last chunk
+ * and attention rescoring, after which the stream is done. */
+MOEASR_API moeasr_status moeasr_stream_decode(moeasr_stream* stream);
+
+/* Decodes many streams of one model together: each step stacks the ready
+ * chunk of every stream into ONE batched encoder forward (the MoE layers group
+ * the tokens of all streams by expert), until no stream has a ready chunk;
+ * then finished streams get their final pass. A stream's result does not
+ * depend on the other streams in the call. NULL, repeated or foreign streams:
+ * MOEASR_ERR_INVALID_ARGUMENT (nothing is decoded). The calling thread must
+ * own all `n` streams for the duration of the call. */
+MOEASR_API moeasr_status moeasr_decode_streams(const moeasr_model* model, moeasr_stream* const* streams, size_t n);
+
+/* Starts a new utterance on the same stream, keeping its buffers. */
+MOEASR_API moeasr_status moeasr_stream_reset(moeasr_stream* stream);
+
+/* ------------------------------------------------------------------------- */
+/* Results                                                                   */
+/* ------------------------------------------------------------------------- */
+
+typedef struct moeasr_hypothesis {
+  const char* text;              /* UTF-8 */
+  const int32_t* tokens;         /* num_tokens ids */
+  size_t num_tokens;
+  const int32_t* timestamps_ms;  /* num_tokens start times, or NULL without timestamps */
+  double ctc_score;              /* CTC prefix score (log-prob) */
+  double attention_score;        /* l2r * (1 - reverse_weight) + r2l * reverse_weight; 0 if not rescored */
+  double score;                  /* attention_score + ctc_weight * ctc_score if rescored, else ctc_score */
+  int32_t rescored;
+} moeasr_hypothesis;
+
+typedef struct moeasr_result {
+  const char* text;              /* the best hypothesis, UTF-8 */
+  const int32_t* tokens;
+  size_t num_tokens;
+  const int32_t* timestamps_ms;  /* or NULL */
+  const moeasr_hypothesis* nbest;  /* best first */
+  size_t num_nbest;
+  int32_t is_final;
+} moeasr_result;
+
+/* The CTC best path so far (not rescored). Allowed in any state.
+ * Caller frees *out_result with moeasr_result_free. */
+MOEASR_API moeasr_status moeasr_stream_get_partial_result(const moeasr_stream* stream, moeasr_result** out_result);
+
+/* The final (rescored) result; MOEASR_ERR_STATE until the stream is done.
+ * Caller frees *out_result with moeasr_result_free. */
+MOEASR_API moeasr_status moeasr_stream_get_final_result(const moeasr_stream* stream, moeasr_result** out_result);
+
+MOEASR_API moeasr_status moeasr_result_free(moeasr_result* result);
+
+/* The same results as one JSON object (UTF-8, NUL-terminated):
+ *   {"text", "tokens", "timestamps_ms", "is_final",
+ *    "nbest": [{"text", "tokens", "timestamps_ms", "ctc_score", "attention_score", "score"}]}
+ * Caller frees *out_json with moeasr_string_free. */
+MOEASR_API moeasr_status moeasr_stream_get_partial_result_json(const moeasr_stream* stream, char** out_json);
+MOEASR_API moeasr_status moeasr_stream_get_final_result_json(const moeasr_stream* stream, char** out_json);
+
+MOEASR_API moeasr_status moeasr_string_free(char* str);
 
 #ifdef __cplusplus
 }

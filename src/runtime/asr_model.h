@@ -26,6 +26,7 @@ class AsrModel {
 
   const ModelConfig& config() const { return dir_.config; }
   const SymbolTable& units() const { return dir_.units; }
+  const SafeTensors& weights() const { return *dir_.weights; }
   const ModelOptions& options() const { return options_; }
   const Encoder& encoder() const { return *encoder_; }
   // Null for CTC-only models (decoder: null).

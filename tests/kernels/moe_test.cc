@@ -95,7 +95,13 @@ TEST_P(MoeKernelTest, GroupedPathMatchesPerExpertLoopAndNaiveReference) {
 INSTANTIATE_TEST_SUITE_P(Shapes, MoeKernelTest,
                          ::testing::Values(MoeCase{1, 16, 32, 4, 2, true}, MoeCase{17, 24, 40, 8, 2, true},
                                            MoeCase{64, 32, 64, 8, 1, false}, MoeCase{5, 12, 20, 3, 3, true},
-                                           MoeCase{0, 16, 32, 4, 2, true}));
+                                           MoeCase{0, 16, 32, 4, 2, true}),
+                         [](const ::testing::TestParamInfo<MoeCase>& info) {
+                           const MoeCase& c = info.param;
+                           return "t" + std::to_string(c.tokens) + "_d" + std::to_string(c.d) + "_e" +
+                                  std::to_string(c.experts) + "_k" + std::to_string(c.top_k) +
+                                  (c.bias ? "_bias" : "_nobias");
+                         });
 
 TEST(MoeKernel, ExpertsOnlySeeTheirTokens) {
   // Experts 0 and 1 only; the gate sends every token to them. Poisoning the

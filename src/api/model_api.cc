@@ -1,0 +1,90 @@
+// C API: logging and the model handle.
+#include "api/handles.h"
+#include "core/logging.h"
+#include "model/weight_spec.h"
+
+using moeasr::api::checked;
+using moeasr::api::guarded;
+
+extern "C" {
+
+moeasr_status moeasr_set_log_callback(moeasr_log_callback callback, void* user_data, moeasr_log_level min_level) {
+  return guarded("moeasr_set_log_callback", [&] {
+    MOEASR_CHECK(min_level >= MOEASR_LOG_DEBUG && min_level <= MOEASR_LOG_ERROR, MOEASR_ERR_INVALID_ARGUMENT,
+                 "unknown log level ", static_cast<int>(min_level));
+    moeasr::set_log_callback(callback, user_data, min_level);
+  });
+}
+
+moeasr_status moeasr_model_default_options(moeasr_model_options* options) {
+  return guarded("moeasr_model_default_options", [&] {
+    MOEASR_CHECK(options, MOEASR_ERR_INVALID_ARGUMENT, "options is NULL");
+    options->struct_size = sizeof(moeasr_model_options);
+    options->threads = 1;
+    options->device = "cpu";
+  });
+}
+
+moeasr_status moeasr_model_load(const char* model_dir, const moeasr_model_options* options,
+                                moeasr_model** out_model) {
+  if (out_model) *out_model = nullptr;
+  return guarded("moeasr_model_load", [&] {
+    MOEASR_CHECK(out_model, MOEASR_ERR_INVALID_ARGUMENT, "out_model is NULL");
+    MOEASR_CHECK(model_dir, MOEASR_ERR_INVALID_ARGUMENT, "model_dir is NULL");
+    moeasr_model_options defaults;
+    moeasr_model_default_options(&defaults);
+    const moeasr_model_options o =
+        moeasr::api::read_options(options, defaults, sizeof(moeasr_model_options), "moeasr_model_options");
+    moeasr::ModelOptions mo;
+    mo.threads = o.threads;
+    mo.device = o.device ? o.device : "cpu";
+    auto handle = std::make_unique<moeasr_model>();
+    handle->model = moeasr::AsrModel::load(model_dir, mo);
+    for (const moeasr::SafeTensorInfo& t : handle->model->weights().tensors()) {
+      if (!moeasr::is_ignorable_tensor(t.name)) handle->num_parameters += moeasr::shape_numel(t.shape);
+    }
+    const moeasr::ModelConfig& c = handle->model->config();
+    for (const std::string& w : c.warnings) moeasr::log_warning(w);
+    moeasr::log_info("loaded ", model_dir, ": conformer ", c.encoder.num_blocks, " x ", c.encoder.d_model,
+                     c.encoder.ffn.moe ? moeasr::str_cat(", MoE ", c.encoder.ffn.num_experts, " experts top-",
+                                                         c.encoder.ffn.top_k)
+                                       : std::string(", dense FFN"),
+                     ", vocab ", c.vocab_size, ", ", handle->num_parameters, " parameters");
+    *out_model = handle.release();
+  });
+}
+
+moeasr_status moeasr_model_free(moeasr_model* model) {
+  if (!model) return MOEASR_OK;
+  return guarded("moeasr_model_free", [&] {
+    checked(model);
+    model->magic = kDeadMagic;
+    delete model;
+  });
+}
+
+moeasr_status moeasr_model_get_info(const moeasr_model* model, moeasr_model_info* info) {
+  return guarded("moeasr_model_get_info", [&] {
+    const moeasr_model& m = checked(model);
+    MOEASR_CHECK(info, MOEASR_ERR_INVALID_ARGUMENT, "info is NULL");
+    MOEASR_CHECK(info->struct_size >= sizeof(size_t) + sizeof(int32_t), MOEASR_ERR_INVALID_ARGUMENT,
+                 "info->struct_size is ", info->struct_size, "; set it to sizeof(moeasr_model_info)");
+    const moeasr::ModelConfig& c = m.model->config();
+    moeasr_model_info full;
+    full.struct_size = sizeof(full);
+    full.sample_rate = c.fbank.sample_rate;
+    full.vocab_size = c.vocab_size;
+    full.encoder_layers = c.encoder.num_blocks;
+    full.d_model = c.encoder.d_model;
+    full.num_experts = c.encoder.ffn.moe ? c.encoder.ffn.num_experts : 0;
+    full.experts_per_token = c.encoder.ffn.moe ? c.encoder.ffn.top_k : 0;
+    full.has_decoder = m.model->decoder() ? 1 : 0;
+    full.num_parameters = m.num_parameters;
+    full.frame_ms = m.model->frame_ms();
+    const size_t n = std::min(info->struct_size, sizeof(full));
+    std::memcpy(static_cast<void*>(info), &full, n);
+    info->struct_size = n;
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,353 @@
+// The C API: handles, options, state machine, bad input and results.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "frontend/wav_reader.h"
+#include "moeasr/moeasr.h"
+#include "test_util.h"
+
+namespace {
+
+std::string model_dir() { return moeasr::test::data_path("models/moe_ln"); }
+
+std::vector<float> wav(const char* name) {
+  return moeasr::read_wav(moeasr::test::data_path(std::string("audio/") + name)).samples;
+}
+
+// RAII owners so a failing assertion never leaks.
+struct Model {
+  moeasr_model* m = nullptr;
+  ~Model() { moeasr_model_free(m); }
+};
+struct StreamH {
+  moeasr_stream* s = nullptr;
+  ~StreamH() { moeasr_stream_free(s); }
+};
+struct Result {
+  moeasr_result* r = nullptr;
+  ~Result() { moeasr_result_free(r); }
+};
+
+class CApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_EQ(moeasr_model_load(model_dir().c_str(), nullptr, &model.m), MOEASR_OK) << moeasr_last_error(); }
+
+  // Feeds `samples` in pieces of `piece`, finishes and decodes; returns the final text.
+  std::string decode(moeasr_stream* s, const std::vector<float>& samples, size_t piece, int rate = 16000) {
+    for (size_t pos = 0; pos < samples.size(); pos += piece) {
+      const size_t n = std::min(piece, samples.size() - pos);
+      EXPECT_EQ(moeasr_stream_accept_waveform(s, samples.data() + pos, n, rate), MOEASR_OK) << moeasr_last_error();
+      EXPECT_EQ(moeasr_stream_decode(s), MOEASR_OK) << moeasr_last_error();
+    }
+    EXPECT_EQ(moeasr_stream_input_finished(s), MOEASR_OK);
+    EXPECT_EQ(moeasr_stream_decode(s), MOEASR_OK) << moeasr_last_error();
+    Result r;
+    EXPECT_EQ(moeasr_stream_get_final_result(s, &r.r), MOEASR_OK) << moeasr_last_error();
+    return r.r ? r.r->text : "<none>";
+  }
+
+  Model model;
+};
+
+TEST(CApiStatus, NamesAndVersion) {
+  EXPECT_STREQ(moeasr_status_string(MOEASR_ERR_STATE), "MOEASR_ERR_STATE");
+  EXPECT_STREQ(moeasr_status_string(static_cast<moeasr_status>(99)), "MOEASR_ERR_UNKNOWN");
+  EXPECT_STRNE(moeasr_version(), "");
+}
+
+TEST(CApiModel, LoadFailuresSetStatusMessageAndNullHandle) {
+  moeasr_model* m = reinterpret_cast<moeasr_model*>(0x1);
+  EXPECT_EQ(moeasr_model_load("/nonexistent/dir", nullptr, &m), MOEASR_ERR_IO);
+  EXPECT_EQ(m, nullptr);
+  EXPECT_NE(std::string(moeasr_last_error()).find("/nonexistent/dir"), std::string::npos);
+  EXPECT_EQ(moeasr_model_load(nullptr, nullptr, &m), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(moeasr_model_load(model_dir().c_str(), nullptr, nullptr), MOEASR_ERR_INVALID_ARGUMENT);
+
+  // A corrupt weight file.
+  moeasr::test::TempDir dir;
+  for (const char* f : {"train.yaml", "units.txt"}) moeasr::test::copy_file(model_dir() + "/" + f, dir.file(f));
+  moeasr::test::write_file(dir.file("model.safetensors"), "garbage that is not safetensors");
+  EXPECT_EQ(moeasr_model_load(dir.path().c_str(), nullptr, &m), MOEASR_ERR_FORMAT);
+  EXPECT_EQ(m, nullptr);
+}
+
+TEST(CApiModel, OptionsAreValidated) {
+  moeasr_model_options o;
+  ASSERT_EQ(moeasr_model_default_options(&o), MOEASR_OK);
+  EXPECT_EQ(o.struct_size, sizeof(o));
+  EXPECT_EQ(o.threads, 1);
+  moeasr_model* m = nullptr;
+  o.device = "cuda";
+  EXPECT_EQ(moeasr_model_load(model_dir().c_str(), &o, &m), MOEASR_ERR_UNSUPPORTED);
+  o.device = "tpu";
+  EXPECT_EQ(moeasr_model_load(model_dir().c_str(), &o, &m), MOEASR_ERR_INVALID_ARGUMENT);
+  o.device = "cpu";
+  o.threads = 0;
+  EXPECT_EQ(moeasr_model_load(model_dir().c_str(), &o, &m), MOEASR_ERR_INVALID_ARGUMENT);
+  o.threads = 1;
+  o.struct_size = 3;
+  EXPECT_EQ(moeasr_model_load(model_dir().c_str(), &o, &m), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(moeasr_last_error()).find("struct_size"), std::string::npos);
+  o.struct_size = sizeof(o) + 8;  // built against a newer header
+  EXPECT_EQ(moeasr_model_load(model_dir().c_str(), &o, &m), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(m, nullptr);
+}
+
+TEST_F(CApiTest, ModelInfo) {
+  moeasr_model_info info;
+  info.struct_size = sizeof(info);
+  ASSERT_EQ(moeasr_model_get_info(model.m, &info), MOEASR_OK);
+  EXPECT_EQ(info.sample_rate, 16000);
+  EXPECT_EQ(info.num_experts, 4);
+  EXPECT_EQ(info.experts_per_token, 2);
+  EXPECT_EQ(info.has_decoder, 1);
+  EXPECT_GT(info.num_parameters, 100000);
+  EXPECT_DOUBLE_EQ(info.frame_ms, 40.0);
+  info.struct_size = 1;
+  EXPECT_EQ(moeasr_model_get_info(model.m, &info), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(moeasr_model_get_info(nullptr, &info), MOEASR_ERR_INVALID_ARGUMENT);
+}
+
+TEST(CApiHandles, FreeNullIsANoOp) {
+  EXPECT_EQ(moeasr_model_free(nullptr), MOEASR_OK);
+  EXPECT_EQ(moeasr_stream_free(nullptr), MOEASR_OK);
+  EXPECT_EQ(moeasr_result_free(nullptr), MOEASR_OK);
+  EXPECT_EQ(moeasr_string_free(nullptr), MOEASR_OK);
+}
+
+TEST_F(CApiTest, NullHandlesAndPointers) {
+  StreamH s;
+  EXPECT_EQ(moeasr_stream_create(nullptr, nullptr, &s.s), MOEASR_ERR_INVALID_ARGUMENT);
+  ASSERT_EQ(moeasr_stream_create(model.m, nullptr, &s.s), MOEASR_OK);
+  float x = 0.f;
+  int32_t flag = 0;
+  moeasr_result* r = nullptr;
+  char* json = nullptr;
+  EXPECT_EQ(moeasr_stream_accept_waveform(nullptr, &x, 1, 16000), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(moeasr_stream_accept_waveform(s.s, nullptr, 5, 16000), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(moeasr_stream_accept_waveform(s.s, nullptr, 0, 16000), MOEASR_OK);
+  EXPECT_EQ(moeasr_stream_accept_waveform_int16(s.s, nullptr, 5, 16000), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(moeasr_stream_is_ready(s.s, nullptr), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(moeasr_stream_is_ready(nullptr, &flag), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(moeasr_stream_decode(nullptr), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(moeasr_stream_input_finished(nullptr), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(moeasr_stream_reset(nullptr), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(moeasr_stream_get_partial_result(nullptr, &r), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(r, nullptr);
+  EXPECT_EQ(moeasr_stream_get_partial_result(s.s, nullptr), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(moeasr_stream_get_final_result_json(s.s, nullptr), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(moeasr_stream_get_partial_result_json(nullptr, &json), MOEASR_ERR_INVALID_ARGUMENT);
+  // A model handle is not a stream handle.
+  EXPECT_EQ(moeasr_stream_decode(reinterpret_cast<moeasr_stream*>(model.m)), MOEASR_ERR_INVALID_ARGUMENT);
+}
+
+TEST_F(CApiTest, StreamOptionsAreValidated) {
+  moeasr_stream_options o;
+  ASSERT_EQ(moeasr_stream_default_options(&o), MOEASR_OK);
+  EXPECT_EQ(o.chunk_size, 16);
+  EXPECT_EQ(o.nbest, 10);
+  StreamH s;
+  for (auto tweak : std::vector<void (*)(moeasr_stream_options&)>{
+           [](moeasr_stream_options& x) { x.nbest = 0; }, [](moeasr_stream_options& x) { x.nbest = 1 << 30; },
+           [](moeasr_stream_options& x) { x.chunk_size = 1 << 30; },
+           [](moeasr_stream_options& x) { x.num_left_chunks = 1 << 30; },
+           [](moeasr_stream_options& x) { x.reverse_weight = 2.f; },
+           [](moeasr_stream_options& x) { x.ctc_weight = NAN; },
+           [](moeasr_stream_options& x) { x.struct_size = 0; }}) {
+    moeasr_stream_options bad = o;
+    tweak(bad);
+    EXPECT_EQ(moeasr_stream_create(model.m, &bad, &s.s), MOEASR_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(s.s, nullptr);
+  }
+}
+
+TEST_F(CApiTest, RejectsBadAudioAndStaysUsable) {
+  const std::vector<float> audio = wav("hello.wav");
+  StreamH clean, dirty;
+  ASSERT_EQ(moeasr_stream_create(model.m, nullptr, &clean.s), MOEASR_OK);
+  ASSERT_EQ(moeasr_stream_create(model.m, nullptr, &dirty.s), MOEASR_OK);
+  std::vector<float> poisoned(1000, 0.1f);
+  poisoned[500] = NAN;
+  EXPECT_EQ(moeasr_stream_accept_waveform(dirty.s, poisoned.data(), poisoned.size(), 16000),
+            MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(moeasr_last_error()).find("NaN"), std::string::npos);
+  poisoned[500] = INFINITY;
+  EXPECT_EQ(moeasr_stream_accept_waveform(dirty.s, poisoned.data(), poisoned.size(), 16000),
+            MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(moeasr_stream_accept_waveform(dirty.s, audio.data(), 10, 0), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(moeasr_stream_accept_waveform(dirty.s, audio.data(), 10, -8000), MOEASR_ERR_INVALID_ARGUMENT);
+  // The rejected pieces left no trace.
+  EXPECT_EQ(decode(dirty.s, audio, 1600), decode(clean.s, audio, 1600));
+}
+
+TEST_F(CApiTest, StateMachine) {
+  StreamH s;
+  ASSERT_EQ(moeasr_stream_create(model.m, nullptr, &s.s), MOEASR_OK);
+  Result r;
+  EXPECT_EQ(moeasr_stream_get_final_result(s.s, &r.r), MOEASR_ERR_STATE);
+  EXPECT_EQ(r.r, nullptr);
+  const std::vector<float> audio = wav("hello.wav");
+  ASSERT_EQ(moeasr_stream_accept_waveform(s.s, audio.data(), audio.size(), 16000), MOEASR_OK);
+  int32_t ready = 0, done = 1;
+  ASSERT_EQ(moeasr_stream_is_ready(s.s, &ready), MOEASR_OK);
+  EXPECT_EQ(ready, 1);
+  ASSERT_EQ(moeasr_stream_input_finished(s.s), MOEASR_OK);
+  float x = 0.f;
+  EXPECT_EQ(moeasr_stream_accept_waveform(s.s, &x, 1, 16000), MOEASR_ERR_STATE);
+  EXPECT_EQ(moeasr_stream_input_finished(s.s), MOEASR_ERR_STATE);
+  ASSERT_EQ(moeasr_stream_is_done(s.s, &done), MOEASR_OK);
+  EXPECT_EQ(done, 0);
+  ASSERT_EQ(moeasr_stream_decode(s.s), MOEASR_OK);
+  ASSERT_EQ(moeasr_stream_is_done(s.s, &done), MOEASR_OK);
+  EXPECT_EQ(done, 1);
+  ASSERT_EQ(moeasr_stream_is_ready(s.s, &ready), MOEASR_OK);
+  EXPECT_EQ(ready, 0);
+  EXPECT_EQ(moeasr_stream_decode(s.s), MOEASR_OK);  // nothing left: a no-op
+  ASSERT_EQ(moeasr_stream_get_final_result(s.s, &r.r), MOEASR_OK);
+  EXPECT_EQ(r.r->is_final, 1);
+  const std::string first = r.r->text;
+  // reset: the same stream decodes the next utterance identically.
+  ASSERT_EQ(moeasr_stream_reset(s.s), MOEASR_OK);
+  EXPECT_EQ(moeasr_stream_get_final_result(s.s, &r.r), MOEASR_ERR_STATE);
+  EXPECT_EQ(decode(s.s, audio, 4000), first);
+}
+
+TEST_F(CApiTest, ZeroLengthAudioGivesAnEmptyResult) {
+  StreamH s;
+  ASSERT_EQ(moeasr_stream_create(model.m, nullptr, &s.s), MOEASR_OK);
+  EXPECT_EQ(decode(s.s, {}, 1), "");
+  Result r;
+  ASSERT_EQ(moeasr_stream_get_final_result(s.s, &r.r), MOEASR_OK);
+  EXPECT_EQ(r.r->num_tokens, 0u);
+  // Too short for one encoder frame (< 7 fbank frames) is empty too.
+  ASSERT_EQ(moeasr_stream_reset(s.s), MOEASR_OK);
+  EXPECT_EQ(decode(s.s, std::vector<float>(800, 0.1f), 800), "");
+}
+
+TEST_F(CApiTest, PieceSizeDoesNotChangeTheResult) {
+  const std::vector<float> audio = wav("numbers.wav");
+  StreamH whole, single, odd;
+  for (StreamH* s : {&whole, &single, &odd}) ASSERT_EQ(moeasr_stream_create(model.m, nullptr, &s->s), MOEASR_OK);
+  const std::string expect = decode(whole.s, audio, audio.size());
+  EXPECT_EQ(decode(odd.s, audio, 777), expect);
+  // One sample at a time, decoding after each (slow path, but it must work).
+  std::vector<float> shorter(audio.begin(), audio.begin() + std::min<size_t>(audio.size(), 16000));
+  StreamH a, b;
+  ASSERT_EQ(moeasr_stream_create(model.m, nullptr, &a.s), MOEASR_OK);
+  ASSERT_EQ(moeasr_stream_create(model.m, nullptr, &b.s), MOEASR_OK);
+  EXPECT_EQ(decode(a.s, shorter, 1), decode(b.s, shorter, shorter.size()));
+}
+
+TEST_F(CApiTest, Int16AndResampledInput) {
+  const std::vector<float> audio = wav("hello.wav");
+  std::vector<int16_t> pcm(audio.size());
+  for (size_t i = 0; i < audio.size(); ++i) pcm[i] = static_cast<int16_t>(std::lround(audio[i] * 32768.f));
+  StreamH f, i16;
+  ASSERT_EQ(moeasr_stream_create(model.m, nullptr, &f.s), MOEASR_OK);
+  ASSERT_EQ(moeasr_stream_create(model.m, nullptr, &i16.s), MOEASR_OK);
+  ASSERT_EQ(moeasr_stream_accept_waveform_int16(i16.s, pcm.data(), pcm.size(), 16000), MOEASR_OK);
+  ASSERT_EQ(moeasr_stream_input_finished(i16.s), MOEASR_OK);
+  ASSERT_EQ(moeasr_stream_decode(i16.s), MOEASR_OK);
+  Result r;
+  ASSERT_EQ(moeasr_stream_get_final_result(i16.s, &r.r), MOEASR_OK);
+  EXPECT_EQ(r.r->text, decode(f.s, audio, audio.size()));
+
+  // 8 kHz input is resampled; one rate per utterance.
+  const std::vector<float> low = wav("hello_8k.wav");
+  StreamH s8;
+  ASSERT_EQ(moeasr_stream_create(model.m, nullptr, &s8.s), MOEASR_OK);
+  ASSERT_EQ(moeasr_stream_accept_waveform(s8.s, low.data(), 800, 8000), MOEASR_OK);
+  EXPECT_EQ(moeasr_stream_accept_waveform(s8.s, low.data(), 800, 16000), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(moeasr_stream_accept_waveform(s8.s, low.data() + 800, low.size() - 800, 8000), MOEASR_OK);
+  ASSERT_EQ(moeasr_stream_input_finished(s8.s), MOEASR_OK);
+  ASSERT_EQ(moeasr_stream_decode(s8.s), MOEASR_OK);
+  Result r8;
+  ASSERT_EQ(moeasr_stream_get_final_result(s8.s, &r8.r), MOEASR_OK);
+}
+
+TEST_F(CApiTest, ResultStructAndJsonAgree) {
+  StreamH s;
+  moeasr_stream_options o;
+  moeasr_stream_default_options(&o);
+  o.reverse_weight = 0.3f;
+  ASSERT_EQ(moeasr_stream_create(model.m, &o, &s.s), MOEASR_OK);
+  decode(s.s, wav("hello.wav"), 3200);
+  Result r;
+  char* json = nullptr;
+  ASSERT_EQ(moeasr_stream_get_final_result(s.s, &r.r), MOEASR_OK);
+  ASSERT_EQ(moeasr_stream_get_final_result_json(s.s, &json), MOEASR_OK);
+  const nlohmann::json j = nlohmann::json::parse(json);
+  moeasr_string_free(json);
+  EXPECT_EQ(j["text"], r.r->text);
+  EXPECT_EQ(j["is_final"], true);
+  ASSERT_EQ(j["nbest"].size(), r.r->num_nbest);
+  ASSERT_GT(r.r->num_nbest, 1u);
+  for (size_t i = 0; i < r.r->num_nbest; ++i) {
+    const moeasr_hypothesis& h = r.r->nbest[i];
+    EXPECT_EQ(j["nbest"][i]["text"], h.text);
+    EXPECT_EQ(j["nbest"][i]["tokens"].size(), h.num_tokens);
+    EXPECT_DOUBLE_EQ(j["nbest"][i]["score"].get<double>(), h.score);
+    EXPECT_EQ(h.rescored, 1);
+    EXPECT_NEAR(h.score, h.attention_score + 0.5 * h.ctc_score, 1e-9);
+    if (i) {
+      EXPECT_GE(r.r->nbest[0].score, h.score);
+    }
+    ASSERT_NE(h.timestamps_ms, nullptr);
+    for (size_t t = 1; t < h.num_tokens; ++t) EXPECT_GE(h.timestamps_ms[t], h.timestamps_ms[t - 1]);
+  }
+  EXPECT_STREQ(r.r->text, r.r->nbest[0].text);
+  // Partial results are the CTC best path, never rescored.
+  Result p;
+  ASSERT_EQ(moeasr_stream_get_partial_result(s.s, &p.r), MOEASR_OK);
+  EXPECT_EQ(p.r->is_final, 0);
+  EXPECT_EQ(p.r->nbest[0].rescored, 0);
+}
+
+TEST_F(CApiTest, TimestampsCanBeTurnedOff) {
+  StreamH s;
+  moeasr_stream_options o;
+  moeasr_stream_default_options(&o);
+  o.timestamps = 0;
+  o.rescoring = 0;
+  ASSERT_EQ(moeasr_stream_create(model.m, &o, &s.s), MOEASR_OK);
+  decode(s.s, wav("hello.wav"), 16000);
+  Result r;
+  ASSERT_EQ(moeasr_stream_get_final_result(s.s, &r.r), MOEASR_OK);
+  ASSERT_GT(r.r->num_tokens, 0u);
+  EXPECT_EQ(r.r->timestamps_ms, nullptr);
+  EXPECT_EQ(r.r->nbest[0].rescored, 0);
+}
+
+TEST_F(CApiTest, StreamsOutliveTheModelHandle) {
+  StreamH s;
+  ASSERT_EQ(moeasr_stream_create(model.m, nullptr, &s.s), MOEASR_OK);
+  moeasr_model_free(model.m);
+  model.m = nullptr;
+  EXPECT_NE(decode(s.s, wav("hello.wav"), 1600), "<none>");
+}
+
+TEST_F(CApiTest, LogCallbackReceivesMessages) {
+  std::vector<std::string> messages;
+  auto cb = [](moeasr_log_level, const char* message, void* user) {
+    static_cast<std::vector<std::string>*>(user)->push_back(message);
+  };
+  ASSERT_EQ(moeasr_set_log_callback(cb, &messages, MOEASR_LOG_INFO), MOEASR_OK);
+  moeasr_model* m = nullptr;
+  ASSERT_EQ(moeasr_model_load(model_dir().c_str(), nullptr, &m), MOEASR_OK);
+  moeasr_model_free(m);
+  ASSERT_EQ(moeasr_set_log_callback(nullptr, nullptr, MOEASR_LOG_INFO), MOEASR_OK);
+  ASSERT_FALSE(messages.empty());
+  EXPECT_NE(messages[0].find("MoE 4 experts top-2"), std::string::npos) << messages[0];
+  const size_t before = messages.size();
+  ASSERT_EQ(moeasr_model_load(model_dir().c_str(), nullptr, &m), MOEASR_OK);
+  moeasr_model_free(m);
+  EXPECT_EQ(messages.size(), before);  // silenced
+  EXPECT_EQ(moeasr_set_log_callback(cb, nullptr, static_cast<moeasr_log_level>(9)), MOEASR_ERR_INVALID_ARGUMENT);
+}
+
+}  // namespace
