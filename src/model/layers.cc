@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/half.h"
 
 namespace moeasr {
 
@@ -18,10 +19,21 @@ cpu::MoeLayerView FfnWeights::moe_view(int64_t d) const {
   return v;
 }
 
-Tensor WeightReader::tensor(const std::string& name) const { return st_.get(name); }
+Tensor WeightReader::tensor(const std::string& name) const {
+  Tensor t = st_.get(name);
+  if (t.dtype() == DType::kF32) return t;
+  // 16-bit weights are widened once here; the compute path is float32.
+  Tensor wide(t.shape(), DType::kF32);
+  const uint16_t* in = t.data<uint16_t>();
+  float* out = wide.data<float>();
+  MOEASR_CHECK(t.dtype() == DType::kF16 || t.dtype() == DType::kBF16, MOEASR_ERR_UNSUPPORTED, "tensor '", name,
+               "' has dtype ", dtype_name(t.dtype()));
+  for (int64_t i = 0; i < t.numel(); ++i) out[i] = t.dtype() == DType::kF16 ? fp16_to_float(in[i]) : bf16_to_float(in[i]);
+  return wide;
+}
 
 Tensor WeightReader::optional(const std::string& name) const {
-  return st_.find(name) ? st_.get(name) : Tensor();
+  return st_.find(name) ? tensor(name) : Tensor();
 }
 
 LinearWeights WeightReader::linear(const std::string& prefix) const {

@@ -146,8 +146,9 @@ void validate_weights(const SafeTensors& weights, const ModelConfig& config) {
                           shape_string(t.shape));
       continue;
     }
-    MOEASR_CHECK(info->dtype == DType::kF32, MOEASR_ERR_UNSUPPORTED, weights.path(), ": tensor '", t.name,
-                 "' has dtype ", dtype_name(info->dtype), "; this runtime reads F32 weights");
+    MOEASR_CHECK(info->dtype == DType::kF32 || info->dtype == DType::kF16 || info->dtype == DType::kBF16,
+                 MOEASR_ERR_UNSUPPORTED, weights.path(), ": tensor '", t.name, "' has dtype ",
+                 dtype_name(info->dtype), "; this runtime reads F32, F16 and BF16 weights");
   }
   std::vector<std::string> unexpected;
   for (const SafeTensorInfo& info : weights.tensors()) {

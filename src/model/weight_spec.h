@@ -23,8 +23,8 @@ std::vector<ExpectedTensor> expected_tensors(const ModelConfig& config);
 bool is_ignorable_tensor(const std::string& name);
 
 // Throws Error(MOEASR_ERR_FORMAT) listing missing tensors, shape mismatches and
-// unexpected tensors; Error(MOEASR_ERR_UNSUPPORTED) for a dtype the runtime
-// cannot compute with.
+// unexpected tensors; Error(MOEASR_ERR_UNSUPPORTED) for a dtype other than
+// F32, F16, BF16 (16-bit weights are widened to float32 at load).
 void validate_weights(const SafeTensors& weights, const ModelConfig& config);
 
 }  // namespace moeasr

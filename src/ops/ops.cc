@@ -60,7 +60,11 @@ void ffn(const Tensor& x, const FfnWeights& f, Tensor& y, FfnWorkspace& ws, int6
     return;
   }
   y.resize({rows, d});
-  cpu::moe_ffn(x.data<float>(), rows, f.moe_view(d), y.data<float>(), ws.moe, expert_load);
+  if (ws.per_expert_loop) {
+    cpu::moe_ffn_per_expert_loop(x.data<float>(), rows, f.moe_view(d), y.data<float>(), ws.moe);
+  } else {
+    cpu::moe_ffn(x.data<float>(), rows, f.moe_view(d), y.data<float>(), ws.moe, expert_load);
+  }
 }
 
 }  // namespace moeasr::ops

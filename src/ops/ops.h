@@ -27,6 +27,9 @@ void scale(Tensor& x, float s);
 struct FfnWorkspace {
   Tensor hidden;
   cpu::MoeWorkspace moe;
+  // Run MoE layers through the per-expert loop (WeNet's formulation) instead
+  // of the grouped path: for tests and benchmarks.
+  bool per_expert_loop = false;
 };
 // y = FFN(x), dense or top-k MoE. `expert_load` (optional) accumulates tokens per expert.
 void ffn(const Tensor& x, const FfnWeights& f, Tensor& y, FfnWorkspace& ws, int64_t* expert_load = nullptr);

@@ -1,5 +1,8 @@
 #include "kernels/cpu/moe.h"
 
+#include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/gemm.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -139,6 +142,28 @@ TEST(MoeKernel, RoutingWeightsAreASoftmaxOverTheTopK) {
     }
     EXPECT_NEAR(sum, 1.f, 1e-6);
   }
+}
+
+}  // namespace
+}  // namespace moeasr
+
+namespace moeasr {
+namespace {
+
+// A dense FFN is an MoE layer with one expert and k = 1 (routing weight 1):
+// the grouped path must give exactly the dense result.
+TEST(MoeKernel, OneExpertEqualsTheDenseFfn) {
+  RandomMoe moe(24, 40, 1, 1, true, Activation::kSwish, 21);
+  std::mt19937 rng(8);
+  const int64_t n = 13;
+  const std::vector<float> x = test::random_vector(n * 24, rng);
+  std::vector<float> grouped(n * 24), dense(n * 24), hidden(n * 40);
+  cpu::MoeWorkspace ws;
+  cpu::moe_ffn(x.data(), n, moe.view, grouped.data(), ws);
+  cpu::linear(x.data(), n, 24, moe.w1[0].data(), moe.b1[0].data(), 40, hidden.data(), 40);
+  cpu::activation(hidden.data(), n * 40, Activation::kSwish);
+  cpu::linear(hidden.data(), n, 40, moe.w2[0].data(), moe.b2[0].data(), 24, dense.data(), 24);
+  EXPECT_EQ(grouped, dense);
 }
 
 }  // namespace

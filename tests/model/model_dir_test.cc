@@ -1,5 +1,12 @@
 #include "model/model_dir.h"
 
+#include <cmath>
+#include <cstring>
+
+#include "runtime/asr_model.h"
+#include "core/half.h"
+#include "runtime/stream.h"
+
 #include <gtest/gtest.h>
 
 #include "model/test_configs.h"
@@ -93,11 +100,11 @@ TEST_F(ModelDirTest, DenseConfigWithMoeWeightsFails) {
 
 TEST_F(ModelDirTest, UnsupportedWeightDtype) {
   auto w = complete_weights();
-  test::RawTensor half;
-  half.dtype = "F16";
-  half.shape = {10};
-  half.bytes = std::string(20, '\0');
-  w["ctc.ctc_lo.bias"] = half;
+  test::RawTensor i32;
+  i32.dtype = "I32";
+  i32.shape = {10};
+  i32.bytes = std::string(40, '\0');
+  w["ctc.ctc_lo.bias"] = i32;
   write(w);
   std::string msg;
   EXPECT_EQ(load_status(&msg), MOEASR_ERR_UNSUPPORTED);
@@ -123,6 +130,65 @@ TEST_F(ModelDirTest, TruncatedWeightsAreFormatErrors) {
   std::string msg;
   EXPECT_EQ(load_status(&msg), MOEASR_ERR_FORMAT);
   EXPECT_NE(msg.find("out of range"), std::string::npos) << msg;
+}
+
+}  // namespace
+}  // namespace moeasr
+
+namespace moeasr {
+namespace {
+
+// A model stored in F16 / BF16 loads (widened to float32 exactly): it decodes
+// bit-identically to a float32 model holding the same rounded values.
+TEST(SixteenBitWeights, WidenExactlyToFloat32) {
+  const std::string src = test::data_path("models/moe_ln");
+  auto f32 = SafeTensors::open(src + "/model.safetensors");
+  auto golden = test::read_golden(test::data_path("golden/moe_ln/hello.safetensors"));
+  for (const std::string dtype : {"F16", "BF16"}) {
+    std::map<std::string, test::RawTensor> narrow, rounded;
+    for (const SafeTensorInfo& info : f32->tensors()) {
+      Tensor t = f32->get(info.name);
+      test::RawTensor n{dtype, info.shape, std::string(static_cast<size_t>(t.numel()) * 2, '\0')};
+      test::RawTensor r{"F32", info.shape, std::string(static_cast<size_t>(t.numel()) * 4, '\0')};
+      for (int64_t i = 0; i < t.numel(); ++i) {
+        uint16_t bits;
+        if (dtype == "F16") {
+          const _Float16 h = static_cast<_Float16>(t.data<float>()[i]);
+          std::memcpy(&bits, &h, 2);
+        } else {
+          uint32_t u;
+          std::memcpy(&u, &t.data<float>()[i], 4);
+          bits = static_cast<uint16_t>((u + 0x7FFF + ((u >> 16) & 1)) >> 16);  // round to nearest even
+        }
+        std::memcpy(&n.bytes[2 * i], &bits, 2);
+        const float wide = dtype == "F16" ? fp16_to_float(bits) : bf16_to_float(bits);
+        std::memcpy(&r.bytes[4 * i], &wide, 4);
+      }
+      narrow[info.name] = n;
+      rounded[info.name] = r;
+    }
+    std::vector<float> outputs[2];
+    for (int k = 0; k < 2; ++k) {
+      test::TempDir dir;
+      test::copy_file(src + "/train.yaml", dir.file("train.yaml"));
+      test::copy_file(src + "/units.txt", dir.file("units.txt"));
+      test::write_file(dir.file("model.safetensors"), test::safetensors_bytes(k == 0 ? narrow : rounded));
+      auto model = AsrModel::load(dir.path());
+      if (k == 0) {
+        EXPECT_EQ(dtype_name(model->weights().find("ctc.ctc_lo.weight")->dtype), dtype);
+      }
+      DecodeOptions o;
+      o.chunk_size = 4;
+      Stream s(model, o);
+      s.set_keep_debug_outputs(true);
+      s.accept_features(golden.at("fbank").data.data(), golden.at("fbank").shape[0]);
+      s.input_finished();
+      s.decode();
+      outputs[k] = s.ctc_log_probs();
+    }
+    ASSERT_FALSE(outputs[0].empty());
+    EXPECT_EQ(outputs[0], outputs[1]) << dtype;
+  }
 }
 
 }  // namespace
