@@ -90,8 +90,10 @@ class ReferenceTest(unittest.TestCase):
         self.assertEqual([h.tokens for h in result.nbest], [e["tokens"] for e in mode["nbest"]])
         self.assertEqual([h.times for h in result.nbest], [e["times"] for e in mode["nbest"]])
         self.assertEqual(result.best_index, mode["best_index"])
+        # Float32 sums differ in the last bits with the BLAS torch runs on
+        # (Debian's reference BLAS made the goldens; OpenBLAS gives ~1e-6 changes).
         for scores, entry in zip(result.rescoring, mode["nbest"]):
-            self.assertAlmostEqual(scores["final_score"], entry["final_score"], places=9)
+            self.assertAlmostEqual(scores["final_score"], entry["final_score"], places=4)
 
 
 if __name__ == "__main__":
