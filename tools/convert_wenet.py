@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Turn a WeNet checkpoint into a moeasr model directory.
 
-    convert_wenet.py --checkpoint final.pt --config train.yaml --units units.txt --out DIR [--force]
+    convert_wenet.py --checkpoint final.pt --config train.yaml --units units.txt --out DIR
+                     [--dtype fp32|fp16] [--force]
 
 DIR gets:
     train.yaml          copied unchanged
     units.txt           copied unchanged (checked: "token id" lines, ids 0..V-1)
-    model.safetensors   the state_dict, keys unchanged, floating tensors as F32,
+    model.safetensors   the state_dict, keys unchanged, floating tensors as F32
+                        (--dtype fp16: as F16, half the size; the runtime widens
+                        them to float32 at load),
                         metadata {"format": "pt", "moeasr_format_version": "1", "source": "wenet"}
 
 The checkpoint may be a plain state_dict or a dict holding it under 'model' or
@@ -86,14 +89,22 @@ def find_state_dict(checkpoint, path):
     return result
 
 
-def convert_tensors(state):
-    """(tensors to store, names dropped). Floating tensors become float32."""
+FLOAT_DTYPES = {"fp32": np.float32, "fp16": np.float16}
+
+
+def convert_tensors(state, dtype="fp32"):
+    """(tensors to store, names dropped). Floating tensors become float32, or float16
+    with dtype "fp16" (a value beyond float16's range is an error, not an inf)."""
     kept, dropped = {}, []
+    target = FLOAT_DTYPES[dtype]
     for name, value in state.items():
         if name.endswith(DROPPED_SUFFIXES):
             dropped.append(name)
         elif np.issubdtype(value.dtype, np.floating):
-            kept[name] = value.astype(np.float32)
+            converted = value.astype(target)
+            if not np.array_equal(np.isfinite(converted), np.isfinite(value)):
+                raise ConvertError(f"tensor {name!r} has values outside the {dtype} range")
+            kept[name] = converted
         elif value.dtype == np.bool_:
             kept[name] = value.astype(np.uint8)
         else:
@@ -123,7 +134,7 @@ def prepare_out_dir(out, force):
     out.mkdir(parents=True, exist_ok=True)
 
 
-def convert(checkpoint, config_path, units_path, out, force):
+def convert(checkpoint, config_path, units_path, out, force, dtype="fp32"):
     for label, path in (("checkpoint", checkpoint), ("config", config_path), ("units", units_path)):
         if not path.is_file():
             raise ConvertError(f"{label} file not found: {path}")
@@ -133,7 +144,7 @@ def convert(checkpoint, config_path, units_path, out, force):
         loaded = ptfile.load(checkpoint)
     except ptfile.PtFileError as e:
         raise ConvertError(str(e)) from None
-    tensors, dropped = convert_tensors(find_state_dict(loaded, checkpoint))
+    tensors, dropped = convert_tensors(find_state_dict(loaded, checkpoint), dtype)
     check_against_config(tensors, config, vocab_size, config_path)
     prepare_out_dir(out, force)
     shutil.copyfile(config_path, out / "train.yaml")
@@ -141,7 +152,7 @@ def convert(checkpoint, config_path, units_path, out, force):
     metadata = {"format": "pt", "moeasr_format_version": FORMAT_VERSION, "source": "wenet"}
     safetensors_io.save(out / "model.safetensors", tensors, metadata)
     print(f"wrote {out / 'model.safetensors'}: {len(tensors)} tensors, "
-          f"{sum(t.size for t in tensors.values())} values")
+          f"{sum(t.size for t in tensors.values())} values, floating point as {dtype}")
     if dropped:
         print(f"dropped {len(dropped)} recomputed/training-only buffers: {', '.join(dropped)}")
     print(f"copied train.yaml and units.txt ({vocab_size} units) to {out}")
@@ -153,10 +164,12 @@ def main(argv=None):
     parser.add_argument("--config", required=True, type=Path, help="WeNet train.yaml")
     parser.add_argument("--units", required=True, type=Path, help="symbol table units.txt")
     parser.add_argument("--out", required=True, type=Path, help="model directory to write")
+    parser.add_argument("--dtype", choices=sorted(FLOAT_DTYPES), default="fp32",
+                        help="storage type of floating tensors (default fp32)")
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
     args = parser.parse_args(argv)
     try:
-        convert(args.checkpoint, args.config, args.units, args.out, args.force)
+        convert(args.checkpoint, args.config, args.units, args.out, args.force, args.dtype)
     except (ConvertError, safetensors_io.SafetensorsError, OSError, UnicodeDecodeError) as e:
         message = " ".join(str(e).split())  # always one line
         print(f"convert_wenet.py: error: {message}", file=sys.stderr)

@@ -140,6 +140,42 @@ class ConvertTest(TempDirTest):
         self.assertEqual((out / "model.safetensors").read_bytes(),
                          (COMMITTED_MODEL / "model.safetensors").read_bytes())
 
+    def test_fp16_output(self):
+        out = self.tmp / "model"
+        result = run_converter("--checkpoint", CHECKPOINT / "final.pt",
+                               "--config", CHECKPOINT / "train.yaml",
+                               "--units", CHECKPOINT / "units.txt", "--out", out,
+                               "--dtype", "fp16")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("as fp16", result.stdout)
+        converted, metadata = safetensors_io.load(out / "model.safetensors")
+        committed, _ = safetensors_io.load(COMMITTED_MODEL / "model.safetensors")
+        self.assertEqual(metadata["moeasr_format_version"], "1")
+        self.assertEqual(sorted(converted), sorted(committed))
+        for name, array in committed.items():
+            self.assertEqual(converted[name].dtype, np.float16, name)
+            np.testing.assert_array_equal(converted[name], array.astype(np.float16),
+                                          err_msg=name)
+        fp32_size = (COMMITTED_MODEL / "model.safetensors").stat().st_size
+        self.assertLess((out / "model.safetensors").stat().st_size, 0.6 * fp32_size)
+
+    def test_fp16_refuses_values_out_of_range(self):
+        sys.path.insert(0, str(TOOLS))
+        import convert_wenet
+        state = {"ok": np.ones(3, np.float32), "big": np.array([1e6], np.float32)}
+        with self.assertRaisesRegex(convert_wenet.ConvertError, "big.*fp16"):
+            convert_wenet.convert_tensors(state, "fp16")
+        kept, _ = convert_wenet.convert_tensors(state, "fp32")
+        self.assertEqual(kept["big"].dtype, np.float32)
+
+    def test_rejects_unknown_dtype(self):
+        result = run_converter("--checkpoint", CHECKPOINT / "final.pt",
+                               "--config", CHECKPOINT / "train.yaml",
+                               "--units", CHECKPOINT / "units.txt", "--out", self.tmp / "m",
+                               "--dtype", "int8")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("--dtype", result.stderr)
+
     def test_wrapped_prefixed_mixed_dtypes(self):
         (self.tmp / "train.yaml").write_text("output_dim: 6\n")
         (self.tmp / "units.txt").write_text("".join(f"t{i} {i}\n" for i in range(6)))
