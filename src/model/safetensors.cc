@@ -50,6 +50,16 @@ std::shared_ptr<const SafeTensors> SafeTensors::from_bytes(const std::string& by
   return st;
 }
 
+std::shared_ptr<const SafeTensors> SafeTensors::from_buffer(std::shared_ptr<const void> owner,
+                                                         const unsigned char* bytes, size_t size,
+                                                         const std::string& name) {
+  std::shared_ptr<SafeTensors> st(new SafeTensors());
+  st->path_ = name;
+  st->parse(bytes, size);
+  st->owner_ = std::move(owner);
+  return st;
+}
+
 void SafeTensors::parse(const unsigned char* bytes, size_t size) {
   const std::string& p = path_;
   MOEASR_CHECK(size >= 8, MOEASR_ERR_FORMAT, p, ": not a safetensors file (", size, " bytes, need at least 8)");

@@ -33,6 +33,9 @@ class SafeTensors {
   static std::shared_ptr<const SafeTensors> open(const std::string& path);
   // Parses an in-memory image (used by tests and fuzzers); the bytes are copied.
   static std::shared_ptr<const SafeTensors> from_bytes(const std::string& bytes, const std::string& name);
+  // Parses an image in memory owned by `owner` (not copied; kept alive by the views).
+  static std::shared_ptr<const SafeTensors> from_buffer(std::shared_ptr<const void> owner, const unsigned char* bytes,
+                                                        size_t size, const std::string& name);
 
   const std::string& path() const { return path_; }
   const std::vector<SafeTensorInfo>& tensors() const { return infos_; }

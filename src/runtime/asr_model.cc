@@ -5,7 +5,9 @@
 
 namespace moeasr {
 
-std::shared_ptr<const AsrModel> AsrModel::load(const std::string& dir, const ModelOptions& options) {
+namespace {
+
+void check_options(const ModelOptions& options) {
   MOEASR_CHECK(options.threads >= 1 && options.threads <= 1024, MOEASR_ERR_INVALID_ARGUMENT,
                "threads must be in [1, 1024], got ", options.threads);
   if (options.device.rfind("cuda", 0) == 0) {
@@ -13,8 +15,19 @@ std::shared_ptr<const AsrModel> AsrModel::load(const std::string& dir, const Mod
   }
   MOEASR_CHECK(options.device == "cpu", MOEASR_ERR_INVALID_ARGUMENT, "unknown device '", options.device,
                "' (expected \"cpu\" or \"cuda[:N]\")");
+}
+
+}  // namespace
+
+std::shared_ptr<const AsrModel> AsrModel::load(const std::string& dir, const ModelOptions& options) {
+  check_options(options);  // before the (possibly long) load
+  return from_model_dir(load_model_dir(dir), options);
+}
+
+std::shared_ptr<const AsrModel> AsrModel::from_model_dir(ModelDir dir, const ModelOptions& options) {
+  check_options(options);
   std::shared_ptr<AsrModel> m(new AsrModel());
-  m->dir_ = load_model_dir(dir);
+  m->dir_ = std::move(dir);
   m->options_ = options;
   m->encoder_ = std::make_unique<Encoder>(m->dir_.config, *m->dir_.weights);
   if (m->dir_.config.decoder.type != DecoderType::kNone) {

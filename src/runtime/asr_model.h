@@ -23,6 +23,8 @@ class AsrModel {
  public:
   // Throws moeasr::Error for a missing, corrupt or unsupported model directory.
   static std::shared_ptr<const AsrModel> load(const std::string& dir, const ModelOptions& options = {});
+  // From an already loaded and validated model directory (e.g. random_model_dir).
+  static std::shared_ptr<const AsrModel> from_model_dir(ModelDir dir, const ModelOptions& options = {});
 
   const ModelConfig& config() const { return dir_.config; }
   const SymbolTable& units() const { return dir_.units; }

@@ -46,6 +46,19 @@ const DecodeOptions& validated(const DecodeOptions& o) {
 
 constexpr int64_t kContext = Encoder::kRightContext + 1;  // 7 frames make one output frame
 
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Bytes of encoder expert weights a step read: every expert that got at least
+// one token in a layer is read once. `load` is [layer][2][experts] for the step.
+double expert_bytes(const std::vector<int64_t>& load, const FfnConfig& ffn, int64_t d) {
+  const double per_expert = (2.0 * d * ffn.hidden + (ffn.bias ? d + ffn.hidden : 0)) * sizeof(float);
+  double bytes = 0;
+  for (int64_t tokens : load) bytes += tokens > 0 ? per_expert : 0;
+  return bytes;
+}
+
 }  // namespace
 
 Stream::Stream(std::shared_ptr<const AsrModel> model, const DecodeOptions& options)
@@ -162,7 +175,8 @@ EncoderChunk Stream::next_chunk() {
   return c;
 }
 
-void Stream::consume_chunk(const EncoderChunk& c, const Tensor& encoder_out, const Tensor& log_probs) {
+void Stream::consume_chunk(const EncoderChunk& c, const Tensor& encoder_out, const Tensor& log_probs,
+                           DecodeProfile* profile) {
   const int64_t d = encoder_out.dim(1), vocab = log_probs.dim(1);
   const float* rows = encoder_out.data<float>() + c.out_row * d;
   const float* logp = log_probs.data<float>() + c.out_row * vocab;
@@ -171,7 +185,9 @@ void Stream::consume_chunk(const EncoderChunk& c, const Tensor& encoder_out, con
     if (!options_.rescoring || !model_->decoder()) encoder_out_.insert(encoder_out_.end(), rows, rows + c.out_frames * d);
     ctc_logp_.insert(ctc_logp_.end(), logp, logp + c.out_frames * vocab);
   }
+  const auto search_start = std::chrono::steady_clock::now();
   search_.search(logp, static_cast<int>(c.out_frames), static_cast<int>(vocab));
+  if (profile) profile->ctc_search += seconds_since(search_start);
   stats_.chunks += 1;
   stats_.encoder_frames += c.out_frames;
 
@@ -220,7 +236,8 @@ RecognitionResult Stream::final_result() const {
   return final_;
 }
 
-void Stream::finalize() {
+void Stream::finalize(DecodeProfile* profile) {
+  const auto start = std::chrono::steady_clock::now();
   RecognitionResult r = partial_result();
   const AttentionDecoder* decoder = model_->decoder();
   const int64_t d = model_->encoder().d_model();
@@ -249,11 +266,12 @@ void Stream::finalize() {
   r.is_final = true;
   final_ = std::move(r);
   state_ = State::kDone;
+  if (profile) profile->rescoring += seconds_since(start);
 }
 
 void Stream::decode() { decode_streams({this}); }
 
-void decode_streams(const std::vector<Stream*>& streams) {
+void decode_streams(const std::vector<Stream*>& streams, DecodeProfile* profile) {
   if (streams.empty()) return;
   const AsrModel& model = streams[0]->model();
   for (Stream* s : streams) {
@@ -263,6 +281,8 @@ void decode_streams(const std::vector<Stream*>& streams) {
   // oneDNN (OpenMP runtime) takes its thread count from the calling thread.
   omp_set_num_threads(model.options().threads);
   Stream& lead = *streams[0];
+  const FfnConfig& ffn = model.config().encoder.ffn;
+  std::vector<int64_t> step_load;
 
   std::vector<EncoderChunk> chunks;
   std::vector<Stream*> owners;
@@ -277,14 +297,29 @@ void decode_streams(const std::vector<Stream*>& streams) {
     }
     if (chunks.empty()) break;
     const auto start = std::chrono::steady_clock::now();
-    model.encoder().forward(chunks, lead.encoder_ws_, lead.encoder_rows_);
+    if (profile && ffn.moe) step_load.assign(step_load.size(), 0);
+    model.encoder().forward(chunks, lead.encoder_ws_, lead.encoder_rows_, profile ? &profile->encoder : nullptr,
+                            profile && ffn.moe ? &step_load : nullptr);
+    const auto head_start = std::chrono::steady_clock::now();
     model.ctc_log_probs(lead.encoder_rows_, lead.log_probs_);
-    for (size_t i = 0; i < chunks.size(); ++i) owners[i]->consume_chunk(chunks[i], lead.encoder_rows_, lead.log_probs_);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (profile) {
+      profile->ctc_head += seconds_since(head_start);
+      profile->forwards += 1;
+      profile->encoder_frames += lead.encoder_rows_.dim(0);
+      if (ffn.moe) {
+        profile->expert_load.resize(step_load.size(), 0);
+        for (size_t i = 0; i < step_load.size(); ++i) profile->expert_load[i] += step_load[i];
+        profile->expert_bytes_touched += expert_bytes(step_load, ffn, model.config().encoder.d_model);
+      }
+    }
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      owners[i]->consume_chunk(chunks[i], lead.encoder_rows_, lead.log_probs_, profile);
+    }
+    const double seconds = seconds_since(start);
     for (Stream* s : owners) s->stats_.chunk_seconds.push_back(seconds);
   }
   for (Stream* s : streams) {
-    if (s->final_pass_due()) s->finalize();
+    if (s->final_pass_due()) s->finalize(profile);
   }
 }
 

@@ -57,6 +57,18 @@ struct StreamStats {
   std::vector<double> chunk_seconds;  // wall time of each encoder step this stream took part in
 };
 
+// Where decode time goes, filled by decode_streams when asked (benchmarks).
+struct DecodeProfile {
+  EncoderProfile encoder;       // subsampling, attention, conv module, FFN/MoE, other
+  double ctc_head = 0;          // CTC projection + log-softmax
+  double ctc_search = 0;        // prefix beam search
+  double rescoring = 0;         // attention decoder over the n-best
+  int64_t forwards = 0;         // batched encoder steps
+  int64_t encoder_frames = 0;   // output frames over all streams
+  std::vector<int64_t> expert_load;  // [layer][macaron, ffn][expert] tokens routed
+  double expert_bytes_touched = 0;   // bytes of encoder expert weights read, summed over steps
+};
+
 class Stream {
  public:
   enum class State { kAccepting, kFinishing, kDone };
@@ -94,15 +106,18 @@ class Stream {
   const std::vector<float>& ctc_log_probs() const { return ctc_logp_; }
   const std::vector<float>& features() const { return all_features_; }
   void set_keep_debug_outputs(bool keep) { keep_debug_ = keep; }
+  // The scratch of batched steps this stream leads (benchmarks pick the MoE path here).
+  EncoderWorkspace& encoder_workspace() { return encoder_ws_; }
 
  private:
-  friend void decode_streams(const std::vector<Stream*>& streams);
+  friend void decode_streams(const std::vector<Stream*>& streams, DecodeProfile* profile);
 
   bool chunk_ready() const;
   EncoderChunk next_chunk();
-  void consume_chunk(const EncoderChunk& chunk, const Tensor& encoder_out, const Tensor& log_probs);
+  void consume_chunk(const EncoderChunk& chunk, const Tensor& encoder_out, const Tensor& log_probs,
+                     DecodeProfile* profile);
   bool final_pass_due() const;
-  void finalize();
+  void finalize(DecodeProfile* profile);
   void push_features(const float* samples, size_t n);
   Hypothesis make_hypothesis(const CtcHypothesis& h) const;
 
@@ -135,6 +150,6 @@ class Stream {
 // repeated until none is ready; then the final pass of finished streams. All
 // streams must share one model and be owned by the calling thread. A stream's
 // result does not depend on which other streams are in the batch.
-void decode_streams(const std::vector<Stream*>& streams);
+void decode_streams(const std::vector<Stream*>& streams, DecodeProfile* profile = nullptr);
 
 }  // namespace moeasr

@@ -1,0 +1,121 @@
+// Kernel benchmarks (Google Benchmark): the MoE FFN through the expert-grouped
+// path vs the per-expert loop vs a dense FFN of the same active size, at the
+// shapes of the paper models and of WeNet's aishell model; and the sgemm peak.
+//   moeasr-kernel-bench [--benchmark_filter=...] [--benchmark_format=json]
+#include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include <random>
+#include <vector>
+
+#include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/moe.h"
+
+namespace {
+
+using moeasr::Activation;
+namespace cpu = moeasr::cpu;
+
+// Weights of an MoE layer (and of the dense FFN with the same active size).
+struct Layer {
+  Layer(int64_t d, int64_t hidden, int experts, int k) : d(d), hidden(hidden) {
+    std::mt19937 rng(1);
+    std::uniform_real_distribution<float> u(-0.05f, 0.05f);
+    auto rand = [&](size_t n) {
+      std::vector<float> v(n);
+      for (float& x : v) x = u(rng);
+      return v;
+    };
+    gate = rand(experts * d);
+    for (int e = 0; e < experts; ++e) {
+      w1.push_back(rand(hidden * d));
+      b1.push_back(rand(hidden));
+      w2.push_back(rand(d * hidden));
+      b2.push_back(rand(d));
+    }
+    for (int e = 0; e < experts; ++e) weights.push_back({w1[e].data(), b1[e].data(), w2[e].data(), b2[e].data()});
+    view = {d, hidden, experts, k, Activation::kSwish, gate.data(), weights.data()};
+    dense_w1 = rand(k * hidden * d);  // the active size of top-k experts
+    dense_b1 = rand(k * hidden);
+    dense_w2 = rand(d * k * hidden);
+    dense_b2 = rand(d);
+  }
+  int64_t d, hidden;
+  std::vector<float> gate, dense_w1, dense_b1, dense_w2, dense_b2;
+  std::vector<std::vector<float>> w1, b1, w2, b2;
+  std::vector<cpu::ExpertWeights> weights;
+  cpu::MoeLayerView view;
+};
+
+// Args: tokens, d, hidden, experts, k
+void run_moe(benchmark::State& state, bool grouped) {
+  omp_set_num_threads(1);
+  const int64_t tokens = state.range(0), d = state.range(1), hidden = state.range(2);
+  Layer layer(d, hidden, static_cast<int>(state.range(3)), static_cast<int>(state.range(4)));
+  std::mt19937 rng(2);
+  std::normal_distribution<float> n(0, 1);
+  std::vector<float> x(tokens * d), y(tokens * d);
+  for (float& v : x) v = n(rng);
+  cpu::MoeWorkspace ws;
+  for (auto _ : state) {
+    if (grouped) {
+      cpu::moe_ffn(x.data(), tokens, layer.view, y.data(), ws);
+    } else {
+      cpu::moe_ffn_per_expert_loop(x.data(), tokens, layer.view, y.data(), ws);
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(tokens), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_MoeGrouped(benchmark::State& state) { run_moe(state, true); }
+void BM_MoePerExpertLoop(benchmark::State& state) { run_moe(state, false); }
+
+// A dense FFN with hidden size k * hidden: the same FLOPs per token as top-k MoE.
+void BM_DenseSameActive(benchmark::State& state) {
+  omp_set_num_threads(1);
+  const int64_t tokens = state.range(0), d = state.range(1), k = state.range(4);
+  const int64_t hidden = k * state.range(2);
+  Layer layer(d, state.range(2), 1, static_cast<int>(k));
+  std::vector<float> x(tokens * d, 0.1f), h(tokens * hidden), y(tokens * d);
+  for (auto _ : state) {
+    cpu::linear(x.data(), tokens, d, layer.dense_w1.data(), layer.dense_b1.data(), hidden, h.data(), hidden);
+    cpu::activation(h.data(), tokens * hidden, Activation::kSwish);
+    cpu::linear(h.data(), tokens, hidden, layer.dense_w2.data(), layer.dense_b2.data(), d, y.data(), d);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(tokens), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void moe_shapes(benchmark::internal::Benchmark* b) {
+  for (auto [d, hidden] : {std::pair<int64_t, int64_t>{704, 2816}, {256, 2048}}) {
+    for (int64_t experts : {8, 16}) {
+      for (int64_t k : {1, 2}) {
+        for (int64_t tokens : {16, 64, 256, 1024}) b->Args({tokens, d, hidden, experts, k});
+      }
+    }
+  }
+  b->ArgNames({"tokens", "d", "hidden", "experts", "k"})->Unit(benchmark::kMicrosecond);
+}
+
+BENCHMARK(BM_MoeGrouped)->Apply(moe_shapes);
+BENCHMARK(BM_MoePerExpertLoop)->Apply(moe_shapes);
+BENCHMARK(BM_DenseSameActive)->Apply(moe_shapes);
+
+// The compute ceiling: a large sgemm, GFLOP/s as a counter.
+void BM_SgemmPeak(benchmark::State& state) {
+  omp_set_num_threads(static_cast<int>(state.range(1)));
+  const int64_t n = state.range(0);
+  std::vector<float> a(n * n, 0.5f), b(n * n, 0.25f), c(n * n);
+  for (auto _ : state) {
+    cpu::sgemm(false, true, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n * n * n * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_SgemmPeak)->Args({2048, 1})->Args({2048, 2})->ArgNames({"n", "threads"})->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();

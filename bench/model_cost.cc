@@ -1,0 +1,48 @@
+#include "model_cost.h"
+
+#include <string>
+
+#include "model/weight_spec.h"
+
+namespace moeasr::bench {
+
+ParamCounts count_params(const ModelConfig& config) {
+  ParamCounts p;
+  for (const ExpectedTensor& t : expected_tensors(config)) {
+    const int64_t n = shape_numel(t.shape);
+    p.total += n;
+    const bool expert = t.name.find(".experts.") != std::string::npos;
+    if (t.name.rfind("encoder.", 0) == 0) {
+      p.encoder += n;
+      const FfnConfig& f = config.encoder.ffn;
+      p.encoder_active += expert ? n * f.top_k / f.num_experts : n;
+    } else if (t.name.rfind("decoder.", 0) == 0) {
+      p.decoder += n;
+      const FfnConfig& f = config.decoder.ffn;
+      p.decoder_active += expert ? n * f.top_k / f.num_experts : n;
+    } else {
+      p.ctc += n;
+    }
+  }
+  const FfnConfig& f = config.encoder.ffn;
+  p.encoder_expert_bytes = (2 * int64_t{config.encoder.d_model} * f.hidden + (f.bias ? config.encoder.d_model + f.hidden : 0)) *
+                           int64_t{sizeof(float)};
+  return p;
+}
+
+double encoder_chunk_flops(const EncoderConfig& c, int64_t frames, int64_t context) {
+  const double d = c.d_model, T = static_cast<double>(frames), L = static_cast<double>(context);
+  const double f1 = (c.input_dim - 1) / 2, f2 = c.subsampled_features();
+  // Conv2dSubsampling4: conv1 (1 -> d, 3x3), conv2 (d -> d, 3x3), Linear(d*f2 -> d).
+  double flops = 2.0 * (2 * T + 1) * f1 * d * 9 + 2.0 * T * f2 * d * 9 * d + 2.0 * T * f2 * d * d;
+  const FfnConfig& f = c.ffn;
+  const double ffn = f.moe ? 2.0 * d * f.num_experts + f.top_k * 4.0 * d * f.hidden : 4.0 * d * f.hidden;
+  const double ch = c.conv_channels();
+  double layer = (c.macaron ? 2 : 1) * ffn;  // FFN (+ macaron FFN)
+  layer += 8.0 * d * d + 2.0 * d * d;         // q, k, v, out + linear_pos of the new frames
+  layer += 6.0 * L * d;                       // (q+u)k^T, (q+v)p^T, attention x v
+  if (c.use_cnn_module) layer += 4.0 * d * ch + 2.0 * c.cnn_kernel * ch + 2.0 * ch * d;
+  return flops + T * layer * c.num_blocks;
+}
+
+}  // namespace moeasr::bench
