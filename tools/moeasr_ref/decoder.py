@@ -23,10 +23,12 @@ class DecoderLayer(nn.Module):
         self.norm2 = nn.LayerNorm(d, eps=opts["norm_eps"])
         self.norm3 = nn.LayerNorm(d, eps=opts["norm_eps"])
 
-    def forward(self, x, tgt_mask, memory):
+    def forward(self, x, tgt_mask, memory, memory_mask=None):
+        """memory_mask (b, 1, T), True = a real encoder frame; None = all are real
+        (training passes it for padded batches)."""
         y = self.norm1(x)
         x = x + self.self_attn(y, y, y, tgt_mask)
-        x = x + self.src_attn(self.norm2(x), memory, memory)
+        x = x + self.src_attn(self.norm2(x), memory, memory, memory_mask)
         return x + self.feed_forward(self.norm3(x))
 
 
@@ -41,16 +43,20 @@ class TransformerDecoder(nn.Module):
         self.decoders = nn.ModuleList(DecoderLayer(d, opts, src_biases)
                                       for _ in range(num_blocks))
 
-    def forward(self, tokens, memory):
-        """tokens (1, L) starting with sos; memory (1, T, d) -> log-probs (1, L, vocab).
+    def forward(self, tokens, memory, memory_mask=None, log_softmax=True):
+        """tokens (b, L) starting with sos; memory (b, T, d) -> log-probs (b, L, vocab),
+        or the logits with log_softmax=False.
 
-        Position j attends to positions <= j only."""
+        Position j attends to positions <= j only (padding after a shorter sequence
+        is therefore never seen by its real positions); memory_mask (b, 1, T) hides
+        padded encoder frames."""
         length = tokens.size(1)
         tgt_mask = torch.tril(torch.ones(length, length, dtype=torch.bool)).unsqueeze(0)
         x = self.embed[1](self.embed[0](tokens))
         for layer in self.decoders:
-            x = layer(x, tgt_mask, memory)
-        return torch.log_softmax(self.output_layer(self.after_norm(x)), dim=-1)
+            x = layer(x, tgt_mask, memory, memory_mask)
+        logits = self.output_layer(self.after_norm(x))
+        return torch.log_softmax(logits, dim=-1) if log_softmax else logits
 
 
 class BiTransformerDecoder(nn.Module):
