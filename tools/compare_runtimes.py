@@ -3,6 +3,7 @@
 
     python3 tools/compare_runtimes.py --model tests/data/models/dense_bn \\
         [--wav a.wav] [--chunk-size 16] [--repeat 3] [--moeasr-bench build/bench/moeasr-bench] [--json]
+    python3 tools/compare_runtimes.py --config configs/NAME.yaml --random-weights [...]
 
 In one go, on this machine, at 1 thread, streaming with --chunk-size and all left
 context, on the same audio:
@@ -18,7 +19,9 @@ context, on the same audio:
                ctc.onnx the CTC head, decoder_l2r.onnx / decoder_r2l.onnx score one
                hypothesis for rescoring; sessions with intra_op_num_threads=1
 
-and prints the RTF of each and how many times faster moeasr is, end to end and for the
+Each of --repeat rounds times every runtime once, in turn, so that a change of load
+on the machine hits all of them alike; medians over the rounds are reported. It
+prints the RTF of each and how many times faster moeasr is, end to end and for the
 encoder + CTC head alone (the fair number: the Python beam search and the Python loop
 around the rescoring decoder dominate the end-to-end time of both Python runtimes).
 It then checks that the three agree on the same features (moeasr's own fbank, dumped
@@ -35,6 +38,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -169,6 +173,32 @@ def load_reference(model_dir):
     return moeasr_ref.load_model(config, state), config
 
 
+def write_random_model(config_path, out_dir, seed):
+    """A model directory with seeded random weights for a WeNet-style train.yaml, built
+    by the reference (torch's default initialisation), for timing model shapes that have
+    no trained weights. CMVN stays identity, BatchNorm statistics (0, 1)."""
+    import torch
+
+    sys.path.insert(0, str(TOOLS))
+    import moeasr_ref
+    import safetensors_io
+
+    config = moeasr_ref.load_config(config_path)
+    torch.manual_seed(seed)
+    model = moeasr_ref.ASRModel(config)
+    state = {k: v.detach().contiguous().numpy() for k, v in model.state_dict().items()
+             if not k.endswith((".pe", ".num_batches_tracked"))}
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True)
+    shutil.copyfile(config_path, out_dir / "train.yaml")
+    safetensors_io.save(out_dir / "model.safetensors", state,
+                        {"format": "pt", "moeasr_format_version": "1", "source": "random"})
+    vocab = config["output_dim"]
+    units = ["<blank> 0", "<unk> 1"] + [f"t{i} {i}" for i in range(2, vocab - 1)]
+    (out_dir / "units.txt").write_text("\n".join(units + [f"<sos/eos> {vocab - 1}"]) + "\n")
+    return out_dir
+
+
 # ---------------------------------------------------------------------------
 # (a) moeasr
 # ---------------------------------------------------------------------------
@@ -186,29 +216,21 @@ def find_binary(given, candidates, what):
          f"moeasr-bench moeasr-decode) or pass its path")
 
 
-def run_moeasr(args, bench, wav):
+def moeasr_round(args, bench, wav):
+    """One moeasr-bench process: --warmup untimed runs, then one timed run.
+    Returns (seconds by stage of that run, audio seconds, the command, peak RSS)."""
     cmd = [str(bench), "--model", str(args.model), "--wav", str(wav),
            "--chunk-size", str(args.chunk_size), "--left-chunks", "-1", "--threads", "1",
-           "--mode", args.mode, "--warmup", str(args.warmup), "--repeat", str(args.repeat),
+           "--mode", args.mode, "--warmup", str(args.warmup), "--repeat", "1",
            "--no-probe", "--json"]
-    log("moeasr: " + " ".join(cmd[1:]))
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         fail(f"moeasr-bench failed ({r.returncode}): {r.stderr.strip()}")
     result = json.loads(r.stdout)["result"]
-    runs = max(len(result["rtf_runs"]), 1)
-    audio = result["audio_seconds_per_run"]
-    stages = {k: v / runs for k, v in result["stages_seconds"].items()}
-    encoder = sum(stages.get(k, 0.0) for k in ENCODER_STAGES)
-    return {
-        "rtf": result["rtf"],
-        "rtf_runs": result["rtf_runs"],
-        "encoder_ctc_rtf": encoder / audio,
-        "audio_seconds": audio,
-        "stages_seconds_per_run": stages,
-        "peak_rss_mb": result.get("peak_rss_mb"),
-        "command": "moeasr-bench " + " ".join(cmd[1:]),
-    }
+    stages = dict(result["stages_seconds"])
+    stages["encoder_ctc"] = sum(stages.get(k, 0.0) for k in ENCODER_STAGES)
+    return stages, result["audio_seconds_per_run"], "moeasr-bench " + " ".join(cmd[1:]), \
+        result.get("peak_rss_mb")
 
 
 def moeasr_outputs(args, decode_bin, wav, dump_dir):
@@ -376,28 +398,55 @@ def decode_once(backend, samples, rate, args):
     return {"tokens": best, "encoder_frames": int(encoder_out.size(0))}, stages
 
 
-def time_backend(backend, samples, rate, audio_seconds, args):
+def backend_round(backend, samples, rate, args):
+    """One timed end-to-end decode; returns (seconds by stage, final tokens)."""
     import torch
 
-    for _ in range(args.warmup):
-        with torch.inference_mode():
-            decode_once(backend, samples, rate, args)
-    runs = []
-    for i in range(args.repeat):
-        with torch.inference_mode():
-            result, stages = decode_once(backend, samples, rate, args)
-        runs.append(stages)
-        log(f"{backend.name}: run {i + 1}/{args.repeat}: RTF {stages['total'] / audio_seconds:.4f}"
-            f" (encoder+CTC {stages['encoder_ctc'] / audio_seconds:.4f})")
-    median_stages = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    with torch.inference_mode():
+        result, stages = decode_once(backend, samples, rate, args)
+    return stages, result["tokens"]
+
+
+def summarize(runs, audio_seconds):
+    """Median over the timed runs of each stage, and the RTFs from them."""
+    stages = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     return {
-        "rtf": median_stages["total"] / audio_seconds,
+        "rtf": statistics.median(r["total"] for r in runs) / audio_seconds,
         "rtf_runs": [r["total"] / audio_seconds for r in runs],
-        "encoder_ctc_rtf": median_stages["encoder_ctc"] / audio_seconds,
+        "encoder_ctc_rtf": stages["encoder_ctc"] / audio_seconds,
+        "encoder_ctc_rtf_runs": [r["encoder_ctc"] / audio_seconds for r in runs],
         "audio_seconds": audio_seconds,
-        "stages_seconds_per_run": median_stages,
-        "tokens": result["tokens"],
+        "stages_seconds_per_run": stages,
     }
+
+
+def timed_rounds(args, bench, wav, backends, samples, rate, audio_seconds):
+    """--repeat rounds, each timing every runtime once (moeasr, pytorch, onnxruntime in
+    turn), so that a change of load on the machine hits all of them alike."""
+    import torch
+
+    for b in backends:
+        for _ in range(args.warmup):
+            with torch.inference_mode():
+                decode_once(b, samples, rate, args)
+    runs = {"moeasr": []}
+    runs.update({b.name: [] for b in backends})
+    tokens, command, rss = {}, None, None
+    for i in range(args.repeat):
+        stages, moeasr_audio, command, rss = moeasr_round(args, bench, wav)
+        if abs(moeasr_audio - audio_seconds) > 0.01:
+            fail(f"moeasr-bench decoded {moeasr_audio:.3f} s of audio, expected {audio_seconds:.3f}")
+        runs["moeasr"].append(stages)
+        for b in backends:
+            stages, tokens[b.name] = backend_round(b, samples, rate, args)
+            runs[b.name].append(stages)
+        log(f"round {i + 1}/{args.repeat}: RTF end-to-end / encoder+CTC  " + "  ".join(
+            f"{n} {r[-1]['total'] / audio_seconds:.4f} / {r[-1]['encoder_ctc'] / audio_seconds:.4f}"
+            for n, r in runs.items()))
+    out = {n: summarize(r, audio_seconds) for n, r in runs.items()}
+    out["moeasr"]["command"] = command
+    out["moeasr"]["peak_rss_mb"] = rss
+    return out, tokens
 
 
 # ---------------------------------------------------------------------------
@@ -641,14 +690,24 @@ def agreement(args, model, backends, reference_outputs, final_tokens):
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="model directory")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="model directory")
+    source.add_argument("--config", help="WeNet-style train.yaml (with --random-weights): "
+                        "time that shape with seeded random weights")
+    p.add_argument("--random-weights", action="store_true",
+                   help="required with --config; the model directory is written to a "
+                        "temporary directory")
+    p.add_argument("--seed", type=int, default=1, help="random weights seed (1)")
     p.add_argument("--wav", help="mono 16-bit WAV at the model rate (default: the fixture "
                    "utterances repeated to --audio-seconds)")
     p.add_argument("--audio-seconds", type=float, default=10.0,
                    help="length of the default audio (default 10)")
     p.add_argument("--chunk-size", type=int, default=16, help="encoder frames per chunk (16)")
-    p.add_argument("--repeat", type=int, default=3, help="timed runs per runtime (3)")
-    p.add_argument("--warmup", type=int, default=1, help="untimed runs first (1)")
+    p.add_argument("--repeat", type=int, default=3,
+                   help="timed rounds, each runtime once per round, medians reported (3)")
+    p.add_argument("--warmup", type=int, default=1,
+                   help="untimed runs first, in each moeasr-bench process and each Python "
+                        "runtime (1)")
     p.add_argument("--mode", choices=("rescore", "ctc"), default="rescore",
                    help="end-to-end decoding: attention rescoring (default, as moeasr-bench) "
                         "or CTC prefix beam search only")
@@ -671,6 +730,8 @@ def parse_args():
                    help="use the running Python as is (it must have torch, torchaudio, onnx, "
                         "onnxruntime)")
     args = p.parse_args()
+    if args.config and not args.random_weights:
+        p.error("--config needs --random-weights")
     if args.chunk_size <= 0:
         p.error("--chunk-size must be positive (this compares streaming decoders)")
     if args.repeat < 1 or args.warmup < 0:
@@ -688,7 +749,7 @@ def print_report(report):
     r = report["runtimes"]
     print(f"model {report['model']}  audio {report['audio_seconds']:.2f} s  chunk "
           f"{report['chunk_size']}  1 thread  mode {report['mode']}  median of "
-          f"{report['repeat']} runs")
+          f"{report['repeat']} interleaved rounds")
     print(f"  torch {report['versions'].get('torch')}  onnxruntime "
           f"{report['versions'].get('onnxruntime')}  onnx {report['versions'].get('onnx')}")
     print(f"  {'runtime':<12} {'RTF end-to-end':>15} {'RTF encoder+CTC':>16}   "
@@ -747,9 +808,10 @@ def main():
              f"matching ones from PyPI into {args.venv}; remove it to start over)")
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
-    args.model = Path(args.model).resolve()
-    if not (args.model / "model.safetensors").is_file():
-        fail(f"{args.model} is not a model directory (no model.safetensors)")
+    if args.model:
+        args.model = Path(args.model).resolve()
+        if not (args.model / "model.safetensors").is_file():
+            fail(f"{args.model} is not a model directory (no model.safetensors)")
     build_dirs = sorted(ROOT.glob("build*"))
     bench = find_binary(args.moeasr_bench,
                         [d / "bench" / "moeasr-bench" for d in build_dirs], "moeasr-bench")
@@ -760,6 +822,9 @@ def main():
 
     with tempfile.TemporaryDirectory(prefix="moeasr-compare-") as tmp:
         tmp = Path(tmp)
+        if args.config:
+            log(f"writing random weights for {args.config} (seed {args.seed})")
+            args.model = write_random_model(Path(args.config), tmp / "model", args.seed)
         if args.wav:
             wav = Path(args.wav).resolve()
         else:
@@ -773,19 +838,9 @@ def main():
         units = load_units(args.model)
         versions = {"python": platform.python_version(), "torch": torch.__version__}
 
-        # (a) moeasr
-        runtimes = {"moeasr": run_moeasr(args, bench, wav)}
-        dump = tmp / "dump"
-        dump.mkdir()
-        outputs = moeasr_outputs(args, decode_bin, wav, dump)
-        final_tokens = {"moeasr": outputs[0]["tokens"]}
-
-        # (b) PyTorch
+        # (b) PyTorch, (c) onnxruntime
         backends = [TorchBackend(model)]
-        runtimes["pytorch"] = time_backend(backends[0], samples, rate, audio_seconds, args)
-        final_tokens["pytorch"] = runtimes["pytorch"].pop("tokens")
-
-        # (c) onnxruntime
+        failures = {}
         if not args.no_onnx:
             try:
                 import onnx
@@ -795,24 +850,40 @@ def main():
                 onnx_dir = Path(args.onnx_dir) if args.onnx_dir else tmp / "onnx"
                 log(f"exporting ONNX (opset {args.opset}) to {onnx_dir}")
                 backend = OrtBackend(model, onnx_dir, args.opset)
-                runtimes["onnxruntime"] = time_backend(backend, samples, rate, audio_seconds,
-                                                       args)
-                runtimes["onnxruntime"]["onnx_files"] = sorted(
-                    p.name for p in backend.paths.values())
-                final_tokens["onnxruntime"] = runtimes["onnxruntime"].pop("tokens")
+                backend_round(backend, samples, rate, args)  # fails here if it cannot run
                 backends.append(backend)
             except Exception as e:  # noqa: BLE001 - report and go on with the others
-                msg = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+                text = str(e).strip()
+                msg = f"{type(e).__name__}: {text.splitlines()[0] if text else ''}"
                 log(f"onnxruntime failed: {msg}")
-                runtimes["onnxruntime"] = {"error": msg}
+                failures["onnxruntime"] = {"error": msg}
+
+        # (a) moeasr and the others, interleaved
+        log(f"timing {args.repeat} round(s) of moeasr, "
+            + ", ".join(b.name for b in backends))
+        runtimes, final_tokens = timed_rounds(args, bench, wav, backends, samples, rate,
+                                              audio_seconds)
+        runtimes.update(failures)
+        for b in backends:
+            if b.name == "onnxruntime":
+                runtimes[b.name]["onnx_files"] = sorted(p.name for p in b.paths.values())
+        dump = tmp / "dump"
+        dump.mkdir()
+        outputs = moeasr_outputs(args, decode_bin, wav, dump)
+        final_tokens = {"moeasr": outputs[0]["tokens"], **final_tokens}
 
         agree = agreement(args, model, backends, outputs, final_tokens)
         agree["final_text"] = {k: detokenize(v, units) for k, v in final_tokens.items()}
 
     m = runtimes["moeasr"]
+    if args.config:
+        model_name = f"{args.config} (random weights, seed {args.seed})"
+    elif str(args.model).startswith(str(Path.cwd())):
+        model_name = os.path.relpath(args.model, Path.cwd())
+    else:
+        model_name = str(args.model)
     report = {
-        "model": os.path.relpath(args.model, Path.cwd()) if str(args.model).startswith(
-            str(Path.cwd())) else str(args.model),
+        "model": model_name,
         "audio": str(args.wav) if args.wav else f"fixture utterances, {args.audio_seconds:g} s",
         "audio_seconds": audio_seconds,
         "chunk_size": args.chunk_size, "left_chunks": -1, "threads": 1, "mode": args.mode,
