@@ -93,12 +93,15 @@ def ensure_venv(venv):
                 fail(f"could not install {' '.join(what)} from PyPI into {venv} (see pip's "
                      f"output above); fix the cause, or remove {venv} and run again")
 
-        pip("--upgrade", *PACKAGES)
+        # torchaudio alone first (its only dependency is torch, which would pull the
+        # newest torch), then the torch of its version with everything else.
+        pip("--upgrade", "--no-deps", "torchaudio")
         r = subprocess.run([str(python), "-c", "import importlib.metadata as m; "
                             "print(m.version('torchaudio'))"], capture_output=True, text=True)
         if r.returncode != 0:
             fail(f"torchaudio is not installed in {venv}: {r.stderr.strip()}")
-        pip(f"torch=={r.stdout.strip().split('+')[0]}")
+        pip("--upgrade", f"torch=={r.stdout.strip().split('+')[0]}",
+            *[p for p in PACKAGES if p != "torchaudio"])
         marker.write_text(wanted + "\n")
     env = dict(os.environ, **{IN_VENV_ENV: "1"})
     os.execve(str(python), [str(python), str(Path(__file__).resolve()), *sys.argv[1:]], env)
