@@ -10,6 +10,7 @@
 
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/linear.h"
 #include "kernels/cpu/moe.h"
 
 namespace {
@@ -119,3 +120,47 @@ BENCHMARK(BM_SgemmPeak)->Args({2048, 1})->Args({2048, 2})->ArgNames({"n", "threa
 }  // namespace
 
 BENCHMARK_MAIN();
+
+namespace {
+
+// One linear layer y = x W^T: the weight-streaming small-row kernels vs
+// oneDNN, per weight type. Args: rows, k, n, type (0 f32, 1 bf16, 2 int8), path (0 small, 1 library).
+void BM_Linear(benchmark::State& state) {
+  omp_set_num_threads(1);
+  const int64_t m = state.range(0), k = state.range(1), n = state.range(2);
+  const auto type = static_cast<cpu::WeightType>(state.range(3));
+  // Several matrices so the weights come from memory, not cache, as in a model.
+  constexpr int kCopies = 8;
+  std::vector<std::vector<float>> f32(kCopies, std::vector<float>(n * k, 0.01f));
+  std::vector<std::vector<uint16_t>> bf16(kCopies, std::vector<uint16_t>(n * k, 0x3C23));
+  std::vector<std::vector<int8_t>> i8(kCopies, std::vector<int8_t>(n * k, 3));
+  std::vector<float> scale(n, 0.01f);
+  std::vector<int32_t> row_sum(n, static_cast<int32_t>(3 * k));
+  std::vector<float> x(m * k, 0.5f), y(m * n);
+  std::vector<cpu::WeightMatrix> w(kCopies);
+  for (int c = 0; c < kCopies; ++c) {
+    w[c].type = type;
+    w[c].n = n;
+    w[c].k = k;
+    w[c].data = type == cpu::WeightType::kF32 ? static_cast<const void*>(f32[c].data())
+                : type == cpu::WeightType::kBF16 ? static_cast<const void*>(bf16[c].data())
+                                                 : static_cast<const void*>(i8[c].data());
+    w[c].scale = scale.data();
+    w[c].row_sum = row_sum.data();
+  }
+  const auto path = state.range(4) == 0 ? cpu::LinearPath::kSmallRows : cpu::LinearPath::kLibrary;
+  int c = 0;
+  for (auto _ : state) {
+    cpu::linear_with_path(x.data(), m, w[c], nullptr, y.data(), n, path);
+    c = (c + 1) % kCopies;
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2e-9 * m * n * k, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["weight GB/s"] = benchmark::Counter(1e-9 * w[0].bytes(), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_Linear)
+    ->ArgsProduct({{1, 4, 16, 32, 64}, {704}, {2816}, {0, 1, 2}, {0, 1}})
+    ->ArgNames({"rows", "k", "n", "type", "path"})
+    ->Unit(benchmark::kMicrosecond);
+
+}  // namespace

@@ -3,6 +3,7 @@
 #include <dnnl.h>
 
 #include "core/error.h"
+#include "kernels/cpu/linear.h"
 
 namespace moeasr::cpu {
 
@@ -20,8 +21,8 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
                m, " n=", n, " k=", k);
 }
 
-void linear(const float* x, int64_t m, int64_t k, const float* w, const float* bias, int64_t n, float* y,
-            int64_t ldy) {
+void sgemm_linear(const float* x, int64_t m, int64_t k, const float* w, const float* bias, int64_t n, float* y,
+                  int64_t ldy) {
   if (m == 0) return;
   if (bias) {
     for (int64_t i = 0; i < m; ++i) {
@@ -30,6 +31,19 @@ void linear(const float* x, int64_t m, int64_t k, const float* w, const float* b
     }
   }
   sgemm(false, true, m, n, k, 1.f, x, k, w, k, bias ? 1.f : 0.f, y, ldy);
+}
+
+}  // namespace moeasr::cpu
+
+namespace moeasr::cpu {
+
+void linear(const float* x, int64_t m, int64_t k, const float* w, const float* bias, int64_t n, float* y,
+            int64_t ldy) {
+  WeightMatrix matrix;
+  matrix.n = n;
+  matrix.k = k;
+  matrix.data = w;
+  linear(x, m, matrix, bias, y, ldy);
 }
 
 }  // namespace moeasr::cpu

@@ -12,6 +12,11 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
            const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
 // y[m, n] = x[m, k] * w[n, k]^T (+ bias[n] when bias != nullptr). ldy >= n.
+// Through oneDNN's sgemm whatever m is; cpu::linear (linear.h) picks the best
+// kernel and is what callers should use.
+void sgemm_linear(const float* x, int64_t m, int64_t k, const float* w, const float* bias, int64_t n, float* y,
+                  int64_t ldy);
+// float32 convenience for cpu::linear(x, m, WeightMatrix{f32 w}, bias, y, ldy).
 void linear(const float* x, int64_t m, int64_t k, const float* w, const float* bias, int64_t n, float* y,
             int64_t ldy);
 

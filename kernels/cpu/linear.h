@@ -1,0 +1,25 @@
+// y = x W^T + bias for every weight storage type, choosing the kernel by the
+// number of rows: few rows (one stream's chunk, a lightly loaded expert) go
+// to the weight-streaming kernels of gemm_small.h; many rows to oneDNN.
+//   f32   weights as stored; oneDNN sgemm for many rows
+//   bf16  widened in registers (few rows) or per 64-row tile (many rows)
+//   int8  activations quantized per row (symmetric, dynamic) to u8 with a +128
+//         offset; u8 x s8 -> s32 (VNNI for few rows, oneDNN gemm_u8s8s32
+//         otherwise); y = (acc - 128 * row_sum) * x_scale * w_scale + bias
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/cpu/weights.h"
+
+namespace moeasr::cpu {
+
+// y[m, w.n] (leading dimension ldy) = x[m, w.k] W^T + bias (bias may be null).
+void linear(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy);
+
+// Which kernel family a call takes (for benchmarks and tests).
+enum class LinearPath { kAuto, kSmallRows, kLibrary };
+void linear_with_path(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy,
+                      LinearPath path);
+
+}  // namespace moeasr::cpu

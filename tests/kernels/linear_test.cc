@@ -1,0 +1,122 @@
+// cpu::linear for every weight type and kernel path against double-precision
+// references of what each path must compute.
+#include "kernels/cpu/linear.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "kernels/cpu/gemm_small.h"
+#include "kernels/naive.h"
+
+namespace moeasr {
+namespace {
+
+using cpu::LinearPath;
+using cpu::WeightType;
+
+struct Shape {
+  int64_t m, k, n;
+};
+
+const Shape kShapes[] = {{1, 5, 3}, {2, 16, 4}, {3, 19, 7}, {4, 64, 8}, {5, 100, 13}, {17, 130, 9}, {48, 33, 20}, {70, 48, 5}};
+
+uint16_t to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return static_cast<uint16_t>((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
+}
+float from_bf16(uint16_t h) {
+  const uint32_t u = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+std::vector<LinearPath> paths() {
+  std::vector<LinearPath> p = {LinearPath::kAuto, LinearPath::kLibrary};
+  if (cpu::small_gemm_support().f32) p.push_back(LinearPath::kSmallRows);
+  return p;
+}
+
+TEST(LinearKernel, Float32AllPaths) {
+  std::mt19937 rng(1);
+  for (const Shape& s : kShapes) {
+    auto x = test::random_vector(s.m * s.k, rng), w = test::random_vector(s.n * s.k, rng), b = test::random_vector(s.n, rng);
+    cpu::WeightMatrix wm{WeightType::kF32, s.n, s.k, w.data(), nullptr, nullptr};
+    const std::vector<double> ref = test::naive_linear(x.data(), s.m, s.k, w.data(), b.data(), s.n);
+    for (LinearPath p : paths()) {
+      std::vector<float> y(s.m * (s.n + 3), -7.f);
+      cpu::linear_with_path(x.data(), s.m, wm, b.data(), y.data(), s.n + 3, p);  // ldy > n
+      for (int64_t i = 0; i < s.m; ++i) {
+        for (int64_t j = 0; j < s.n; ++j) ASSERT_NEAR(y[i * (s.n + 3) + j], ref[i * s.n + j], 1e-4) << s.m << "x" << s.k << "x" << s.n;
+        for (int64_t j = s.n; j < s.n + 3; ++j) ASSERT_EQ(y[i * (s.n + 3) + j], -7.f);  // padding untouched
+      }
+    }
+  }
+}
+
+TEST(LinearKernel, Bfloat16WidensExactly) {
+  std::mt19937 rng(2);
+  for (const Shape& s : kShapes) {
+    auto x = test::random_vector(s.m * s.k, rng), wf = test::random_vector(s.n * s.k, rng), b = test::random_vector(s.n, rng);
+    std::vector<uint16_t> w(wf.size());
+    std::vector<float> wide(wf.size());
+    for (size_t i = 0; i < w.size(); ++i) {
+      w[i] = to_bf16(wf[i]);
+      wide[i] = from_bf16(w[i]);
+    }
+    cpu::WeightMatrix wm{WeightType::kBF16, s.n, s.k, w.data(), nullptr, nullptr};
+    const std::vector<double> ref = test::naive_linear(x.data(), s.m, s.k, wide.data(), b.data(), s.n);
+    for (LinearPath p : paths()) {
+      std::vector<float> y(s.m * s.n);
+      cpu::linear_with_path(x.data(), s.m, wm, b.data(), y.data(), s.n, p);
+      EXPECT_LT(test::max_abs_diff(y.data(), ref), 1e-4) << s.m << "x" << s.k << "x" << s.n;
+    }
+  }
+}
+
+TEST(LinearKernel, Int8MatchesQuantizedArithmetic) {
+  std::mt19937 rng(3);
+  std::vector<LinearPath> int8_paths = {LinearPath::kAuto, LinearPath::kLibrary};
+  if (cpu::small_gemm_support().i8) int8_paths.push_back(LinearPath::kSmallRows);
+  for (const Shape& s : kShapes) {
+    auto x = test::random_vector(s.m * s.k, rng), wf = test::random_vector(s.n * s.k, rng), b = test::random_vector(s.n, rng);
+    // Symmetric per-row weight quantization, as the converter does it.
+    std::vector<int8_t> w(wf.size());
+    std::vector<float> scale(s.n);
+    std::vector<int32_t> row_sum(s.n, 0);
+    for (int64_t j = 0; j < s.n; ++j) {
+      float amax = 0;
+      for (int64_t c = 0; c < s.k; ++c) amax = std::max(amax, std::fabs(wf[j * s.k + c]));
+      scale[j] = amax / 127.f;
+      for (int64_t c = 0; c < s.k; ++c) {
+        w[j * s.k + c] = static_cast<int8_t>(std::lrintf(wf[j * s.k + c] / scale[j]));
+        row_sum[j] += w[j * s.k + c];
+      }
+    }
+    cpu::WeightMatrix wm{WeightType::kI8, s.n, s.k, w.data(), scale.data(), row_sum.data()};
+    // Reference: the same per-row activation quantization, exact integer sums.
+    std::vector<double> ref(s.m * s.n), exact = test::naive_linear(x.data(), s.m, s.k, wf.data(), b.data(), s.n);
+    for (int64_t i = 0; i < s.m; ++i) {
+      float amax = 0;
+      for (int64_t c = 0; c < s.k; ++c) amax = std::max(amax, std::fabs(x[i * s.k + c]));
+      const float xs = amax / 127.f;
+      for (int64_t j = 0; j < s.n; ++j) {
+        int64_t acc = 0;
+        for (int64_t c = 0; c < s.k; ++c) acc += std::lrintf(x[i * s.k + c] * (1.f / xs)) * w[j * s.k + c];
+        ref[i * s.n + j] = static_cast<double>(acc) * xs * scale[j] + b[j];
+      }
+    }
+    for (LinearPath p : int8_paths) {
+      std::vector<float> y(s.m * s.n);
+      cpu::linear_with_path(x.data(), s.m, wm, b.data(), y.data(), s.n, p);
+      EXPECT_LT(test::max_abs_diff(y.data(), ref), 1e-4) << s.m << "x" << s.k << "x" << s.n;
+      // And int8 is a fair approximation of float: error well under the output scale.
+      EXPECT_LT(test::max_abs_diff(y.data(), exact), 0.05 * std::sqrt(static_cast<double>(s.k)));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace moeasr
