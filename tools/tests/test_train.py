@@ -1,0 +1,155 @@
+"""Tests of the training code in tools/train (skipped when torch is missing).
+
+    /usr/bin/python3 -m unittest discover -s tools/tests
+"""
+
+import random
+import sys
+import unittest
+from pathlib import Path
+
+TOOLS = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(TOOLS))
+sys.path.insert(0, str(TOOLS / "train"))
+DATA = TOOLS.parent / "tests" / "data"
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+if torch is not None:
+    import losses
+    import masks
+    import moeasr_ref
+    import safetensors_io
+    from trainable import Trainable
+
+
+def fixture_model(name="moe_ln"):
+    config = moeasr_ref.load_config(DATA / "models" / name / "train.yaml")
+    tensors, _ = safetensors_io.load(DATA / "models" / name / "model.safetensors")
+    return moeasr_ref.load_model(config, {k: torch.from_numpy(v) for k, v in tensors.items()})
+
+
+def fixture_feats(utt):
+    return moeasr_ref.fbank(*moeasr_ref.read_wav_int16(DATA / "audio" / f"{utt}.wav"))
+
+
+@unittest.skipIf(torch is None, "torch is not installed")
+class MaskTest(unittest.TestCase):
+    def test_chunk_mask(self):
+        m = masks.chunk_mask(5, 2).int().tolist()
+        self.assertEqual(m, [[1, 1, 0, 0, 0], [1, 1, 0, 0, 0], [1, 1, 1, 1, 0],
+                             [1, 1, 1, 1, 0], [1, 1, 1, 1, 1]])
+        m = masks.chunk_mask(5, 2, num_left_chunks=0).int().tolist()
+        self.assertEqual(m[4], [0, 0, 0, 0, 1])
+
+    def test_subsampled_lengths_match_the_conv(self):
+        model = fixture_model()
+        for frames in (7, 8, 10, 11, 57, 100):
+            with torch.no_grad():
+                out, _ = model.encoder.embed(torch.zeros(1, frames, 80))
+            self.assertEqual(int(masks.subsampled_lengths(torch.tensor([frames]))), out.size(1))
+
+    def test_dynamic_chunk_draw(self):
+        gen = torch.Generator().manual_seed(0)
+        draws = [masks.draw_dynamic_chunk(100, gen) for _ in range(400)]
+        self.assertTrue(all(1 <= d <= 25 or d == 100 for d in draws))
+        self.assertTrue(150 < draws.count(100) < 250)  # about half are full attention
+
+
+@unittest.skipIf(torch is None, "torch is not installed")
+class LossTest(unittest.TestCase):
+    def test_add_sos_eos_as_wenet_docstring(self):
+        ys = torch.tensor([[1, 2, 3, 4, 5], [4, 5, 6, 0, 0], [7, 8, 9, 0, 0]])
+        ys_in, ys_out = losses.add_sos_eos(ys, torch.tensor([5, 3, 3]), 10, 11)
+        self.assertEqual(ys_in.tolist(), [[10, 1, 2, 3, 4, 5], [10, 4, 5, 6, 11, 11],
+                                          [10, 7, 8, 9, 11, 11]])
+        self.assertEqual(ys_out.tolist(), [[1, 2, 3, 4, 5, 11], [4, 5, 6, 11, -1, -1],
+                                           [7, 8, 9, 11, -1, -1]])
+        self.assertEqual(losses.reverse_padded(ys, torch.tensor([5, 3, 3]))[1].tolist(),
+                         [6, 5, 4, 0, 0])
+
+    def test_label_smoothing_equals_explicit_kl(self):
+        torch.manual_seed(0)
+        logits = torch.randn(3, 4, 7)
+        target = torch.tensor([[1, 2, 3, -1], [4, 5, -1, -1], [6, 0, 1, 2]])
+        s = 0.1
+        true = torch.full((12, 7), s / 6)
+        keep = target.reshape(-1) != -1
+        true[torch.arange(12), target.reshape(-1).clamp(min=0)] = 1 - s
+        kl = torch.nn.KLDivLoss(reduction="none")(logits.reshape(-1, 7).log_softmax(-1), true)
+        expected = kl[keep].sum() / 3
+        torch.testing.assert_close(losses.label_smoothing_loss(logits, target, s), expected)
+
+    def test_ctc_loss_is_batch_averaged_sum(self):
+        torch.manual_seed(0)
+        logits = torch.randn(2, 10, 5)
+        ys = torch.tensor([[1, 2, 3], [4, 1, 0]])
+        lens = torch.tensor([10, 8])
+        ylens = torch.tensor([3, 2])
+        per_utt = torch.nn.functional.ctc_loss(logits.log_softmax(-1).transpose(0, 1), ys,
+                                               lens, ylens, reduction="none")
+        torch.testing.assert_close(losses.ctc_loss(logits, lens, ys, ylens), per_utt.sum() / 2)
+
+
+@unittest.skipIf(torch is None, "torch is not installed")
+class TrainableTest(unittest.TestCase):
+    def test_padded_batch_equals_single_utterances(self):
+        """The batched training forward (eval mode) gives the reference's full-attention
+        encoder output and decoder log-probs for every utterance of a padded batch."""
+        model = fixture_model()
+        trainable = Trainable(model).eval()
+        feats = [fixture_feats("hello"), fixture_feats("numbers")]
+        lens = torch.tensor([len(f) for f in feats])
+        batch = torch.nn.utils.rnn.pad_sequence(feats, batch_first=True)
+        tokens = [[5, 6, 7], [8, 9, 10, 11, 12]]
+        with torch.no_grad():
+            out, frame_mask, _ = trainable.encode(batch, lens, chunk=-1)
+            ys = torch.tensor([tokens[0] + [0, 0], tokens[1]])
+            ys_in, _ = losses.add_sos_eos(ys, torch.tensor([3, 5]), model.sos, model.eos)
+            dec = model.decoder.left_decoder(ys_in, out, frame_mask.unsqueeze(1))
+            for b, f in enumerate(feats):
+                single = model.encode(f)
+                n = single.size(0)
+                self.assertEqual(int(frame_mask[b].sum()), n)
+                torch.testing.assert_close(out[b, :n], single, rtol=0, atol=2e-5)
+                ref = model.decoder_logprobs(tokens[b], single, reverse=False)
+                torch.testing.assert_close(dec[b, :len(tokens[b]) + 1], ref, rtol=0, atol=2e-5)
+
+    def test_chunk_mask_forward_is_close_to_streaming(self):
+        """With the causal conv, a masked chunk forward differs from real streaming only
+        through the subsampling's right context at chunk edges: close, not equal."""
+        model = fixture_model()
+        trainable = Trainable(model).eval()
+        f = fixture_feats("numbers")
+        with torch.no_grad():
+            masked, _, _ = trainable.encode(f.unsqueeze(0), torch.tensor([len(f)]), chunk=4)
+            streamed = model.encode(f, chunk_size=4)
+        self.assertEqual(masked.shape[1], streamed.shape[0])
+        self.assertLess(float((masked[0] - streamed).abs().mean()), 0.05)
+
+    def test_training_step_reduces_loss(self):
+        torch.manual_seed(0)
+        random.seed(0)
+        model = fixture_model()
+        model.decoder.left_decoder.embed[0].weight.data.normal_()
+        trainable = Trainable(model, dropout=0.0).train()
+        f = fixture_feats("hello").unsqueeze(0)
+        lens = torch.tensor([f.size(1)])
+        ys, ylens = torch.tensor([[5, 6, 7, 8]]), torch.tensor([4])
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        first = None
+        for _ in range(10):
+            loss, stats = trainable(f, lens, ys, ylens, chunk=-1)
+            first = first if first is not None else loss.item()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        self.assertLess(loss.item(), first)
+        self.assertGreater(stats["balance"], 0.0)
+
+
+if __name__ == "__main__":
+    unittest.main()
