@@ -24,14 +24,6 @@ double log_add(double a, double b) {
   return m + std::log(std::exp(a - m) + std::exp(b - m));
 }
 
-// Hash of a token sequence, extended one token at a time. Only used to find
-// candidate prefix/extension pairs; every match is confirmed on the tokens.
-constexpr uint64_t kEmptyHash = 0x9e3779b97f4a7c15ull;
-uint64_t extend_hash(uint64_t h, int token) {
-  h ^= static_cast<uint64_t>(static_cast<uint32_t>(token)) + 0x632be59bd9b4e019ull + (h << 6) + (h >> 2);
-  return h * 0xff51afd7ed558ccdull;
-}
-
 }  // namespace
 
 CtcPrefixBeamSearch::CtcPrefixBeamSearch(const CtcPrefixBeamSearchOptions& opts) : opts_(opts) {
@@ -47,18 +39,18 @@ CtcPrefixBeamSearch::CtcPrefixBeamSearch(const CtcPrefixBeamSearchOptions& opts)
 void CtcPrefixBeamSearch::reset() {
   frames_ = 0;
   vocab_ = -1;
+  token_nodes_.clear();
+  time_nodes_.clear();
+  token_children_.clear();
+  gc_threshold_ = 4096;
   // WeNet's start state: blank-ending score 0, and both Viterbi scores 0.
-  hyps_.resize(1);
+  hyps_.assign(1, Hyp());
   Hyp& h = hyps_[0];
-  h.tokens.clear();
-  h.hash = kEmptyHash;
   h.s = 0;
   h.ns = kNegInf;
   h.v_s = 0;
   h.v_ns = 0;
-  h.times_s.clear();
-  h.times_ns.clear();
-  update_nbest();
+  nbest_dirty_ = true;
 }
 
 void CtcPrefixBeamSearch::search(const float* logp, int num_frames, int vocab) {
@@ -86,8 +78,11 @@ void CtcPrefixBeamSearch::search(const float* logp, int num_frames, int vocab) {
     }
   }
   vocab_ = vocab;
-  for (int f = 0; f < num_frames; ++f, ++frames_) step(logp + static_cast<size_t>(f) * vocab, vocab, frames_);
-  update_nbest();
+  for (int f = 0; f < num_frames; ++f, ++frames_) {
+    step(logp + static_cast<size_t>(f) * vocab, vocab, frames_);
+    if (token_nodes_.size() + time_nodes_.size() >= gc_threshold_) collect_garbage();
+  }
+  nbest_dirty_ = true;
 }
 
 void CtcPrefixBeamSearch::select_topk(const float* row, int vocab) {
@@ -122,17 +117,16 @@ void CtcPrefixBeamSearch::select_topk(const float* row, int vocab) {
 void CtcPrefixBeamSearch::link_parents() {
   // parent_[j] = i when hyp j is hyp i plus one token; then "hyp i + that
   // token" in the next frame is the same prefix as hyp j and must share its
-  // entry (WeNet's dict does this by keying on the token tuple).
+  // entry (WeNet's dict does this by keying on the token tuple). Token nodes
+  // are unique per sequence, so this compares node ids.
   const int n = static_cast<int>(hyps_.size());
   parent_.assign(n, -1);
   has_child_.assign(n, 0);
   for (int j = 0; j < n; ++j) {
-    const std::vector<int>& tj = hyps_[j].tokens;
-    if (tj.empty()) continue;
+    if (hyps_[j].prefix < 0) continue;
+    const int p = token_nodes_[hyps_[j].prefix].parent;
     for (int i = 0; i < n; ++i) {
-      const std::vector<int>& ti = hyps_[i].tokens;
-      if (ti.size() + 1 != tj.size() || extend_hash(hyps_[i].hash, tj.back()) != hyps_[j].hash) continue;
-      if (!std::equal(ti.begin(), ti.end(), tj.begin())) continue;
+      if (hyps_[i].prefix != p) continue;
       parent_[j] = i;
       has_child_[i] = 1;
       break;
@@ -154,7 +148,7 @@ int CtcPrefixBeamSearch::extend_entry(int hyp, int token) {
   if (has_child_[hyp]) {
     const int n = static_cast<int>(hyps_.size());
     for (int j = 0; j < n; ++j) {
-      if (parent_[j] == hyp && hyps_[j].tokens.back() == token) return stay_entry(j);
+      if (parent_[j] == hyp && last_token(hyps_[j]) == token) return stay_entry(j);
     }
   }
   // (hyp, token) is visited once per frame, so this prefix is new.
@@ -188,7 +182,7 @@ void CtcPrefixBeamSearch::step(const float* row, int vocab, int t) {
         e.s = log_add(e.s, score + prob);
         e.v_s = vit + prob;
         e.times_s = {i, vit_s, kCopy};
-      } else if (!h.tokens.empty() && u == h.tokens.back()) {
+      } else if (h.prefix >= 0 && u == last_token(h)) {
         // *a + a -> *a: the token's peak moves to t only while the entry has
         // not yet seen this frame's token (WeNet's cur_token_prob rule).
         Entry& e1 = entries_[stay_entry(i)];
@@ -239,54 +233,105 @@ void CtcPrefixBeamSearch::step(const float* row, int vocab, int t) {
     const Entry& e = entries_[order_[r]];
     const Hyp& base = hyps_[e.base];
     Hyp& h = next_hyps_[r];
-    h.tokens.assign(base.tokens.begin(), base.tokens.end());
-    h.hash = base.hash;
-    if (e.token >= 0) {
-      h.tokens.push_back(e.token);
-      h.hash = extend_hash(base.hash, e.token);
-    }
+    h.prefix = e.token >= 0 ? token_child(base.prefix, e.token) : base.prefix;
     h.s = e.s;
     h.ns = e.ns;
     h.v_s = e.v_s;
     h.v_ns = e.v_ns;
-    build_times(e.times_s, t, &h.times_s);
-    build_times(e.times_ns, t, &h.times_ns);
+    h.times_s = build_times(e.times_s, t);
+    h.times_ns = build_times(e.times_ns, t);
   }
   hyps_.swap(next_hyps_);
 }
 
-void CtcPrefixBeamSearch::build_times(const TimesSource& src, int t, std::vector<int>* out) const {
-  if (src.hyp < 0) {
-    out->clear();
-    return;
-  }
-  const Hyp& h = hyps_[src.hyp];
-  const std::vector<int>& from = src.from_s ? h.times_s : h.times_ns;
-  out->assign(from.begin(), from.end());
-  if (src.op == kAppend) {
-    out->push_back(t);
-  } else if (src.op == kReplaceLast) {
-    // Unreachable: a prefix with a finite non-blank Viterbi score always has
-    // its last token's time (WeNet asserts it). Never index an empty list.
-    if (out->empty()) {
-      out->push_back(t);
-    } else {
-      out->back() = t;
-    }
-  }
+int CtcPrefixBeamSearch::token_child(int prefix, int token) {
+  const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(prefix + 1)) << 32) | static_cast<uint32_t>(token);
+  auto [it, inserted] = token_children_.try_emplace(key, static_cast<int>(token_nodes_.size()));
+  if (inserted) token_nodes_.push_back({prefix, token});
+  return it->second;
 }
 
-void CtcPrefixBeamSearch::update_nbest() {
+int CtcPrefixBeamSearch::build_times(const TimesSource& src, int t) {
+  if (src.hyp < 0) return -1;
+  const Hyp& h = hyps_[src.hyp];
+  const int from = src.from_s ? h.times_s : h.times_ns;
+  if (src.op == kCopy) return from;
+  // kAppend: t after the list. kReplaceLast: the list with its last time
+  // replaced by t. A prefix with a finite non-blank Viterbi score always has
+  // its last token's time (WeNet asserts it), so an empty list is
+  // unreachable there; never index one: it becomes [t].
+  const int parent = src.op == kAppend || from < 0 ? from : time_nodes_[from].parent;
+  time_nodes_.push_back({parent, t});
+  return static_cast<int>(time_nodes_.size()) - 1;
+}
+
+void CtcPrefixBeamSearch::collect_garbage() {
+  // Mark the nodes the hypotheses reach, then compact each arena in id order.
+  // A node's parent is always older (smaller id) than the node, in both
+  // arenas, so parents are renumbered before their children.
+  auto compact = [this](std::vector<Node>& nodes, auto&& roots) {
+    remap_.assign(nodes.size(), -1);
+    roots([&](int last) {
+      for (int i = last; i >= 0 && remap_[i] < 0; i = nodes[i].parent) remap_[i] = 0;
+    });
+    int next = 0;
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      if (remap_[i] < 0) continue;
+      remap_[i] = next;
+      const int parent = nodes[i].parent;
+      nodes[next] = {parent < 0 ? -1 : remap_[parent], nodes[i].value};
+      ++next;
+    }
+    nodes.resize(next);
+  };
+  compact(token_nodes_, [this](auto&& mark) {
+    for (const Hyp& h : hyps_) mark(h.prefix);
+  });
+  for (Hyp& h : hyps_) h.prefix = h.prefix < 0 ? -1 : remap_[h.prefix];
+  token_children_.clear();
+  for (size_t i = 0; i < token_nodes_.size(); ++i) {
+    const Node& n = token_nodes_[i];
+    token_children_.emplace((static_cast<uint64_t>(static_cast<uint32_t>(n.parent + 1)) << 32) |
+                                static_cast<uint32_t>(n.value),
+                            static_cast<int>(i));
+  }
+  compact(time_nodes_, [this](auto&& mark) {
+    for (const Hyp& h : hyps_) {
+      mark(h.times_s);
+      mark(h.times_ns);
+    }
+  });
+  for (Hyp& h : hyps_) {
+    h.times_s = h.times_s < 0 ? -1 : remap_[h.times_s];
+    h.times_ns = h.times_ns < 0 ? -1 : remap_[h.times_ns];
+  }
+  // Next collection when the arenas have doubled over what is live now.
+  gc_threshold_ = std::max<size_t>(4096, 2 * (token_nodes_.size() + time_nodes_.size()));
+}
+
+void CtcPrefixBeamSearch::unroll(const std::vector<Node>& nodes, int last, std::vector<int>* out) {
+  out->clear();
+  for (int i = last; i >= 0; i = nodes[i].parent) out->push_back(nodes[i].value);
+  std::reverse(out->begin(), out->end());
+}
+
+const std::vector<CtcHypothesis>& CtcPrefixBeamSearch::nbest() const {
+  if (nbest_dirty_) update_nbest();
+  return nbest_;
+}
+
+void CtcPrefixBeamSearch::update_nbest() const {
   nbest_.resize(hyps_.size());
   for (size_t r = 0; r < hyps_.size(); ++r) {
     const Hyp& h = hyps_[r];
     CtcHypothesis& out = nbest_[r];
     const bool vit_s = h.v_s > h.v_ns;
-    out.tokens = h.tokens;
+    unroll(token_nodes_, h.prefix, &out.tokens);
     out.score = log_add(h.s, h.ns);
     out.viterbi_score = vit_s ? h.v_s : h.v_ns;
-    out.times = vit_s ? h.times_s : h.times_ns;
+    unroll(time_nodes_, vit_s ? h.times_s : h.times_ns, &out.times);
   }
+  nbest_dirty_ = false;
 }
 
 }  // namespace moeasr

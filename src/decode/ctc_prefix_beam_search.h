@@ -23,7 +23,9 @@
 // order of the second prune undefined.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <unordered_map>
 #include <vector>
 
 namespace moeasr {
@@ -65,10 +67,28 @@ class CtcPrefixBeamSearch {
   // Best first, at most second_beam_size entries; like WeNet's, the list may
   // end in impossible prefixes (score -inf) when fewer possible ones exist.
   // Before any frame: one empty hypothesis with score 0.
-  const std::vector<CtcHypothesis>& nbest() const { return nbest_; }
+  // Not safe to call from two threads at once (it fills a cache), like
+  // every other member.
+  const std::vector<CtcHypothesis>& nbest() const;
   int frames() const { return frames_; }
+  // Nodes held by the token and time lists (for tests: bounded by what the
+  // hypotheses hold, not by the number of frames).
+  size_t list_nodes() const { return token_nodes_.size() + time_nodes_.size(); }
 
  private:
+  // Token sequences and Viterbi time lists are persistent linked lists in two
+  // arenas: a hypothesis holds the id of its last node, a copy is an id, and
+  // extending one is one new node, so a frame costs O(beam * first_beam)
+  // whatever the length of the transcript (copying vectors made it
+  // O(beam * length) per frame, quadratic over a long stream). Token nodes are
+  // unique per (parent, token), so equal sequences have equal ids. Nodes no
+  // hypothesis reaches are reclaimed by a compaction once the arenas double
+  // (amortized O(1) per node), so memory stays proportional to what the live
+  // hypotheses hold: the transcript and the beam's differences.
+  struct Node {
+    int parent;  // -1: the list is empty before this node
+    int value;   // a token id or a frame index
+  };
   // Which of a previous prefix's Viterbi time lists an entry takes, and how.
   struct TimesSource {
     int hyp = -1;           // index into hyps_; -1: empty list
@@ -76,11 +96,10 @@ class CtcPrefixBeamSearch {
     int8_t op = 0;          // kCopy, kAppend (push t) or kReplaceLast (last = t)
   };
   struct Hyp {
-    std::vector<int> tokens;
-    uint64_t hash = 0;  // of `tokens`; finds prefix/extension pairs quickly
+    int prefix = -1;  // last node of the tokens in token_nodes_; -1: empty
     double s = 0, ns = 0, v_s = 0, v_ns = 0;
     double score = 0;  // log_add(s, ns), cached during a frame
-    std::vector<int> times_s, times_ns;
+    int times_s = -1, times_ns = -1;  // last nodes of the time lists in time_nodes_
   };
   // One prefix of the next frame: hyps_[base].tokens, plus `token` if >= 0.
   struct Entry {
@@ -96,14 +115,23 @@ class CtcPrefixBeamSearch {
   void link_parents();
   int stay_entry(int hyp);
   int extend_entry(int hyp, int token);
-  void build_times(const TimesSource& src, int t, std::vector<int>* out) const;
-  void update_nbest();
+  int last_token(const Hyp& h) const { return token_nodes_[h.prefix].value; }
+  int token_child(int prefix, int token);
+  int build_times(const TimesSource& src, int t);
+  void collect_garbage();
+  void update_nbest() const;
+  static void unroll(const std::vector<Node>& nodes, int last, std::vector<int>* out);
 
   CtcPrefixBeamSearchOptions opts_;
   int frames_ = 0;
   int vocab_ = -1;  // fixed by the first frame after reset()
   std::vector<Hyp> hyps_, next_hyps_;
-  std::vector<CtcHypothesis> nbest_;
+  std::vector<Node> token_nodes_, time_nodes_;
+  std::unordered_map<uint64_t, int> token_children_;  // (parent, token) -> node
+  size_t gc_threshold_ = 0;
+  // The n-best as vectors, built from the lists when asked for.
+  mutable std::vector<CtcHypothesis> nbest_;
+  mutable bool nbest_dirty_ = true;
 
   // Per-frame scratch, kept to avoid allocations.
   std::vector<int> topk_ids_;
@@ -113,6 +141,7 @@ class CtcPrefixBeamSearch {
   std::vector<int> parent_;     // hyp j -> hyp i with tokens(j) == tokens(i) + [last], or -1
   std::vector<char> has_child_;  // hyp i is some hyp's parent_
   std::vector<int> order_;
+  std::vector<int> remap_;      // collect_garbage scratch
 };
 
 }  // namespace moeasr

@@ -235,6 +235,41 @@ TEST(CtcPrefixBeamSearchTest, PiecesGiveTheSameNbestAsOneCall) {
   expect_same_nbest(whole.nbest(), pieces.nbest());
 }
 
+// A long stream: the hypotheses' token and time lists are shared and their
+// dead nodes reclaimed, so the search holds memory for what the hypotheses
+// hold (the transcript), not for the frames seen (without reclaiming, this
+// stream leaves 2 million nodes behind); and reclaiming at different moments
+// (pieces of different sizes) changes nothing.
+TEST(CtcPrefixBeamSearchTest, LongStreamKeepsListsBoundedByTheTranscript) {
+  std::mt19937 rng(23);
+  const int vocab = 6, frames = 200000, beam = 10;
+  // Blank-dominated frames with a token now and then, like a trained model.
+  std::normal_distribution<float> noise(0, 1);
+  std::uniform_int_distribution<int> token(1, vocab - 1);
+  std::vector<float> logp(static_cast<size_t>(frames) * vocab);
+  for (int t = 0; t < frames; ++t) {
+    float* row = logp.data() + static_cast<size_t>(t) * vocab;
+    for (int v = 0; v < vocab; ++v) row[v] = noise(rng) - 8;
+    row[t % 1000 == 0 ? token(rng) : 0] = std::log(0.9f);
+  }
+  CtcPrefixBeamSearch whole = make_search(beam, beam), pieces = make_search(beam, beam);
+  std::uniform_int_distribution<int> piece(1, 64);
+  for (int t = 0; t < frames;) {
+    const int n = std::min(piece(rng), frames - t);
+    pieces.search(logp.data() + static_cast<size_t>(t) * vocab, n, vocab);
+    t += n;
+    // Live nodes: at most one token node and two time nodes per token of each
+    // hypothesis; the arenas grow to twice the live nodes between collections.
+    size_t held = 0;
+    for (const CtcHypothesis& h : pieces.nbest()) held += h.tokens.size();
+    ASSERT_LE(pieces.list_nodes(), 4096 + 2 * 3 * held) << "frame " << t;
+  }
+  whole.search(logp.data(), frames, vocab);
+  EXPECT_GE(whole.nbest()[0].tokens.size(), 200u);  // a token every 1000 frames, and now and then a stray one
+  EXPECT_LE(whole.nbest()[0].tokens.size(), 220u);
+  expect_same_nbest(whole.nbest(), pieces.nbest());
+}
+
 TEST(CtcPrefixBeamSearchTest, BeamOfOneIsGreedyDecoding) {
   std::mt19937 rng(5);
   for (int trial = 0; trial < 20; ++trial) {
