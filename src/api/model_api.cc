@@ -10,9 +10,10 @@ extern "C" {
 
 moeasr_status moeasr_set_log_callback(moeasr_log_callback callback, void* user_data, moeasr_log_level min_level) {
   return guarded("moeasr_set_log_callback", [&] {
-    MOEASR_CHECK(min_level >= MOEASR_LOG_DEBUG && min_level <= MOEASR_LOG_ERROR, MOEASR_ERR_INVALID_ARGUMENT,
-                 "unknown log level ", static_cast<int>(min_level));
-    moeasr::set_log_callback(callback, user_data, min_level);
+    const int level = moeasr::enum_value(min_level);
+    MOEASR_CHECK(level >= MOEASR_LOG_DEBUG && level <= MOEASR_LOG_ERROR, MOEASR_ERR_INVALID_ARGUMENT,
+                 "unknown log level ", level);
+    moeasr::set_log_callback(callback, user_data, static_cast<moeasr_log_level>(level));
   });
 }
 

@@ -19,7 +19,7 @@ void clear_last_error() { t_last_error.clear(); }
 extern "C" {
 
 const char* moeasr_status_string(moeasr_status status) {
-  switch (status) {
+  switch (moeasr::enum_value(status)) {
     case MOEASR_OK: return "MOEASR_OK";
     case MOEASR_ERR_INVALID_ARGUMENT: return "MOEASR_ERR_INVALID_ARGUMENT";
     case MOEASR_ERR_IO: return "MOEASR_ERR_IO";

@@ -57,6 +57,7 @@ class CApiTest : public ::testing::Test {
 TEST(CApiStatus, NamesAndVersion) {
   EXPECT_STREQ(moeasr_status_string(MOEASR_ERR_STATE), "MOEASR_ERR_STATE");
   EXPECT_STREQ(moeasr_status_string(static_cast<moeasr_status>(99)), "MOEASR_ERR_UNKNOWN");
+  EXPECT_STREQ(moeasr_status_string(static_cast<moeasr_status>(-1)), "MOEASR_ERR_UNKNOWN");
   EXPECT_STRNE(moeasr_version(), "");
 }
 
@@ -347,7 +348,9 @@ TEST_F(CApiTest, LogCallbackReceivesMessages) {
   ASSERT_EQ(moeasr_model_load(model_dir().c_str(), nullptr, &m), MOEASR_OK);
   moeasr_model_free(m);
   EXPECT_EQ(messages.size(), before);  // silenced
+  // C callers may pass any int for an enum (UBSan checks that it is read safely).
   EXPECT_EQ(moeasr_set_log_callback(cb, nullptr, static_cast<moeasr_log_level>(9)), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(moeasr_set_log_callback(cb, nullptr, static_cast<moeasr_log_level>(-1)), MOEASR_ERR_INVALID_ARGUMENT);
 }
 
 }  // namespace
