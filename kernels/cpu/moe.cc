@@ -60,8 +60,8 @@ void group_by_expert(int64_t n, const MoeLayerView& L, MoeWorkspace& ws) {
 void moe_ffn(const float* x, int64_t n, const MoeLayerView& L, float* y, MoeWorkspace& ws, int64_t* expert_load) {
   const int64_t d = L.d, H = L.hidden;
   const int k = L.top_k;
+  if (n == 0) return;  // y may be null then: memset(nullptr, 0, 0) is undefined
   std::memset(y, 0, sizeof(float) * n * d);
-  if (n == 0) return;
   moe_route(x, n, L, ws);
   group_by_expert(n, L, ws);
   const int64_t rows = n * k;
@@ -95,8 +95,8 @@ void moe_ffn(const float* x, int64_t n, const MoeLayerView& L, float* y, MoeWork
 void moe_ffn_per_expert_loop(const float* x, int64_t n, const MoeLayerView& L, float* y, MoeWorkspace& ws) {
   const int64_t d = L.d, H = L.hidden;
   const int k = L.top_k;
+  if (n == 0) return;  // y may be null then: memset(nullptr, 0, 0) is undefined
   std::memset(y, 0, sizeof(float) * n * d);
-  if (n == 0) return;
   moe_route(x, n, L, ws);
   std::vector<float> xe, he, ye;
   std::vector<int64_t> tokens;
