@@ -212,6 +212,8 @@ TEST_F(CApiTest, StateMachine) {
   ASSERT_EQ(moeasr_stream_get_final_result(s.s, &r.r), MOEASR_OK);
   EXPECT_EQ(r.r->is_final, 1);
   const std::string first = r.r->text;
+  moeasr_result_free(r.r);  // the failing call below sets r.r to NULL
+  r.r = nullptr;
   // reset: the same stream decodes the next utterance identically.
   ASSERT_EQ(moeasr_stream_reset(s.s), MOEASR_OK);
   EXPECT_EQ(moeasr_stream_get_final_result(s.s, &r.r), MOEASR_ERR_STATE);
