@@ -1,12 +1,15 @@
 // The C API: handles, options, state machine, bad input and results.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "core/mapped_file.h"
 #include "frontend/wav_reader.h"
 #include "moeasr/moeasr.h"
 #include "test_util.h"
@@ -353,6 +356,104 @@ TEST_F(CApiTest, LogCallbackReceivesMessages) {
   // C callers may pass any int for an enum (UBSan checks that it is read safely).
   EXPECT_EQ(moeasr_set_log_callback(cb, nullptr, static_cast<moeasr_log_level>(9)), MOEASR_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(moeasr_set_log_callback(cb, nullptr, static_cast<moeasr_log_level>(-1)), MOEASR_ERR_INVALID_ARGUMENT);
+}
+
+// Failure handling through the C API: every case returns a status and a
+// message, leaves the out-handle NULL and leaks nothing (the asan preset runs
+// this file under LeakSanitizer).
+TEST(CApiFailures, DevicesThatCannotBeOpened) {
+  moeasr_model_options o;
+  ASSERT_EQ(moeasr_model_default_options(&o), MOEASR_OK);
+  struct Case {
+    const char* device;
+    std::vector<moeasr_status> allowed;
+  };
+  // CUDA devices: unsupported in a CPU-only build, a device error when the
+  // device does not exist; anything else is not a device name at all.
+  const Case cases[] = {{"cuda", {MOEASR_ERR_UNSUPPORTED, MOEASR_ERR_DEVICE}},
+                        {"cuda:99", {MOEASR_ERR_UNSUPPORTED, MOEASR_ERR_DEVICE}},
+                        {"cuda:-1", {MOEASR_ERR_UNSUPPORTED, MOEASR_ERR_DEVICE, MOEASR_ERR_INVALID_ARGUMENT}},
+                        {"cpu:7", {MOEASR_ERR_INVALID_ARGUMENT, MOEASR_ERR_DEVICE}},
+                        {"", {MOEASR_ERR_INVALID_ARGUMENT}},
+                        {"\xff\xfe\x01garbage", {MOEASR_ERR_INVALID_ARGUMENT}},
+                        {"CPU", {MOEASR_ERR_INVALID_ARGUMENT}}};
+  for (const Case& c : cases) {
+    o.device = c.device;
+    moeasr_model* m = reinterpret_cast<moeasr_model*>(0x1);
+    const moeasr_status st = moeasr_model_load(model_dir().c_str(), &o, &m);
+    EXPECT_NE(std::find(c.allowed.begin(), c.allowed.end(), st), c.allowed.end())
+        << "device '" << c.device << "': " << moeasr_status_string(st);
+    EXPECT_EQ(m, nullptr) << c.device;
+    EXPECT_STRNE(moeasr_last_error(), "") << c.device;
+  }
+  o.device = nullptr;  // NULL means the default, "cpu"
+  moeasr_model* m = nullptr;
+  EXPECT_EQ(moeasr_model_load(model_dir().c_str(), &o, &m), MOEASR_OK) << moeasr_last_error();
+  moeasr_model_free(m);
+}
+
+TEST(CApiFailures, TerabyteTensorAndBadUnitsAreRejectedAtLoad) {
+  moeasr::test::TempDir dir;
+  moeasr::test::copy_file(model_dir() + "/train.yaml", dir.file("train.yaml"));
+  moeasr::test::copy_file(model_dir() + "/units.txt", dir.file("units.txt"));
+  // A tensor the config expects, claiming 1 TiB of data in a tiny file: rejected
+  // from the header alone (an attempt to allocate it would be an out-of-memory
+  // status here, and an abort under the asan preset).
+  moeasr::test::write_file(
+      dir.file("model.safetensors"),
+      moeasr::test::safetensors_from_header(
+          R"({"ctc.ctc_lo.weight": {"dtype": "F32", "shape": [262144, 1048576], "data_offsets": [0, 1099511627776]}})",
+          "xxxxxxxx"));
+  moeasr_model* m = reinterpret_cast<moeasr_model*>(0x1);
+  EXPECT_EQ(moeasr_model_load(dir.path().c_str(), nullptr, &m), MOEASR_ERR_FORMAT);
+  EXPECT_EQ(m, nullptr);
+  EXPECT_NE(std::string(moeasr_last_error()).find("out of range"), std::string::npos) << moeasr_last_error();
+
+  // Invalid UTF-8 in units.txt, with valid weights.
+  moeasr::test::copy_file(model_dir() + "/model.safetensors", dir.file("model.safetensors"));
+  std::string units = moeasr::read_file(model_dir() + "/units.txt");
+  units.replace(units.find("a 2"), 1, "\xc3\x28");  // a broken two-byte sequence
+  moeasr::test::write_file(dir.file("units.txt"), units);
+  EXPECT_EQ(moeasr_model_load(dir.path().c_str(), nullptr, &m), MOEASR_ERR_FORMAT);
+  EXPECT_EQ(m, nullptr);
+  EXPECT_NE(std::string(moeasr_last_error()).find("UTF-8"), std::string::npos) << moeasr_last_error();
+}
+
+TEST_F(CApiTest, HugeAndExtremeOptionValues) {
+  moeasr_stream_options o;
+  ASSERT_EQ(moeasr_stream_default_options(&o), MOEASR_OK);
+  const int32_t kMax = std::numeric_limits<int32_t>::max(), kMin = std::numeric_limits<int32_t>::min();
+  auto rejected = [&](void (*tweak)(moeasr_stream_options&, int32_t, int32_t)) {
+    moeasr_stream_options bad = o;
+    tweak(bad, kMax, kMin);
+    moeasr_stream* s = reinterpret_cast<moeasr_stream*>(0x1);
+    const moeasr_status st = moeasr_stream_create(model.m, &bad, &s);
+    EXPECT_EQ(s, nullptr);
+    if (st != MOEASR_OK) EXPECT_STRNE(moeasr_last_error(), "");
+    return st;
+  };
+  using O = moeasr_stream_options;
+  EXPECT_EQ(rejected([](O& x, int32_t hi, int32_t) { x.nbest = hi; }), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(rejected([](O& x, int32_t, int32_t lo) { x.nbest = lo; }), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(rejected([](O& x, int32_t hi, int32_t) { x.chunk_size = hi; }), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(rejected([](O& x, int32_t hi, int32_t) { x.num_left_chunks = hi; }), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(rejected([](O& x, int32_t, int32_t) { x.ctc_weight = INFINITY; }), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(rejected([](O& x, int32_t, int32_t) { x.reverse_weight = NAN; }), MOEASR_ERR_INVALID_ARGUMENT);
+
+  // The extreme values that are allowed decode normally: the largest beam and
+  // chunk, unlimited history given as INT_MIN, full attention as INT_MIN.
+  const std::vector<float> audio = wav("hello.wav");
+  for (auto tweak : std::vector<void (*)(O&)>{[](O& x) { x.nbest = 1000; },
+                                              [](O& x) { x.chunk_size = 4096; },
+                                              [](O& x) { x.chunk_size = 4; x.num_left_chunks = 1 << 20; },
+                                              [](O& x) { x.num_left_chunks = std::numeric_limits<int32_t>::min(); },
+                                              [](O& x) { x.chunk_size = std::numeric_limits<int32_t>::min(); }}) {
+    O ok = o;
+    tweak(ok);
+    StreamH s;
+    ASSERT_EQ(moeasr_stream_create(model.m, &ok, &s.s), MOEASR_OK) << moeasr_last_error();
+    EXPECT_NE(decode(s.s, audio, 8000), "<none>");
+  }
 }
 
 }  // namespace
