@@ -35,7 +35,10 @@ struct Layer {
       w2.push_back(rand(d * hidden));
       b2.push_back(rand(d));
     }
-    for (int e = 0; e < experts; ++e) weights.push_back({w1[e].data(), b1[e].data(), w2[e].data(), b2[e].data()});
+    for (int e = 0; e < experts; ++e) {
+      weights.push_back({cpu::WeightMatrix{cpu::WeightType::kF32, hidden, d, w1[e].data(), nullptr, nullptr}, b1[e].data(),
+                         cpu::WeightMatrix{cpu::WeightType::kF32, d, hidden, w2[e].data(), nullptr, nullptr}, b2[e].data()});
+    }
     view = {d, hidden, experts, k, Activation::kSwish, gate.data(), weights.data()};
     dense_w1 = rand(k * hidden * d);  // the active size of top-k experts
     dense_b1 = rand(k * hidden);

@@ -60,6 +60,8 @@ options:
   --warmup N             untimed runs first (default 1)
   --repeat N             timed runs (default 3)
   --moe-path grouped|loop  MoE kernel: expert-grouped (default) or the per-expert loop
+  --compute-type T       Linear weights: default (as stored) | float32 | bfloat16 | int8
+  --experts-only         apply --compute-type to the MoE experts only
   --seed N               random weights / synthetic audio seed (default 1)
   --no-probe             skip the sgemm-peak and bandwidth probes
   --json                 one JSON object on stdout instead of tables
@@ -73,6 +75,8 @@ struct Options {
   int chunk_size = 16, left_chunks = -1, streams = 1, threads = 1, warmup = 1, repeat = 3;
   bool rescore = true, json_out = false, probe = true, per_expert_loop = false;
   std::string device = "cpu";
+  std::string compute_type = "default";
+  bool experts_only = false;
   uint32_t seed = 1;
 };
 
@@ -138,6 +142,10 @@ Options parse(int argc, char** argv) {
       const std::string m = value();
       if (m != "grouped" && m != "loop") usage_error("--moe-path must be grouped or loop");
       o.per_expert_loop = m == "loop";
+    } else if (f == "--compute-type") {
+      o.compute_type = value();
+    } else if (f == "--experts-only") {
+      o.experts_only = true;
     } else if (f == "--no-probe") {
       o.probe = false;
     } else if (f == "--json") {
@@ -184,6 +192,8 @@ class Subject {
     moeasr::ModelOptions mo;
     mo.threads = o.threads;
     mo.device = o.device;
+    mo.compute_type = o.compute_type;
+    mo.compute_experts_only = o.experts_only;
     if (is_config(source)) {
       if (!o.random_weights) usage_error(source + " is a config: add --random-weights");
       const auto start = Clock::now();
@@ -315,8 +325,8 @@ class Subject {
       j["expert_load"] = layers;
       const double bytes_per_step = profile_.expert_bytes_touched / profile_.forwards;
       j["expert_bytes_per_step"] = bytes_per_step;
-      j["expert_bytes_if_all_read"] = static_cast<double>(p.encoder_expert_bytes) * E * c.encoder.num_blocks *
-                                      (c.encoder.macaron ? 2 : 1);
+      j["expert_bytes_if_all_read"] = static_cast<double>(model_->encoder().expert_weight_bytes()) * E *
+                                      c.encoder.num_blocks * (c.encoder.macaron ? 2 : 1);
       if (bandwidth > 0) {
         // Reading the touched experts once per step is a floor on the step time.
         const double audio_per_step = audio_seconds_ / profile_.forwards;
@@ -469,7 +479,8 @@ int main(int argc, char** argv) {
     out["settings"] = {{"chunk_size", o.chunk_size}, {"left_chunks", o.left_chunks}, {"streams", o.streams},
                        {"threads", o.threads},       {"mode", o.rescore ? "rescore" : "ctc"},
                        {"repeat", o.repeat},         {"moe_path", o.per_expert_loop ? "loop" : "grouped"},
-                       {"device", o.device}};
+                       {"device", o.device},         {"compute_type", o.compute_type},
+                       {"experts_only", o.experts_only}};
     std::vector<json> reports;
     for (auto& s : subjects) reports.push_back(s->report(peak, bandwidth));
     if (reports.size() == 1) {
@@ -487,7 +498,8 @@ int main(int argc, char** argv) {
     } else {
       std::cout << "chunk " << o.chunk_size << ", left " << o.left_chunks << ", " << o.streams << " stream(s), "
                 << o.threads << " thread(s), " << (o.rescore ? "rescore" : "ctc") << ", "
-                << (o.per_expert_loop ? "per-expert loop" : "grouped MoE") << "\n";
+                << (o.per_expert_loop ? "per-expert loop" : "grouped MoE") << ", weights " << o.compute_type
+                << (o.experts_only ? " (experts)" : "") << "\n";
       for (const json& r : reports) print_table(r);
       if (out.contains("ratio")) {
         std::cout << "ratio RTF(B)/RTF(A) = " << fmt(out["ratio"].get<double>(), 3) << "  (FLOP ratio per frame "

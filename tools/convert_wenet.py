@@ -2,15 +2,22 @@
 """Turn a WeNet checkpoint into a moeasr model directory.
 
     convert_wenet.py --checkpoint final.pt --config train.yaml --units units.txt --out DIR
-                     [--dtype fp32|fp16] [--force]
+                     [--dtype fp32|fp16|bf16|int8] [--only experts|linear|all] [--force]
 
 DIR gets:
     train.yaml          copied unchanged
     units.txt           copied unchanged (checked: "token id" lines, ids 0..V-1)
-    model.safetensors   the state_dict, keys unchanged, floating tensors as F32
-                        (--dtype fp16: as F16, half the size; the runtime widens
-                        them to float32 at load),
+    model.safetensors   the state_dict, keys unchanged, floating tensors as F32,
                         metadata {"format": "pt", "moeasr_format_version": "1", "source": "wenet"}
+                        --dtype fp16: every floating tensor as F16 (the runtime widens them)
+                        --dtype bf16: Linear weights as BF16 (computed in bfloat16)
+                        --dtype int8: Linear weights as I8 with a per-row F32 `<name>.scale`
+                          (symmetric: w = q * scale, q in [-127, 127]), computed in int8
+                        --only experts: convert only MoE expert weights; linear: every Linear
+                          weight; all (default): as above. "Linear weights" are exactly what the
+                          runtime converts for its compute_type option: attention projections,
+                          FFN / expert w_1 and w_2, 1x1 convolutions, CTC head, decoder output
+                          layer; never router gates, embeddings or the subsampling layers.
 
 The checkpoint may be a plain state_dict or a dict holding it under 'model' or
 'state_dict'; a DataParallel 'module.' prefix is stripped. Buffers the runtime
@@ -22,6 +29,7 @@ Errors are reported as one line on stderr with exit status 1.
 """
 
 import argparse
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -89,27 +97,75 @@ def find_state_dict(checkpoint, path):
     return result
 
 
-FLOAT_DTYPES = {"fp32": np.float32, "fp16": np.float16}
+DTYPES = ("fp32", "fp16", "bf16", "int8")
+SCOPES = ("experts", "linear", "all")
+
+# The runtime's quantizable Linear weights (src/model/weight_spec.cc: ExpectedTensor.quantizable).
+LINEAR_WEIGHT = re.compile(
+    r"(\.linear_(q|k|v|out|pos)|\.w_[12]|\.pointwise_conv[12]|^ctc\.ctc_lo|\.output_layer)\.weight$")
 
 
-def convert_tensors(state, dtype="fp32"):
-    """(tensors to store, names dropped). Floating tensors become float32, or float16
-    with dtype "fp16" (a value beyond float16's range is an error, not an inf)."""
-    kept, dropped = {}, []
-    target = FLOAT_DTYPES[dtype]
+def is_linear_weight(name):
+    return bool(LINEAR_WEIGHT.search(name))
+
+
+def bf16_bits(array):
+    """float32 -> bfloat16 bits (uint16), round to nearest even, as the runtime does."""
+    u = np.ascontiguousarray(array, dtype=np.float32).view(np.uint32)
+    rounded = ((u + np.uint32(0x7FFF) + ((u >> 16) & np.uint32(1))) >> 16).astype(np.uint16)
+    special = (u & np.uint32(0x7F800000)) == np.uint32(0x7F800000)  # inf / NaN keep their class
+    return np.where(special, ((u >> 16) | np.where(u & 0xFFFF, 0x40, 0)).astype(np.uint16), rounded)
+
+
+def quantize_int8(array):
+    """Row-wise symmetric int8 (rows = output features): (q int8, scale float32 [rows]),
+    bit-for-bit what the runtime computes for compute_type int8."""
+    w = np.ascontiguousarray(array, dtype=np.float32).reshape(array.shape[0], -1)
+    amax = np.abs(w).max(axis=1)
+    scale = np.where(amax > 0, amax / np.float32(127), np.float32(1)).astype(np.float32)
+    q = np.rint(w / scale[:, None]).astype(np.int8)
+    return q.reshape(array.shape), scale
+
+
+def convert_tensors(state, dtype="fp32", only="all"):
+    """(tensors to store, names dropped, {name: "BF16"} for bfloat16 bits).
+
+    fp32 / fp16: every floating tensor in that type (a value beyond float16's range
+    is an error, not an inf). bf16 / int8: the Linear weights `only` selects in that
+    type, the rest float32."""
+    kept, dropped, bf16_names = {}, [], {}
+
+    def selected(name):
+        if dtype == "fp32":
+            return False
+        if only == "experts":
+            return ".experts." in name and is_linear_weight(name)
+        if only == "linear" or dtype != "fp16":
+            return is_linear_weight(name)
+        return True  # fp16, all: every floating tensor
+
     for name, value in state.items():
         if name.endswith(DROPPED_SUFFIXES):
             dropped.append(name)
         elif np.issubdtype(value.dtype, np.floating):
-            converted = value.astype(target)
-            if not np.array_equal(np.isfinite(converted), np.isfinite(value)):
-                raise ConvertError(f"tensor {name!r} has values outside the {dtype} range")
-            kept[name] = converted
+            chosen = selected(name)
+            if dtype == "fp16" and chosen:
+                converted = value.astype(np.float16)
+                if not np.array_equal(np.isfinite(converted), np.isfinite(value)):
+                    raise ConvertError(f"tensor {name!r} has values outside the fp16 range")
+                kept[name] = converted
+            elif dtype == "bf16" and chosen:
+                kept[name] = bf16_bits(value)
+                bf16_names[name] = "BF16"
+            elif dtype == "int8" and chosen:
+                kept[name], kept[name + ".scale"] = quantize_int8(value)
+            else:
+                kept[name] = value.astype(np.float32)
         elif value.dtype == np.bool_:
             kept[name] = value.astype(np.uint8)
         else:
             kept[name] = value
-    return kept, sorted(dropped)
+    return kept, sorted(dropped), bf16_names
 
 
 def check_against_config(tensors, config, vocab_size, config_path):
@@ -134,7 +190,7 @@ def prepare_out_dir(out, force):
     out.mkdir(parents=True, exist_ok=True)
 
 
-def convert(checkpoint, config_path, units_path, out, force, dtype="fp32"):
+def convert(checkpoint, config_path, units_path, out, force, dtype="fp32", only="all"):
     for label, path in (("checkpoint", checkpoint), ("config", config_path), ("units", units_path)):
         if not path.is_file():
             raise ConvertError(f"{label} file not found: {path}")
@@ -144,15 +200,15 @@ def convert(checkpoint, config_path, units_path, out, force, dtype="fp32"):
         loaded = ptfile.load(checkpoint)
     except ptfile.PtFileError as e:
         raise ConvertError(str(e)) from None
-    tensors, dropped = convert_tensors(find_state_dict(loaded, checkpoint), dtype)
+    tensors, dropped, bf16_names = convert_tensors(find_state_dict(loaded, checkpoint), dtype, only)
     check_against_config(tensors, config, vocab_size, config_path)
     prepare_out_dir(out, force)
     shutil.copyfile(config_path, out / "train.yaml")
     shutil.copyfile(units_path, out / "units.txt")
     metadata = {"format": "pt", "moeasr_format_version": FORMAT_VERSION, "source": "wenet"}
-    safetensors_io.save(out / "model.safetensors", tensors, metadata)
+    safetensors_io.save(out / "model.safetensors", tensors, metadata, dtypes=bf16_names)
     print(f"wrote {out / 'model.safetensors'}: {len(tensors)} tensors, "
-          f"{sum(t.size for t in tensors.values())} values, floating point as {dtype}")
+          f"{sum(t.size for t in tensors.values())} values, {dtype} ({only})")
     if dropped:
         print(f"dropped {len(dropped)} recomputed/training-only buffers: {', '.join(dropped)}")
     print(f"copied train.yaml and units.txt ({vocab_size} units) to {out}")
@@ -164,12 +220,14 @@ def main(argv=None):
     parser.add_argument("--config", required=True, type=Path, help="WeNet train.yaml")
     parser.add_argument("--units", required=True, type=Path, help="symbol table units.txt")
     parser.add_argument("--out", required=True, type=Path, help="model directory to write")
-    parser.add_argument("--dtype", choices=sorted(FLOAT_DTYPES), default="fp32",
-                        help="storage type of floating tensors (default fp32)")
+    parser.add_argument("--dtype", choices=DTYPES, default="fp32",
+                        help="storage type (default fp32); see the module docstring")
+    parser.add_argument("--only", choices=SCOPES, default="all",
+                        help="which tensors --dtype applies to (default all)")
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
     args = parser.parse_args(argv)
     try:
-        convert(args.checkpoint, args.config, args.units, args.out, args.force, args.dtype)
+        convert(args.checkpoint, args.config, args.units, args.out, args.force, args.dtype, args.only)
     except (ConvertError, safetensors_io.SafetensorsError, OSError, UnicodeDecodeError) as e:
         message = " ".join(str(e).split())  # always one line
         print(f"convert_wenet.py: error: {message}", file=sys.stderr)

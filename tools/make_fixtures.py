@@ -37,7 +37,7 @@ from fixtures import audio, golden, margins, specs, vocab, weights  # noqa: E402
 
 DATA = TOOLS.parent / "tests" / "data"
 CHECKPOINT_MODEL = "moe_ln"  # the model whose final.pt is kept as converter test input
-MAX_SEED_TRIES = 50
+MAX_SEED_TRIES = 200
 
 
 def say(path):
@@ -82,6 +82,11 @@ def build_model(spec, feats, mean, istd):
             for mode, d in modes.items():
                 problems += [f"{utt}/{mode}: {p}" for p in
                              margins.search_problems(d, golden.BEAM_SIZE, seed)]
+        if not problems:
+            rounded = margins.bf16_rounded(model)
+            decoded_bf16 = {utt: golden.decode_all_modes(rounded, f, spec.reverse_weight)
+                            for utt, f in feats.items()}
+            problems += margins.bf16_problems(decoded, decoded_bf16)
         if not problems:
             return model, seed, shift
         print(f"  seed {seed} rejected: {'; '.join(problems[:3])}")

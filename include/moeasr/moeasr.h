@@ -107,6 +107,10 @@ typedef struct moeasr_model_options {
   int32_t threads;     /* intra-op threads of one decode call; default 1 */
   const char* device;  /* "cpu" (default). "cuda" / "cuda:N": MOEASR_ERR_UNSUPPORTED in this
                           version. The string is copied. */
+  /* Added in 0.2 (structs of 0.1's size keep the defaults): */
+  const char* compute_type;      /* type of the Linear weights: "default" (as stored in the file),
+                                    "float32", "bfloat16" or "int8" (converted at load); copied */
+  int32_t compute_experts_only;  /* 1: convert only the MoE expert weights; default 0 */
 } moeasr_model_options;
 
 /* Fills `options` with the defaults (and sets struct_size). */

@@ -9,13 +9,14 @@
 #include <vector>
 
 #include "core/activation.h"
+#include "kernels/cpu/weights.h"
 
 namespace moeasr::cpu {
 
 struct ExpertWeights {
-  const float* w1;  // [hidden, d]
+  WeightMatrix w1;  // [hidden, d]
   const float* b1;  // [hidden] or null
-  const float* w2;  // [d, hidden]
+  WeightMatrix w2;  // [d, hidden]
   const float* b2;  // [d] or null
 };
 

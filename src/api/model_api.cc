@@ -1,4 +1,6 @@
 // C API: logging and the model handle.
+#include <cstddef>
+
 #include "api/handles.h"
 #include "core/logging.h"
 #include "model/weight_spec.h"
@@ -23,6 +25,8 @@ moeasr_status moeasr_model_default_options(moeasr_model_options* options) {
     options->struct_size = sizeof(moeasr_model_options);
     options->threads = 1;
     options->device = "cpu";
+    options->compute_type = "default";
+    options->compute_experts_only = 0;
   });
 }
 
@@ -34,11 +38,14 @@ moeasr_status moeasr_model_load(const char* model_dir, const moeasr_model_option
     MOEASR_CHECK(model_dir, MOEASR_ERR_INVALID_ARGUMENT, "model_dir is NULL");
     moeasr_model_options defaults;
     moeasr_model_default_options(&defaults);
-    const moeasr_model_options o =
-        moeasr::api::read_options(options, defaults, sizeof(moeasr_model_options), "moeasr_model_options");
+    // 0.1's struct ended after `device`.
+    const size_t v1_size = offsetof(moeasr_model_options, device) + sizeof(const char*);
+    const moeasr_model_options o = moeasr::api::read_options(options, defaults, v1_size, "moeasr_model_options");
     moeasr::ModelOptions mo;
     mo.threads = o.threads;
     mo.device = o.device ? o.device : "cpu";
+    mo.compute_type = o.compute_type ? o.compute_type : "default";
+    mo.compute_experts_only = o.compute_experts_only != 0;
     auto handle = std::make_unique<moeasr_model>();
     handle->model = moeasr::AsrModel::load(model_dir, mo);
     for (const moeasr::SafeTensorInfo& t : handle->model->weights().tensors()) {

@@ -43,6 +43,8 @@ options:
   --ctc-weight W         weight of the CTC score in rescoring (default 0.5)
   --reverse-weight W     weight of the right-to-left decoder (default 0.0)
   --threads N            intra-op threads (default 1)
+  --compute-type T       Linear weights as default (stored) | float32 | bfloat16 | int8
+  --experts-only         convert only the MoE experts to --compute-type
   --channel N            channel to decode from multi-channel files
   --dump-dir DIR         write <key>.fbank.npy, <key>.encoder_out.npy, <key>.ctc_logprobs.npy
   -h, --help             this text
@@ -54,6 +56,8 @@ struct Args {
   moeasr::DecodeOptions decode;
   int threads = 1;
   int channel = -1;
+  std::string compute_type = "default";
+  bool experts_only = false;
 };
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -99,6 +103,10 @@ Args parse_args(int argc, char** argv) {
       std::cout << kUsage;
       std::exit(0);
     }
+    if (flag == "--experts-only") {
+      a.experts_only = true;
+      continue;
+    }
     if (i + 1 >= argc) usage_error("missing value for " + flag);
     const std::string v = argv[++i];
     if (flag == "--model") a.model = v;
@@ -112,6 +120,7 @@ Args parse_args(int argc, char** argv) {
     else if (flag == "--threads") a.threads = parse_int(flag, v);
     else if (flag == "--channel") a.channel = parse_int(flag, v);
     else if (flag == "--dump-dir") a.dump_dir = v;
+    else if (flag == "--compute-type") a.compute_type = v;
     else if (flag == "--mode") {
       if (v != "ctc" && v != "rescore") usage_error("--mode must be ctc or rescore, got '" + v + "'");
       rescore = v == "rescore";
@@ -173,6 +182,8 @@ int main(int argc, char** argv) {
   try {
     moeasr::ModelOptions options;
     options.threads = args.threads;
+    options.compute_type = args.compute_type;
+    options.compute_experts_only = args.experts_only;
     model = moeasr::AsrModel::load(args.model, options);
     for (const std::string& w : model->config().warnings) std::cerr << "moeasr-decode: warning: " << w << "\n";
     if (args.decode.rescoring && !model->decoder()) {

@@ -7,14 +7,14 @@
 
 namespace moeasr {
 
-AttentionDecoder::AttentionDecoder(const ModelConfig& config, const SafeTensors& st)
+AttentionDecoder::AttentionDecoder(const ModelConfig& config, const SafeTensors& st, const PrecisionPolicy& precision)
     : d_(config.encoder.d_model),
       heads_(config.decoder.heads),
       vocab_(config.vocab_size),
       sos_(config.sos_id),
       eos_(config.eos_id),
       pos_enc_(config.encoder.d_model) {
-  WeightReader r(st);
+  WeightReader r(st, precision);
   const DecoderConfig& c = config.decoder;
   if (c.type == DecoderType::kTransformer) {
     left_ = r.decoder("decoder", c.num_blocks, c);

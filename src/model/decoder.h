@@ -30,7 +30,7 @@ struct HypothesisScores {
 
 class AttentionDecoder {
  public:
-  AttentionDecoder(const ModelConfig& config, const SafeTensors& weights);
+  AttentionDecoder(const ModelConfig& config, const SafeTensors& weights, const PrecisionPolicy& precision = {});
 
   bool bidirectional() const { return has_right_; }
   // Scores each hypothesis against the encoder output `memory` ([frames, d]).

@@ -53,16 +53,24 @@ size_t EncoderState::cache_bytes() const {
   return bytes;
 }
 
+int64_t Encoder::expert_weight_bytes() const {
+  if (!config_.ffn.moe || layers_.empty()) return 0;
+  const cpu::ExpertWeights& e = layers_[0].ff.experts[0];
+  const int64_t biases = (e.b1 ? e.w1.n : 0) + (e.b2 ? e.w2.n : 0);
+  return e.w1.bytes() + e.w2.bytes() + biases * int64_t{sizeof(float)};
+}
+
 int64_t Encoder::output_frames(int64_t n) {
   if (n < 7) return 0;
   const int64_t t1 = (n - 3) / 2 + 1;
   return (t1 - 3) / 2 + 1;
 }
 
-Encoder::Encoder(const ModelConfig& config, const SafeTensors& st) : config_(config.encoder), pos_enc_(config_.d_model) {
+Encoder::Encoder(const ModelConfig& config, const SafeTensors& st, const PrecisionPolicy& precision)
+    : config_(config.encoder), pos_enc_(config_.d_model) {
   const EncoderConfig& c = config_;
   const int64_t d = c.d_model, f2 = c.subsampled_features();
-  WeightReader r(st);
+  WeightReader r(st, precision);
   if (c.global_cmvn) {
     cmvn_mean_ = r.tensor("encoder.global_cmvn.mean");
     cmvn_istd_ = r.tensor("encoder.global_cmvn.istd");
@@ -78,13 +86,13 @@ Encoder::Encoder(const ModelConfig& config, const SafeTensors& st) : config_(con
   }
   conv2_b_ = r.tensor("encoder.embed.conv.2.bias");
   // WeNet flattens the conv output per frame as (channel, freq); ours is (freq, channel).
-  const LinearWeights out = r.linear("encoder.embed.out.0");
-  embed_out_.bias = out.bias;
-  embed_out_.weight = Tensor({d, f2 * d});
+  const Tensor out = r.tensor("encoder.embed.out.0.weight");
+  embed_out_bias_ = r.tensor("encoder.embed.out.0.bias");
+  embed_out_ = Tensor({d, f2 * d});
   for (int64_t o = 0; o < d; ++o) {
     for (int64_t ch = 0; ch < d; ++ch) {
       for (int64_t f = 0; f < f2; ++f) {
-        embed_out_.weight.data<float>()[o * f2 * d + f * d + ch] = out.weight.data<float>()[o * f2 * d + ch * f2 + f];
+        embed_out_.data<float>()[o * f2 * d + f * d + ch] = out.data<float>()[o * f2 * d + ch * f2 + f];
       }
     }
   }
@@ -140,7 +148,7 @@ void Encoder::subsample(const EncoderChunk& chunk, EncoderWorkspace& ws, float* 
     cpu::conv2d_3x3_s2_relu(ws.conv1.data(), t1_rows, f1, d, conv2_w_.data<float>(), conv2_b_.data<float>(), d,
                             ws.conv2.data(), ws.im2col);
     float* y = out + t0 * d;
-    cpu::linear(ws.conv2.data(), nt, f2 * d, embed_out_.weight.data<float>(), embed_out_.bias_data(), d, y, d);
+    cpu::linear(ws.conv2.data(), nt, f2 * d, embed_out_.data<float>(), embed_out_bias_.data<float>(), d, y, d);
     cpu::scale(y, y, xscale, nt * d);
   }
 }

@@ -70,7 +70,7 @@ struct EncoderWorkspace {
 
 class Encoder {
  public:
-  Encoder(const ModelConfig& config, const SafeTensors& weights);
+  Encoder(const ModelConfig& config, const SafeTensors& weights, const PrecisionPolicy& precision = {});
 
   const EncoderConfig& config() const { return config_; }
   int64_t d_model() const { return config_.d_model; }
@@ -78,6 +78,8 @@ class Encoder {
   static constexpr int kRightContext = 6;
   // Output frames for n feature frames (Conv2dSubsampling4).
   static int64_t output_frames(int64_t n);
+  // Bytes one MoE expert's weights occupy in their compute type (0 if dense).
+  int64_t expert_weight_bytes() const;
 
   // Runs one chunk per entry; `out` becomes [sum of out_frames, d].
   // `expert_load` (optional): [layers][2 (macaron, ffn)][experts] token counts.
@@ -94,7 +96,7 @@ class Encoder {
   EncoderConfig config_;
   Tensor cmvn_mean_, cmvn_istd_;
   Tensor conv1_w_, conv1_b_, conv2_w_, conv2_b_;  // conv2 re-ordered to [c_out, 3, 3, c_in]
-  LinearWeights embed_out_;                       // columns re-ordered to (freq, channel)
+  Tensor embed_out_, embed_out_bias_;             // float32, columns re-ordered to (freq, channel)
   std::vector<ConformerLayerWeights> layers_;
   LayerNormWeights after_norm_;
   PositionalEncoding pos_enc_;

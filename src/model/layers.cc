@@ -22,13 +22,25 @@ cpu::MoeLayerView FfnWeights::moe_view(int64_t d) const {
 Tensor WeightReader::tensor(const std::string& name) const {
   Tensor t = st_.get(name);
   if (t.dtype() == DType::kF32) return t;
-  // 16-bit weights are widened once here; the compute path is float32.
+  // Other types are widened (or dequantized) once here for the float32 ops.
   Tensor wide(t.shape(), DType::kF32);
-  const uint16_t* in = t.data<uint16_t>();
   float* out = wide.data<float>();
-  MOEASR_CHECK(t.dtype() == DType::kF16 || t.dtype() == DType::kBF16, MOEASR_ERR_UNSUPPORTED, "tensor '", name,
-               "' has dtype ", dtype_name(t.dtype()));
-  for (int64_t i = 0; i < t.numel(); ++i) out[i] = t.dtype() == DType::kF16 ? fp16_to_float(in[i]) : bf16_to_float(in[i]);
+  switch (t.dtype()) {
+    case DType::kF16:
+      for (int64_t i = 0; i < t.numel(); ++i) out[i] = fp16_to_float(t.data<uint16_t>()[i]);
+      break;
+    case DType::kBF16:
+      for (int64_t i = 0; i < t.numel(); ++i) out[i] = bf16_to_float(t.data<uint16_t>()[i]);
+      break;
+    case DType::kI8: {
+      const Tensor scale = st_.get(name + ".scale");  // per output row (dim 0)
+      const int64_t per_row = t.numel() / t.dim(0);
+      for (int64_t i = 0; i < t.numel(); ++i) out[i] = t.data<int8_t>()[i] * scale.data<float>()[i / per_row];
+      break;
+    }
+    default:
+      throw_error(MOEASR_ERR_UNSUPPORTED, "tensor '", name, "' has dtype ", dtype_name(t.dtype()));
+  }
   return wide;
 }
 
@@ -36,9 +48,13 @@ Tensor WeightReader::optional(const std::string& name) const {
   return st_.find(name) ? tensor(name) : Tensor();
 }
 
-LinearWeights WeightReader::linear(const std::string& prefix) const {
+LinearWeights WeightReader::linear(const std::string& prefix, bool expert) const {
+  MatrixStorage m = load_matrix(st_, prefix + ".weight", policy_, expert);
   LinearWeights l;
-  l.weight = tensor(prefix + ".weight");
+  l.matrix = m.matrix;
+  l.storage = std::move(m.data);
+  l.scale = std::move(m.scale);
+  l.row_sum = std::move(m.row_sum);
   l.bias = optional(prefix + ".bias");
   return l;
 }
@@ -58,12 +74,11 @@ FfnWeights WeightReader::ffn(const std::string& prefix, const FfnConfig& config)
   f.gate = tensor(prefix + ".gate.weight");
   for (int e = 0; e < config.num_experts; ++e) {
     const std::string expert = prefix + ".experts." + std::to_string(e);
-    f.w1s.push_back(linear(expert + ".w_1"));
-    f.w2s.push_back(linear(expert + ".w_2"));
+    f.w1s.push_back(linear(expert + ".w_1", true));
+    f.w2s.push_back(linear(expert + ".w_2", true));
   }
   for (int e = 0; e < config.num_experts; ++e) {
-    f.experts.push_back({f.w1s[e].weight.data<float>(), f.w1s[e].bias_data(), f.w2s[e].weight.data<float>(),
-                         f.w2s[e].bias_data()});
+    f.experts.push_back({f.w1s[e].matrix, f.w1s[e].bias_data(), f.w2s[e].matrix, f.w2s[e].bias_data()});
   }
   return f;
 }
@@ -87,9 +102,8 @@ ConvModuleWeights WeightReader::conv_module(const std::string& prefix, const Enc
   const int64_t d = c.d_model, ch = c.conv_channels(), kernel = c.cnn_kernel;
   // Conv1d weights [out, in, 1] are linear layers over channels.
   m.pointwise1 = linear(prefix + ".pointwise_conv1");
-  m.pointwise1.weight = Tensor(m.pointwise1.weight).reshape({2 * ch, d});
   m.pointwise2 = linear(prefix + ".pointwise_conv2");
-  m.pointwise2.weight = Tensor(m.pointwise2.weight).reshape({d, ch});
+  (void)d;
 
   const Tensor dw = tensor(prefix + ".depthwise_conv.weight");  // [C, 1, K]
   m.depthwise_t = Tensor({kernel, ch});

@@ -11,14 +11,16 @@
 #include "kernels/cpu/moe.h"
 #include "model/config.h"
 #include "model/safetensors.h"
+#include "model/weight_precision.h"
 
 namespace moeasr {
 
 struct LinearWeights {
-  Tensor weight;  // [out, in]
-  Tensor bias;    // [out] or empty
-  int64_t in() const { return weight.dim(1); }
-  int64_t out() const { return weight.dim(0); }
+  cpu::WeightMatrix matrix;       // [out, in] in its compute type
+  Tensor storage, scale, row_sum;  // keep the matrix's data alive
+  Tensor bias;                    // [out] float32, or empty
+  int64_t in() const { return matrix.k; }
+  int64_t out() const { return matrix.n; }
   const float* bias_data() const { return bias.empty() ? nullptr : bias.data<float>(); }
 };
 
@@ -78,10 +80,12 @@ struct DecoderWeights {
 // Reads named tensors of a validated weight file into the structs above.
 class WeightReader {
  public:
-  explicit WeightReader(const SafeTensors& st) : st_(st) {}
+  explicit WeightReader(const SafeTensors& st, PrecisionPolicy policy = {}) : st_(st), policy_(policy) {}
+  // A tensor as float32 (widened or dequantized when stored otherwise).
   Tensor tensor(const std::string& name) const;
   Tensor optional(const std::string& name) const;  // empty when absent
-  LinearWeights linear(const std::string& prefix) const;
+  // A Linear layer in the compute type the policy picks.
+  LinearWeights linear(const std::string& prefix, bool expert = false) const;
   LayerNormWeights layer_norm(const std::string& prefix, float eps) const;
   FfnWeights ffn(const std::string& prefix, const FfnConfig& config) const;
   AttentionWeights attention(const std::string& prefix, bool rel_pos) const;
@@ -90,6 +94,7 @@ class WeightReader {
 
  private:
   const SafeTensors& st_;
+  PrecisionPolicy policy_;
 };
 
 }  // namespace moeasr

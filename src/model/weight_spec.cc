@@ -10,10 +10,12 @@ namespace {
 
 class SpecBuilder {
  public:
-  void add(const std::string& name, Shape shape) { out.push_back({name, std::move(shape)}); }
+  void add(const std::string& name, Shape shape, bool quantizable = false) {
+    out.push_back({name, std::move(shape), quantizable});
+  }
 
   void linear(const std::string& prefix, int64_t in, int64_t out_features, bool bias) {
-    add(prefix + ".weight", {out_features, in});
+    add(prefix + ".weight", {out_features, in}, true);
     if (bias) add(prefix + ".bias", {out_features});
   }
 
@@ -78,11 +80,13 @@ std::vector<ExpectedTensor> expected_tensors(const ModelConfig& c) {
   b.add("encoder.embed.conv.0.bias", {d});
   b.add("encoder.embed.conv.2.weight", {d, d, 3, 3});
   b.add("encoder.embed.conv.2.bias", {d});
-  b.linear("encoder.embed.out.0", d * e.subsampled_features(), d, true);
+  // Not quantizable: its columns are re-ordered at load into a float32 copy.
+  b.add("encoder.embed.out.0.weight", {d, d * e.subsampled_features()});
+  b.add("encoder.embed.out.0.bias", {d});
   for (int i = 0; i < e.num_blocks; ++i) {
     const std::string l = "encoder.encoders." + std::to_string(i);
     b.attention(l + ".self_attn", d, e.query_bias, e.key_bias, e.value_bias);
-    b.add(l + ".self_attn.linear_pos.weight", {d, d});
+    b.add(l + ".self_attn.linear_pos.weight", {d, d}, true);
     b.add(l + ".self_attn.pos_bias_u", {e.heads, e.d_k()});
     b.add(l + ".self_attn.pos_bias_v", {e.heads, e.d_k()});
     b.ffn(l + ".feed_forward", d, e.ffn);
@@ -95,7 +99,7 @@ std::vector<ExpectedTensor> expected_tensors(const ModelConfig& c) {
     if (e.use_cnn_module) {
       const int64_t inner = static_cast<int64_t>(e.conv_inner_factor) * d, ch = e.conv_channels();
       const std::string m = l + ".conv_module";
-      b.add(m + ".pointwise_conv1.weight", {inner, d, 1});
+      b.add(m + ".pointwise_conv1.weight", {inner, d, 1}, true);
       if (e.conv_bias) b.add(m + ".pointwise_conv1.bias", {inner});
       b.add(m + ".depthwise_conv.weight", {ch, 1, e.cnn_kernel});
       if (e.conv_bias) b.add(m + ".depthwise_conv.bias", {ch});
@@ -104,7 +108,7 @@ std::vector<ExpectedTensor> expected_tensors(const ModelConfig& c) {
         b.add(m + ".norm.running_mean", {ch});
         b.add(m + ".norm.running_var", {ch});
       }
-      b.add(m + ".pointwise_conv2.weight", {d, ch, 1});
+      b.add(m + ".pointwise_conv2.weight", {d, ch, 1}, true);
       if (e.conv_bias) b.add(m + ".pointwise_conv2.bias", {d});
       b.layer_norm(l + ".norm_conv", d);
       b.layer_norm(l + ".norm_final", d);
@@ -146,9 +150,21 @@ void validate_weights(const SafeTensors& weights, const ModelConfig& config) {
                           shape_string(t.shape));
       continue;
     }
-    MOEASR_CHECK(info->dtype == DType::kF32 || info->dtype == DType::kF16 || info->dtype == DType::kBF16,
-                 MOEASR_ERR_UNSUPPORTED, weights.path(), ": tensor '", t.name, "' has dtype ",
-                 dtype_name(info->dtype), "; this runtime reads F32, F16 and BF16 weights");
+    const bool float_type = info->dtype == DType::kF32 || info->dtype == DType::kF16 || info->dtype == DType::kBF16;
+    if (info->dtype == DType::kI8 && t.quantizable) {
+      // int8 needs its per-row scales.
+      const std::string scale = t.name + ".scale";
+      const SafeTensorInfo* s = weights.find(scale);
+      MOEASR_CHECK(s, MOEASR_ERR_FORMAT, weights.path(), ": int8 tensor '", t.name, "' has no '", scale, "'");
+      MOEASR_CHECK(s->dtype == DType::kF32 && s->shape == Shape{t.shape[0]}, MOEASR_ERR_FORMAT, weights.path(), ": '",
+                   scale, "' must be F32 of shape [", t.shape[0], "], got ", dtype_name(s->dtype), " ",
+                   shape_string(s->shape));
+      expected_names.insert(scale);
+      continue;
+    }
+    MOEASR_CHECK(float_type, MOEASR_ERR_UNSUPPORTED, weights.path(), ": tensor '", t.name, "' has dtype ",
+                 dtype_name(info->dtype), "; this runtime reads F32, F16, BF16", t.quantizable ? " and I8" : "",
+                 " here");
   }
   std::vector<std::string> unexpected;
   for (const SafeTensorInfo& info : weights.tensors()) {

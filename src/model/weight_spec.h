@@ -14,6 +14,9 @@ namespace moeasr {
 struct ExpectedTensor {
   std::string name;
   Shape shape;
+  // A Linear (or 1x1 convolution) weight: may be stored as I8 with a
+  // `<name>.scale` F32 [out] tensor next to it.
+  bool quantizable = false;
 };
 
 std::vector<ExpectedTensor> expected_tensors(const ModelConfig& config);
@@ -23,8 +26,8 @@ std::vector<ExpectedTensor> expected_tensors(const ModelConfig& config);
 bool is_ignorable_tensor(const std::string& name);
 
 // Throws Error(MOEASR_ERR_FORMAT) listing missing tensors, shape mismatches and
-// unexpected tensors; Error(MOEASR_ERR_UNSUPPORTED) for a dtype other than
-// F32, F16, BF16 (16-bit weights are widened to float32 at load).
+// unexpected tensors; Error(MOEASR_ERR_UNSUPPORTED) for a dtype the runtime
+// cannot read: F32, F16 and BF16 everywhere, I8 (+ .scale) for Linear weights.
 void validate_weights(const SafeTensors& weights, const ModelConfig& config);
 
 }  // namespace moeasr

@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/linear.h"
 #include "kernels/cpu/norm.h"
 #include "kernels/cpu/softmax.h"
 
@@ -16,7 +17,7 @@ void linear(const Tensor& x, const LinearWeights& w, Tensor& y) {
   MOEASR_CHECK(x.dim(-1) == w.in(), MOEASR_ERR_INTERNAL, "linear: input width ", x.dim(-1), " != ", w.in());
   const int64_t rows = rows_of(x);
   y.resize({rows, w.out()});
-  cpu::linear(x.data<float>(), rows, w.in(), w.weight.data<float>(), w.bias_data(), w.out(), y.data<float>(), w.out());
+  cpu::linear(x.data<float>(), rows, w.matrix, w.bias_data(), y.data<float>(), w.out());
 }
 
 void layer_norm(const Tensor& x, const LayerNormWeights& n, Tensor& y) {

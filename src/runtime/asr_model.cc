@@ -15,6 +15,7 @@ void check_options(const ModelOptions& options) {
   }
   MOEASR_CHECK(options.device == "cpu", MOEASR_ERR_INVALID_ARGUMENT, "unknown device '", options.device,
                "' (expected \"cpu\" or \"cuda[:N]\")");
+  parse_compute_type(options.compute_type);  // reject a bad name before loading anything
 }
 
 }  // namespace
@@ -26,14 +27,17 @@ std::shared_ptr<const AsrModel> AsrModel::load(const std::string& dir, const Mod
 
 std::shared_ptr<const AsrModel> AsrModel::from_model_dir(ModelDir dir, const ModelOptions& options) {
   check_options(options);
+  PrecisionPolicy precision;
+  precision.type = parse_compute_type(options.compute_type);
+  precision.experts_only = options.compute_experts_only;
   std::shared_ptr<AsrModel> m(new AsrModel());
   m->dir_ = std::move(dir);
   m->options_ = options;
-  m->encoder_ = std::make_unique<Encoder>(m->dir_.config, *m->dir_.weights);
+  m->encoder_ = std::make_unique<Encoder>(m->dir_.config, *m->dir_.weights, precision);
   if (m->dir_.config.decoder.type != DecoderType::kNone) {
-    m->decoder_ = std::make_unique<AttentionDecoder>(m->dir_.config, *m->dir_.weights);
+    m->decoder_ = std::make_unique<AttentionDecoder>(m->dir_.config, *m->dir_.weights, precision);
   }
-  m->ctc_ = WeightReader(*m->dir_.weights).linear("ctc.ctc_lo");
+  m->ctc_ = WeightReader(*m->dir_.weights, precision).linear("ctc.ctc_lo");
   return m;
 }
 

@@ -17,6 +17,10 @@ namespace moeasr {
 struct ModelOptions {
   int threads = 1;             // intra-op threads for one decode call
   std::string device = "cpu";  // "cpu" ("cuda[:N]" arrives with the CUDA backend)
+  // Storage/compute type of the Linear weights (see model/weight_precision.h):
+  // "default" keeps what the file stores; "float32", "bfloat16", "int8" convert at load.
+  std::string compute_type = "default";
+  bool compute_experts_only = false;  // convert only the MoE experts
 };
 
 class AsrModel {

@@ -52,10 +52,9 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 // Bytes of encoder expert weights a step read: every expert that got at least
 // one token in a layer is read once. `load` is [layer][2][experts] for the step.
-double expert_bytes(const std::vector<int64_t>& load, const FfnConfig& ffn, int64_t d) {
-  const double per_expert = (2.0 * d * ffn.hidden + (ffn.bias ? d + ffn.hidden : 0)) * sizeof(float);
+double expert_bytes(const std::vector<int64_t>& load, int64_t per_expert) {
   double bytes = 0;
-  for (int64_t tokens : load) bytes += tokens > 0 ? per_expert : 0;
+  for (int64_t tokens : load) bytes += tokens > 0 ? static_cast<double>(per_expert) : 0;
   return bytes;
 }
 
@@ -309,7 +308,7 @@ void decode_streams(const std::vector<Stream*>& streams, DecodeProfile* profile)
       if (ffn.moe) {
         profile->expert_load.resize(step_load.size(), 0);
         for (size_t i = 0; i < step_load.size(); ++i) profile->expert_load[i] += step_load[i];
-        profile->expert_bytes_touched += expert_bytes(step_load, ffn, model.config().encoder.d_model);
+        profile->expert_bytes_touched += expert_bytes(step_load, model.encoder().expert_weight_bytes());
       }
     }
     for (size_t i = 0; i < chunks.size(); ++i) {

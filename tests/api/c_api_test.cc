@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <limits>
 #include <string>
 #include <vector>
@@ -100,6 +101,25 @@ TEST(CApiModel, OptionsAreValidated) {
   o.struct_size = sizeof(o) + 8;  // built against a newer header
   EXPECT_EQ(moeasr_model_load(model_dir().c_str(), &o, &m), MOEASR_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(m, nullptr);
+  o.struct_size = sizeof(o);
+  o.compute_type = "int4";
+  EXPECT_EQ(moeasr_model_load(model_dir().c_str(), &o, &m), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(moeasr_last_error()).find("int4"), std::string::npos);
+}
+
+TEST(CApiModel, OlderOptionsStructsKeepNewDefaults) {
+  // A program built against 0.1's header passes a struct that ends at `device`.
+  moeasr_model_options o;
+  moeasr_model_default_options(&o);
+  o.compute_type = "garbage that must not be read";
+  o.struct_size = offsetof(moeasr_model_options, device) + sizeof(const char*);
+  moeasr_model* m = nullptr;
+  ASSERT_EQ(moeasr_model_load(model_dir().c_str(), &o, &m), MOEASR_OK) << moeasr_last_error();
+  moeasr_model_free(m);
+  moeasr_model_default_options(&o);
+  o.compute_type = "int8";
+  ASSERT_EQ(moeasr_model_load(model_dir().c_str(), &o, &m), MOEASR_OK) << moeasr_last_error();
+  moeasr_model_free(m);
 }
 
 TEST_F(CApiTest, ModelInfo) {

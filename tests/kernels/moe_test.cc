@@ -25,7 +25,9 @@ struct RandomMoe {
       b2.push_back(test::random_vector(d, rng, 0.1f));
     }
     for (int e = 0; e < experts; ++e) {
-      weights.push_back({w1[e].data(), bias ? b1[e].data() : nullptr, w2[e].data(), bias ? b2[e].data() : nullptr});
+      const cpu::WeightMatrix m1{cpu::WeightType::kF32, hidden, d, w1[e].data(), nullptr, nullptr};
+      const cpu::WeightMatrix m2{cpu::WeightType::kF32, d, hidden, w2[e].data(), nullptr, nullptr};
+      weights.push_back({m1, bias ? b1[e].data() : nullptr, m2, bias ? b2[e].data() : nullptr});
     }
     view = {d, hidden, experts, top_k, act, gate.data(), weights.data()};
   }
@@ -59,10 +61,10 @@ std::vector<double> naive_moe(const float* x, int64_t n, const cpu::MoeLayerView
     for (int e : chosen) {
       const double w = std::exp(logits[e] - logits[order[0]]) / sum;
       const cpu::ExpertWeights& ew = L.experts[e];
-      std::vector<double> h = test::naive_linear(xt, 1, L.d, ew.w1, ew.b1, L.hidden);
+      std::vector<double> h = test::naive_linear(xt, 1, L.d, ew.w1.f32(), ew.b1, L.hidden);
       std::vector<float> hf(h.size());
       for (size_t i = 0; i < h.size(); ++i) hf[i] = static_cast<float>(act(h[i], L.activation));
-      std::vector<double> o = test::naive_linear(hf.data(), 1, L.hidden, ew.w2, ew.b2, L.d);
+      std::vector<double> o = test::naive_linear(hf.data(), 1, L.hidden, ew.w2.f32(), ew.b2, L.d);
       for (int64_t c = 0; c < L.d; ++c) y[t * L.d + c] += w * o[c];
     }
   }

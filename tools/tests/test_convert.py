@@ -147,7 +147,7 @@ class ConvertTest(TempDirTest):
                                "--units", CHECKPOINT / "units.txt", "--out", out,
                                "--dtype", "fp16")
         self.assertEqual(result.returncode, 0, result.stderr)
-        self.assertIn("as fp16", result.stdout)
+        self.assertIn("fp16 (all)", result.stdout)
         converted, metadata = safetensors_io.load(out / "model.safetensors")
         committed, _ = safetensors_io.load(COMMITTED_MODEL / "model.safetensors")
         self.assertEqual(metadata["moeasr_format_version"], "1")
@@ -165,14 +165,61 @@ class ConvertTest(TempDirTest):
         state = {"ok": np.ones(3, np.float32), "big": np.array([1e6], np.float32)}
         with self.assertRaisesRegex(convert_wenet.ConvertError, "big.*fp16"):
             convert_wenet.convert_tensors(state, "fp16")
-        kept, _ = convert_wenet.convert_tensors(state, "fp32")
+        kept, _, _ = convert_wenet.convert_tensors(state, "fp32")
         self.assertEqual(kept["big"].dtype, np.float32)
+
+    def test_bf16_and_int8_convert_linear_weights(self):
+        sys.path.insert(0, str(TOOLS))
+        import convert_wenet
+        from safetensors_io import load
+        committed, _ = load(COMMITTED_MODEL / "model.safetensors")
+        for dtype, only in (("bf16", "all"), ("int8", "all"), ("int8", "experts"), ("bf16", "linear")):
+            with self.subTest(dtype=dtype, only=only), tempfile.TemporaryDirectory() as tmp:
+                out = Path(tmp) / "m"
+                result = run_converter("--checkpoint", CHECKPOINT / "final.pt", "--config", CHECKPOINT / "train.yaml",
+                                       "--units", CHECKPOINT / "units.txt", "--out", out, "--dtype", dtype,
+                                       "--only", only)
+                self.assertEqual(result.returncode, 0, result.stderr)
+                tensors, _ = load(out / "model.safetensors")
+                for name, array in committed.items():
+                    linear = convert_wenet.is_linear_weight(name)
+                    chosen = linear and (only != "experts" or ".experts." in name)
+                    if not chosen:
+                        np.testing.assert_array_equal(tensors[name], array, err_msg=name)
+                        self.assertNotIn(name + ".scale", tensors)
+                    elif dtype == "int8":
+                        q, scale = tensors[name], tensors[name + ".scale"]
+                        self.assertEqual(q.dtype, np.int8)
+                        self.assertLessEqual(np.abs(q.astype(np.int32)).max(), 127)
+                        rows = array.reshape(array.shape[0], -1)
+                        err = np.abs(q.reshape(rows.shape) * scale[:, None] - rows).max(axis=1)
+                        self.assertTrue(np.all(err <= scale * 0.5 + 1e-7), name)
+                    else:
+                        widened = (tensors[name].astype(np.uint32) << 16).view(np.float32)
+                        np.testing.assert_allclose(widened, array, rtol=2 ** -8, err_msg=name)
+                # Router gates, embeddings and the subsampling stay float32.
+                for name in tensors:
+                    if name.endswith(".gate.weight") or "embed" in name:
+                        self.assertEqual(tensors[name].dtype, np.float32, name)
+
+    def test_linear_weight_names_match_the_runtime(self):
+        sys.path.insert(0, str(TOOLS))
+        import convert_wenet
+        self.assertTrue(convert_wenet.is_linear_weight("encoder.encoders.0.self_attn.linear_pos.weight"))
+        self.assertTrue(convert_wenet.is_linear_weight("encoder.encoders.3.feed_forward.experts.7.w_2.weight"))
+        self.assertTrue(convert_wenet.is_linear_weight("encoder.encoders.0.conv_module.pointwise_conv1.weight"))
+        self.assertTrue(convert_wenet.is_linear_weight("decoder.right_decoder.output_layer.weight"))
+        self.assertTrue(convert_wenet.is_linear_weight("ctc.ctc_lo.weight"))
+        for name in ("encoder.encoders.0.feed_forward.gate.weight", "encoder.embed.out.0.weight",
+                     "decoder.left_decoder.embed.0.weight", "encoder.encoders.0.conv_module.depthwise_conv.weight",
+                     "encoder.encoders.0.norm_ff.weight", "ctc.ctc_lo.bias"):
+            self.assertFalse(convert_wenet.is_linear_weight(name), name)
 
     def test_rejects_unknown_dtype(self):
         result = run_converter("--checkpoint", CHECKPOINT / "final.pt",
                                "--config", CHECKPOINT / "train.yaml",
                                "--units", CHECKPOINT / "units.txt", "--out", self.tmp / "m",
-                               "--dtype", "int8")
+                               "--dtype", "int4")
         self.assertNotEqual(result.returncode, 0)
         self.assertIn("--dtype", result.stderr)
 

@@ -1,0 +1,140 @@
+#include "model/weight_precision.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/half.h"
+
+namespace moeasr {
+
+ComputeType parse_compute_type(const std::string& name) {
+  if (name == "default" || name.empty()) return ComputeType::kDefault;
+  if (name == "float32" || name == "fp32") return ComputeType::kFloat32;
+  if (name == "bfloat16" || name == "bf16") return ComputeType::kBFloat16;
+  if (name == "int8") return ComputeType::kInt8;
+  throw_error(MOEASR_ERR_INVALID_ARGUMENT, "unknown compute_type '", name,
+              "' (expected default, float32, bfloat16 or int8)");
+}
+
+const char* compute_type_name(ComputeType t) {
+  switch (t) {
+    case ComputeType::kDefault: return "default";
+    case ComputeType::kFloat32: return "float32";
+    case ComputeType::kBFloat16: return "bfloat16";
+    case ComputeType::kInt8: return "int8";
+  }
+  return "?";
+}
+
+uint16_t float_to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7F800000u) == 0x7F800000u) return static_cast<uint16_t>(u >> 16 | ((u & 0xFFFF) ? 0x40 : 0));  // inf/NaN
+  return static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
+void quantize_rows_int8(const float* w, int64_t n, int64_t k, int8_t* q, float* scale) {
+  for (int64_t r = 0; r < n; ++r) {
+    const float* row = w + r * k;
+    float amax = 0.f;
+    for (int64_t c = 0; c < k; ++c) amax = std::max(amax, std::fabs(row[c]));
+    const float s = amax > 0.f ? amax / 127.f : 1.f;
+    scale[r] = s;
+    for (int64_t c = 0; c < k; ++c) q[r * k + c] = static_cast<int8_t>(std::lrintf(row[c] / s));
+  }
+}
+
+namespace {
+
+// The matrix as float32, whatever it is stored as.
+Tensor to_float(const SafeTensors& st, const std::string& name, const Tensor& t, int64_t n, int64_t k) {
+  if (t.dtype() == DType::kF32) return t;
+  Tensor out({n, k}, DType::kF32);
+  float* o = out.data<float>();
+  switch (t.dtype()) {
+    case DType::kF16:
+      for (int64_t i = 0; i < n * k; ++i) o[i] = fp16_to_float(t.data<uint16_t>()[i]);
+      break;
+    case DType::kBF16:
+      for (int64_t i = 0; i < n * k; ++i) o[i] = bf16_to_float(t.data<uint16_t>()[i]);
+      break;
+    case DType::kI8: {
+      const Tensor s = st.get(name + ".scale");
+      for (int64_t r = 0; r < n; ++r) {
+        for (int64_t c = 0; c < k; ++c) o[r * k + c] = t.data<int8_t>()[r * k + c] * s.data<float>()[r];
+      }
+      break;
+    }
+    default:
+      throw_error(MOEASR_ERR_UNSUPPORTED, "tensor '", name, "' has dtype ", dtype_name(t.dtype()));
+  }
+  return out;
+}
+
+cpu::WeightType stored_kernel_type(DType d) {
+  switch (d) {
+    case DType::kBF16: return cpu::WeightType::kBF16;
+    case DType::kI8: return cpu::WeightType::kI8;
+    default: return cpu::WeightType::kF32;  // F32, and F16 which is widened
+  }
+}
+
+}  // namespace
+
+MatrixStorage load_matrix(const SafeTensors& st, const std::string& name, const PrecisionPolicy& policy, bool expert) {
+  const Tensor stored = st.get(name);
+  MOEASR_CHECK(stored.rank() == 2 || (stored.rank() == 3 && stored.dim(2) == 1), MOEASR_ERR_INTERNAL, "'", name,
+               "' is not a matrix");
+  const int64_t n = stored.dim(0), k = stored.dim(1);
+
+  cpu::WeightType target = stored_kernel_type(stored.dtype());
+  if (policy.type != ComputeType::kDefault && (expert || !policy.experts_only)) {
+    target = policy.type == ComputeType::kFloat32    ? cpu::WeightType::kF32
+             : policy.type == ComputeType::kBFloat16 ? cpu::WeightType::kBF16
+                                                     : cpu::WeightType::kI8;
+  }
+
+  MatrixStorage m;
+  m.matrix.type = target;
+  m.matrix.n = n;
+  m.matrix.k = k;
+  const bool in_place = (target == cpu::WeightType::kF32 && stored.dtype() == DType::kF32) ||
+                        (target == cpu::WeightType::kBF16 && stored.dtype() == DType::kBF16) ||
+                        (target == cpu::WeightType::kI8 && stored.dtype() == DType::kI8);
+  if (in_place) {
+    m.data = stored;  // a view of the mapped file
+    if (target == cpu::WeightType::kI8) m.scale = st.get(name + ".scale");
+  } else {
+    const Tensor f = to_float(st, name, stored, n, k);
+    switch (target) {
+      case cpu::WeightType::kF32:
+        m.data = f;
+        break;
+      case cpu::WeightType::kBF16:
+        m.data = Tensor({n, k}, DType::kBF16);
+        for (int64_t i = 0; i < n * k; ++i) m.data.data<uint16_t>()[i] = float_to_bf16(f.data<float>()[i]);
+        break;
+      case cpu::WeightType::kI8:
+        m.data = Tensor({n, k}, DType::kI8);
+        m.scale = Tensor({n}, DType::kF32);
+        quantize_rows_int8(f.data<float>(), n, k, m.data.data<int8_t>(), m.scale.data<float>());
+        break;
+    }
+  }
+  m.matrix.data = m.data.raw();
+  if (target == cpu::WeightType::kI8) {
+    m.row_sum = Tensor({n}, DType::kI32);
+    for (int64_t r = 0; r < n; ++r) {
+      int32_t s = 0;
+      for (int64_t c = 0; c < k; ++c) s += m.data.data<int8_t>()[r * k + c];
+      m.row_sum.data<int32_t>()[r] = s;
+    }
+    m.matrix.scale = m.scale.data<float>();
+    m.matrix.row_sum = m.row_sum.data<int32_t>();
+  }
+  return m;
+}
+
+}  // namespace moeasr

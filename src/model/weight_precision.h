@@ -1,0 +1,47 @@
+// The storage type of each Linear weight matrix at run time, resolved (as
+// CTranslate2 does) from the type stored in the file and the `compute_type`
+// the application asks for:
+//   default   keep what is stored (F16 is widened to float32: no f16 kernels)
+//   float32 / bfloat16 / int8   convert at load when the stored type differs
+// int8 is symmetric per output row: w = q * scale[row], q in [-127, 127].
+// Matrices already in the compute type are used in place (mmap'd, no copy).
+// Only Linear layers change type (projections, FFNs and experts, pointwise
+// convolutions, CTC head, decoder output); router gates, embeddings,
+// convolution kernels and norms stay float32.
+#pragma once
+
+#include <string>
+
+#include "core/tensor.h"
+#include "kernels/cpu/weights.h"
+#include "model/safetensors.h"
+
+namespace moeasr {
+
+enum class ComputeType { kDefault, kFloat32, kBFloat16, kInt8 };
+
+// "default", "float32" ("fp32"), "bfloat16" ("bf16"), "int8"; throws
+// Error(MOEASR_ERR_INVALID_ARGUMENT) otherwise.
+ComputeType parse_compute_type(const std::string& name);
+const char* compute_type_name(ComputeType t);
+
+struct PrecisionPolicy {
+  ComputeType type = ComputeType::kDefault;
+  bool experts_only = false;  // convert only MoE expert weights; the rest stays as stored
+};
+
+// A weight matrix and the tensors that keep its data alive.
+struct MatrixStorage {
+  cpu::WeightMatrix matrix;
+  Tensor data, scale, row_sum;
+};
+
+// Loads `name` ([n, k], or [n, k, 1] for a 1x1 convolution) in the type the
+// policy resolves to. `expert` tells whether it is an MoE expert weight.
+MatrixStorage load_matrix(const SafeTensors& st, const std::string& name, const PrecisionPolicy& policy, bool expert);
+
+// Row-wise symmetric int8 quantization (the converter does the same in numpy).
+void quantize_rows_int8(const float* w, int64_t n, int64_t k, int8_t* q, float* scale);
+uint16_t float_to_bf16(float f);  // round to nearest even
+
+}  // namespace moeasr
