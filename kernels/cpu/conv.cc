@@ -43,8 +43,10 @@ void conv2d_3x3_s2_relu(const float* in, int64_t t_in, int64_t f_in, int64_t c_i
       }
     }
   }
-  linear(im2col.data(), t_out * f_out, patch, weight, bias, c_out, out, c_out);
-  activation(out, t_out * f_out * c_out, Activation::kRelu);
+  const int64_t rows = t_out * f_out;
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(out + r * c_out, bias, sizeof(float) * c_out);
+  sgemm(false, false, rows, c_out, patch, 1.f, im2col.data(), patch, weight, c_out, 1.f, out, c_out);
+  activation(out, rows * c_out, Activation::kRelu);
 }
 
 }  // namespace moeasr::cpu

@@ -75,13 +75,18 @@ Encoder::Encoder(const ModelConfig& config, const SafeTensors& st, const Precisi
     cmvn_mean_ = r.tensor("encoder.global_cmvn.mean");
     cmvn_istd_ = r.tensor("encoder.global_cmvn.istd");
   }
-  conv1_w_ = Tensor(r.tensor("encoder.embed.conv.0.weight")).reshape({d, 9});
+  // Both convolutions as [3, 3, c_in, c_out] (see kernels/cpu/conv.h).
+  const Tensor w1 = r.tensor("encoder.embed.conv.0.weight");  // [out, 1, 3, 3]
+  conv1_w_ = Tensor({9, d});
+  for (int64_t o = 0; o < d; ++o) {
+    for (int k = 0; k < 9; ++k) conv1_w_.data<float>()[k * d + o] = w1.data<float>()[o * 9 + k];
+  }
   conv1_b_ = r.tensor("encoder.embed.conv.0.bias");
   const Tensor w2 = r.tensor("encoder.embed.conv.2.weight");  // [out, in, 3, 3]
-  conv2_w_ = Tensor({d, 9 * d});
+  conv2_w_ = Tensor({9 * d, d});
   for (int64_t o = 0; o < d; ++o) {
     for (int64_t i = 0; i < d; ++i) {
-      for (int k = 0; k < 9; ++k) conv2_w_.data<float>()[o * 9 * d + k * d + i] = w2.data<float>()[(o * d + i) * 9 + k];
+      for (int k = 0; k < 9; ++k) conv2_w_.data<float>()[(k * d + i) * d + o] = w2.data<float>()[(o * d + i) * 9 + k];
     }
   }
   conv2_b_ = r.tensor("encoder.embed.conv.2.bias");

@@ -95,7 +95,7 @@ class Encoder {
 
   EncoderConfig config_;
   Tensor cmvn_mean_, cmvn_istd_;
-  Tensor conv1_w_, conv1_b_, conv2_w_, conv2_b_;  // conv2 re-ordered to [c_out, 3, 3, c_in]
+  Tensor conv1_w_, conv1_b_, conv2_w_, conv2_b_;  // kernels as [3, 3, c_in, c_out]
   Tensor embed_out_, embed_out_bias_;             // float32, columns re-ordered to (freq, channel)
   std::vector<ConformerLayerWeights> layers_;
   LayerNormWeights after_norm_;

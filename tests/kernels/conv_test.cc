@@ -31,7 +31,7 @@ TEST(ConvKernel, Conv2dStride2MatchesNaive) {
   const int64_t t_out = (t_in - 3) / 2 + 1, f_out = (f_in - 3) / 2 + 1;
   std::mt19937 rng(4);
   auto in = test::random_vector(t_in * f_in * c_in, rng);
-  auto w = test::random_vector(c_out * 9 * c_in, rng);  // [c_out, 3, 3, c_in]
+  auto w = test::random_vector(c_out * 9 * c_in, rng);  // [3, 3, c_in, c_out]
   auto b = test::random_vector(c_out, rng);
   std::vector<float> out(t_out * f_out * c_out), im2col;
   cpu::conv2d_3x3_s2_relu(in.data(), t_in, f_in, c_in, w.data(), b.data(), c_out, out.data(), im2col);
@@ -43,7 +43,7 @@ TEST(ConvKernel, Conv2dStride2MatchesNaive) {
         for (int kt = 0; kt < 3; ++kt) {
           for (int kf = 0; kf < 3; ++kf) {
             for (int64_t i = 0; i < c_in; ++i) {
-              s += double(w[((o * 3 + kt) * 3 + kf) * c_in + i]) * in[((2 * t + kt) * f_in + 2 * f + kf) * c_in + i];
+              s += double(w[((kt * 3 + kf) * c_in + i) * c_out + o]) * in[((2 * t + kt) * f_in + 2 * f + kf) * c_in + i];
             }
           }
         }
