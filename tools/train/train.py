@@ -2,7 +2,7 @@
 """Train a U2++ MoE Conformer (tools/moeasr_ref) on a corpus from tools/corpus.
 
     nice -n 19 /usr/bin/python3 tools/train/train.py --corpus corpus --exp exp/en_moe_small \
-        [--minutes 62] [--resume]
+        [--minutes 55] [--resume]
 
 Writes into --exp: train.yaml (WeNet style), units.txt, final.pt (a plain
 state_dict, WeNet key names), checkpoint.pt (resumable state), train.log. Resumable:
@@ -17,14 +17,20 @@ attention and chunk 16) and the better one is written as final.pt.
 import argparse
 import copy
 import math
+import os
 import random
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-import yaml
+# OpenBLAS keeps its own thread pool next to torch's; on a shared 2-core machine two
+# pools of spinning threads made a step 10x slower than one thread. --threads sets
+# torch's; BLAS stays single-threaded unless the environment says otherwise.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import yaml  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -140,7 +146,7 @@ def main():
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--exp", required=True)
     ap.add_argument("--resume", action="store_true")
-    ap.add_argument("--minutes", type=float, default=62.0, help="training time budget")
+    ap.add_argument("--minutes", type=float, default=55.0, help="training time budget")
     ap.add_argument("--steps", type=int, default=2400, help="update budget")
     ap.add_argument("--warmup", type=int, default=150)
     ap.add_argument("--lr", type=float, default=2e-3)
@@ -164,7 +170,8 @@ def main():
     ap.add_argument("--save-minutes", type=float, default=4.0)
     ap.add_argument("--eval-every", type=int, default=200)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads; more than 1 on a busy machine can be 10x slower")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
