@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Sets moeasr up (Debian packages + build) and decodes WAV files with a model
-# directory, printing one JSON line per file.
+# directory, printing one line per file: its name and transcript (and, for the
+# shipped samples, the reference text from samples/text).
 #   scripts/demo.sh [MODEL_DIR [FILE.wav ...]]
 # Default: the shipped model on the shipped samples; without one, the tiny
 # random-weight test model (its transcripts are noise) on the test audio.
+# MOEASR_DEMO_JSON=1 prints moeasr-decode's JSON lines (n-best, scores, timestamps) instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh build >&2
@@ -19,10 +21,36 @@ if [[ -z "$model" ]]; then
 fi
 shift || true
 wavs=("$@")
+refs=""
 if ((${#wavs[@]} == 0)); then
-  if compgen -G "samples/*.wav" >/dev/null; then wavs=(samples/*.wav); else wavs=(tests/data/audio/hello.wav tests/data/audio/numbers.wav); fi
+  if compgen -G "samples/*.wav" >/dev/null; then
+    wavs=(samples/*.wav)
+    if [[ -f samples/text ]]; then refs=samples/text; fi
+  else
+    wavs=(tests/data/audio/hello.wav tests/data/audio/numbers.wav)
+  fi
 fi
 args=()
 for w in "${wavs[@]}"; do args+=(--wav "$w"); done
 echo "demo: decoding ${#wavs[@]} file(s) with $model (chunk 16 = 640 ms streaming, attention rescoring)" >&2
-exec build/src/cli/moeasr-decode --model "$model" "${args[@]}"
+if [[ "${MOEASR_DEMO_JSON:-0}" == 1 ]]; then
+  exec build/src/cli/moeasr-decode --model "$model" "${args[@]}"
+fi
+# One line per file; the reference texts only when decoding the shipped samples.
+build/src/cli/moeasr-decode --model "$model" "${args[@]}" | REFS="$refs" python3 -c '
+import json, os, sys
+refs = {}
+if os.environ["REFS"]:
+    for line in open(os.environ["REFS"], encoding="utf-8"):
+        key, _, text = line.strip().partition(" ")
+        refs[key] = text
+for line in sys.stdin:
+    r = json.loads(line)
+    if "text" not in r:
+        print(line.strip())
+        continue
+    print("%-8s %s   (%.1f s of audio, decoded in %.2f s)"
+          % (r["key"], r["text"], r["audio_seconds"], r["decode_seconds"]))
+    if r["key"] in refs:
+        print("%-8s %s   (reference)" % ("", refs[r["key"]]))
+'
