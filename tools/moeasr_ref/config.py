@@ -39,6 +39,10 @@ ENCODER_DEFAULTS = {
     "mlp_bias": True,
     "n_expert": 8,
     "n_expert_activated": 2,
+    # Mixture of Tokens (mlp_type: mot; moeasr's own keys, WeNet has no MoT)
+    "mot_group_size": None,
+    "mot_temperature": 1.0,
+    "mot_grouping": "cross_example",
     "conv_norm_eps": 1e-5,
     "conv_inner_factor": 2,
     "final_norm": True,
@@ -94,14 +98,17 @@ SUPPORTED = {
     "layer_norm_type": {"layer_norm"},
     "n_kv_head": {None},
     "head_dim": {None},
-    "mlp_type": {"position_wise_feed_forward", "moe"},
+    "mlp_type": {"position_wise_feed_forward", "moe", "mot"},
+    "mot_grouping": {"cross_example", "within_sequence"},
     "cnn_module_norm": {"layer_norm", "batch_norm"},
     "activation_type": {"swish", "relu", "gelu", "tanh"},
     "use_output_layer": {True},
     "src_attention": {True},
     "tie_word_embedding": {False},
 }
-DECODER_SUPPORTED = dict(SUPPORTED, input_layer={"embed"})
+# Mixture of Tokens is an encoder layer only (in the decoder it would mix hypotheses).
+DECODER_SUPPORTED = dict(SUPPORTED, input_layer={"embed"},
+                         mlp_type={"position_wise_feed_forward", "moe"})
 
 
 class ConfigError(ValueError):
@@ -125,7 +132,15 @@ def _resolve(conf, defaults, supported, where):
 def encoder_options(config):
     if config.get("encoder", "conformer") != "conformer":
         raise ConfigError(f"encoder {config.get('encoder')!r} is not supported (conformer only)")
-    opts = _resolve(config.get("encoder_conf"), ENCODER_DEFAULTS, SUPPORTED, "encoder_conf")
+    conf = config.get("encoder_conf") or {}
+    opts = _resolve(conf, ENCODER_DEFAULTS, SUPPORTED, "encoder_conf")
+    if opts["mlp_type"] == "mot":
+        if "mlp_bias" not in conf:
+            opts["mlp_bias"] = False  # MoT experts have no bias unless asked
+        if not isinstance(opts["mot_group_size"], int) or opts["mot_group_size"] < 1:
+            raise ConfigError("encoder_conf.mot_group_size (a positive integer) is required for mlp_type: mot")
+        if not opts["mot_temperature"] > 0:
+            raise ConfigError("encoder_conf.mot_temperature must be positive")
     if opts["output_size"] % opts["attention_heads"]:
         raise ConfigError("encoder_conf.output_size must be a multiple of attention_heads")
     if not opts["causal"] and opts["cnn_module_kernel"] % 2 == 0:

@@ -56,7 +56,12 @@ class MoEFFNLayer(nn.Module):
 
 
 def make_ffn(options, d_model):
-    """Dense or MoE block from encoder_conf/decoder_conf options."""
+    """Dense, MoE or Mixture-of-Tokens block from encoder_conf/decoder_conf options."""
+    if options["mlp_type"] == "mot":
+        from .mot import MixtureOfTokens  # mot.py builds on this module
+        return MixtureOfTokens(d_model, options["linear_units"], options["activation_type"],
+                               options["mlp_bias"], options["n_expert"], options["mot_group_size"],
+                               options["mot_temperature"], options["mot_grouping"])
     if options["mlp_type"] == "moe":
         return MoEFFNLayer(d_model, options["linear_units"], options["activation_type"],
                            options["mlp_bias"], options["n_expert"],
