@@ -132,22 +132,46 @@ Activation parse_activation(Section& s, const std::string& fallback) {
   return Activation::kHardtanh;
 }
 
-FfnConfig parse_ffn(Section& s, Activation activation, const std::string& source) {
+// mlp_type: position_wise_feed_forward | moe | mot. Mixture of Tokens exists
+// only in the encoder: in the attention decoder it would mix hypotheses or
+// future tokens (`allow_mot` false names the key in the refusal).
+FfnConfig parse_ffn(Section& s, Activation activation, const std::string& source, bool allow_mot) {
   FfnConfig f;
   f.activation = activation;
   f.hidden = s.get_positive("linear_units", 2048);
-  std::string type = s.get_choice("mlp_type", "position_wise_feed_forward", {"position_wise_feed_forward", "moe"});
+  std::string type = s.get_choice("mlp_type", "position_wise_feed_forward", {"position_wise_feed_forward", "moe", "mot"});
+  MOEASR_CHECK(type != "mot" || allow_mot, MOEASR_ERR_UNSUPPORTED, source, ": ", s.where("mlp_type"),
+               ": 'mot' is not supported in the decoder (Mixture of Tokens runs in the encoder only; in the ",
+               "rescoring decoder it would mix hypotheses or future tokens)");
   f.moe = type == "moe";
-  f.bias = s.get<bool>("mlp_bias", true);
+  f.mot = type == "mot";
+  // WeNet's experts default to biases; MoT experts have none unless asked (the paper's layer).
+  f.bias = s.get<bool>("mlp_bias", !f.mot);
   int n_expert = s.get<int>("n_expert", 8);
-  int n_active = s.get<int>("n_expert_activated", 2);
-  if (f.moe) {
+  int n_active = s.get<int>("n_expert_activated", 2);  // MoT: unused (every expert runs once per group)
+  if (f.moe || f.mot) {
     MOEASR_CHECK(n_expert >= 1, MOEASR_ERR_FORMAT, source, ": ", s.where("n_expert"), " must be >= 1, got ",
                  n_expert);
+    f.num_experts = n_expert;
+  }
+  if (f.moe) {
     MOEASR_CHECK(n_active >= 1 && n_active <= n_expert, MOEASR_ERR_FORMAT, source, ": ",
                  s.where("n_expert_activated"), " must be in [1, n_expert=", n_expert, "], got ", n_active);
-    f.num_experts = n_expert;
     f.top_k = n_active;
+  }
+  if (f.mot) {
+    MOEASR_CHECK(s.has("mot_group_size"), MOEASR_ERR_FORMAT, source, ": ", s.where("mot_group_size"),
+                 " is required for mlp_type: mot");
+    f.group_size = s.get<int>("mot_group_size", 0);
+    MOEASR_CHECK(f.group_size >= 1 && f.group_size <= 4096, MOEASR_ERR_FORMAT, source, ": ",
+                 s.where("mot_group_size"), " must be in [1, 4096], got ", f.group_size);
+    f.temperature = s.get_float("mot_temperature", 1.f);
+    MOEASR_CHECK(f.temperature > 0.f, MOEASR_ERR_FORMAT, source, ": ", s.where("mot_temperature"),
+                 " must be positive, got ", f.temperature);
+    f.grouping = s.get_choice("mot_grouping", "cross_example", {"cross_example", "within_sequence"}) ==
+                         "within_sequence"
+                     ? MotGrouping::kWithinSequence
+                     : MotGrouping::kCrossExample;
   }
   return f;
 }
@@ -194,7 +218,7 @@ void parse_encoder(Section& s, ModelConfig* cfg, const std::string& source) {
   e.conv_norm_eps = s.get_float("conv_norm_eps", 1e-5f);
   e.final_norm = s.get<bool>("final_norm", true);
   Activation act = parse_activation(s, "swish");
-  e.ffn = parse_ffn(s, act, source);
+  e.ffn = parse_ffn(s, act, source, /*allow_mot=*/true);
 }
 
 void parse_decoder(Section& s, ModelConfig* cfg, const std::string& source) {
@@ -227,7 +251,7 @@ void parse_decoder(Section& s, ModelConfig* cfg, const std::string& source) {
   }
   d.norm_eps = s.get_float("norm_eps", 1e-5f);
   Activation act = parse_activation(s, "relu");
-  d.ffn = parse_ffn(s, act, source);
+  d.ffn = parse_ffn(s, act, source, /*allow_mot=*/false);
 }
 
 }  // namespace

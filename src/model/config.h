@@ -16,12 +16,22 @@ namespace moeasr {
 
 enum class ConvNorm { kBatchNorm, kLayerNorm };
 
+// Which tokens a Mixture-of-Tokens layer mixes (mot_grouping).
+enum class MotGrouping {
+  kCrossExample,    // the same position of G consecutive examples of a batch (the paper's MoT)
+  kWithinSequence,  // G consecutive frames of one utterance (or of one streaming chunk)
+};
+
 struct FfnConfig {
   bool moe = false;         // mlp_type: moe
-  int hidden = 2048;        // linear_units
-  bool bias = true;         // mlp_bias
-  int num_experts = 1;      // n_expert (moe only)
+  bool mot = false;         // mlp_type: mot (Mixture of Tokens, encoder only)
+  int hidden = 2048;        // linear_units (per expert for moe / mot)
+  bool bias = true;         // mlp_bias (default false for mot)
+  int num_experts = 1;      // n_expert (moe, mot)
   int top_k = 1;            // n_expert_activated (moe only)
+  int group_size = 1;       // mot_group_size G (mot only)
+  float temperature = 1.f;  // mot_temperature tau (mot only)
+  MotGrouping grouping = MotGrouping::kCrossExample;  // mot_grouping (mot only)
   Activation activation = Activation::kRelu;
 };
 

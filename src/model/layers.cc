@@ -19,6 +19,19 @@ cpu::MoeLayerView FfnWeights::moe_view(int64_t d) const {
   return v;
 }
 
+cpu::MotLayerView FfnWeights::mot_view(int64_t d) const {
+  cpu::MotLayerView v;
+  v.d = d;
+  v.hidden = config.hidden;
+  v.num_experts = config.num_experts;
+  v.group_size = config.group_size;
+  v.temperature = config.temperature;
+  v.activation = config.activation;
+  v.controller = controller.data<float>();
+  v.experts = experts.data();
+  return v;
+}
+
 Tensor WeightReader::tensor(const std::string& name) const {
   Tensor t = st_.get(name);
   if (t.dtype() == DType::kF32) return t;
@@ -66,12 +79,16 @@ LayerNormWeights WeightReader::layer_norm(const std::string& prefix, float eps) 
 FfnWeights WeightReader::ffn(const std::string& prefix, const FfnConfig& config) const {
   FfnWeights f;
   f.config = config;
-  if (!config.moe) {
+  if (!config.moe && !config.mot) {
     f.w1 = linear(prefix + ".w_1");
     f.w2 = linear(prefix + ".w_2");
     return f;
   }
-  f.gate = tensor(prefix + ".gate.weight");
+  if (config.mot) {
+    f.controller = tensor(prefix + ".controller.weight");
+  } else {
+    f.gate = tensor(prefix + ".gate.weight");
+  }
   for (int e = 0; e < config.num_experts; ++e) {
     const std::string expert = prefix + ".experts." + std::to_string(e);
     f.w1s.push_back(linear(expert + ".w_1", true));

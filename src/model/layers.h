@@ -9,6 +9,7 @@
 #include "core/activation.h"
 #include "core/tensor.h"
 #include "kernels/cpu/moe.h"
+#include "kernels/cpu/mot.h"
 #include "model/config.h"
 #include "model/safetensors.h"
 #include "model/weight_precision.h"
@@ -29,14 +30,17 @@ struct LayerNormWeights {
   float eps = 1e-5f;
 };
 
-// Dense FFN (w_1, w_2) or top-k MoE FFN (gate + experts).
+// Dense FFN (w_1, w_2), top-k MoE FFN (gate + experts) or Mixture of Tokens
+// (controller + experts).
 struct FfnWeights {
   FfnConfig config;
   LinearWeights w1, w2;                  // dense
   Tensor gate;                           // moe: [experts, d]
-  std::vector<LinearWeights> w1s, w2s;   // moe: per expert
+  Tensor controller;                     // mot: [experts, d]
+  std::vector<LinearWeights> w1s, w2s;   // moe, mot: per expert
   std::vector<cpu::ExpertWeights> experts;
   cpu::MoeLayerView moe_view(int64_t d) const;
+  cpu::MotLayerView mot_view(int64_t d) const;
 };
 
 struct AttentionWeights {

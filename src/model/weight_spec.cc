@@ -25,12 +25,14 @@ class SpecBuilder {
   }
 
   void ffn(const std::string& prefix, int64_t d, const FfnConfig& f) {
-    if (!f.moe) {
+    if (!f.moe && !f.mot) {
       linear(prefix + ".w_1", d, f.hidden, f.bias);
       linear(prefix + ".w_2", f.hidden, d, f.bias);
       return;
     }
-    add(prefix + ".gate.weight", {f.num_experts, d});
+    // MoE router or MoT controller: nn.Linear(d, E, bias=False) layout [E, d],
+    // kept float32 like the router (it weighs every token).
+    add(prefix + (f.mot ? ".controller.weight" : ".gate.weight"), {f.num_experts, d});
     for (int e = 0; e < f.num_experts; ++e) {
       const std::string expert = prefix + ".experts." + std::to_string(e);
       linear(expert + ".w_1", d, f.hidden, f.bias);

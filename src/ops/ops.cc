@@ -1,5 +1,7 @@
 #include "ops/ops.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gemm.h"
@@ -51,9 +53,35 @@ void log_softmax(Tensor& x) {
 
 void scale(Tensor& x, float s) { cpu::scale(x.data<float>(), x.data<float>(), s, x.numel()); }
 
-void ffn(const Tensor& x, const FfnWeights& f, Tensor& y, FfnWorkspace& ws, int64_t* expert_load) {
+namespace {
+
+// The group table must partition the rows: a row left out would get no FFN
+// output, a row in two groups would be counted twice.
+void check_groups(const cpu::MotGroups& g, int group_size, int64_t rows, std::vector<uint8_t>& seen) {
+  seen.assign(static_cast<size_t>(rows), 0);
+  for (int64_t i = 0; i < g.num_groups * group_size; ++i) {
+    const int32_t r = g.rows[i];
+    if (r < 0) continue;
+    MOEASR_CHECK(r < rows && !seen[r], MOEASR_ERR_INTERNAL, "MoT groups: row ", r, " out of range or repeated");
+    seen[r] = 1;
+  }
+  MOEASR_CHECK(std::find(seen.begin(), seen.end(), 0) == seen.end(), MOEASR_ERR_INTERNAL,
+               "MoT groups: a row is in no group");
+}
+
+}  // namespace
+
+void ffn(const Tensor& x, const FfnWeights& f, Tensor& y, FfnWorkspace& ws, int64_t* expert_load,
+         const cpu::MotGroups* groups) {
   const int64_t d = x.dim(-1);
   const int64_t rows = rows_of(x);
+  if (f.config.mot) {
+    MOEASR_CHECK(groups, MOEASR_ERR_INTERNAL, "a Mixture-of-Tokens layer needs its token groups");
+    check_groups(*groups, f.config.group_size, rows, ws.row_seen);
+    y.resize({rows, d});
+    cpu::mot_ffn(x.data<float>(), rows, f.mot_view(d), *groups, y.data<float>(), ws.mot);
+    return;
+  }
   if (!f.config.moe) {
     linear(x, f.w1, ws.hidden);
     activation(ws.hidden, f.config.activation);

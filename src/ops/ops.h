@@ -5,9 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "core/tensor.h"
 #include "kernels/cpu/moe.h"
+#include "kernels/cpu/mot.h"
 #include "model/layers.h"
 
 namespace moeasr::ops {
@@ -27,11 +29,18 @@ void scale(Tensor& x, float s);
 struct FfnWorkspace {
   Tensor hidden;
   cpu::MoeWorkspace moe;
+  cpu::MotWorkspace mot;
+  std::vector<uint8_t> row_seen;  // MoT group table check
   // Run MoE layers through the per-expert loop (WeNet's formulation) instead
   // of the grouped path: for tests and benchmarks.
   bool per_expert_loop = false;
 };
-// y = FFN(x), dense or top-k MoE. `expert_load` (optional) accumulates tokens per expert.
-void ffn(const Tensor& x, const FfnWeights& f, Tensor& y, FfnWorkspace& ws, int64_t* expert_load = nullptr);
+// y = FFN(x), dense, top-k MoE or Mixture of Tokens. `expert_load` (optional)
+// accumulates tokens per MoE expert. A MoT layer mixes rows of x, so it needs
+// `groups` (ops/token_groups.h): which rows form each group, covering every
+// row of x exactly once; the caller decides, so rows of different examples
+// are mixed only where it says so.
+void ffn(const Tensor& x, const FfnWeights& f, Tensor& y, FfnWorkspace& ws, int64_t* expert_load = nullptr,
+         const cpu::MotGroups* groups = nullptr);
 
 }  // namespace moeasr::ops

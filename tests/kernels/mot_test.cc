@@ -1,0 +1,343 @@
+// The Mixture-of-Tokens kernel against a double-precision reference, its
+// limits (G = 1, tau -> 0), the group tables, and the PyTorch reference's
+// layer outputs (tests/data/golden/mot_layer, tools/make_mot_fixtures.py).
+#include "kernels/cpu/mot.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <numeric>
+
+#include <nlohmann/json.hpp>
+
+#include "kernels/cpu/moe.h"
+#include "kernels/naive.h"
+#include "ops/token_groups.h"
+#include "test_util.h"
+
+namespace moeasr {
+namespace {
+
+// An error for a test property, in scientific notation.
+std::string sci(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2e", v);
+  return buf;
+}
+
+constexpr double kTolerance = 1e-4;
+
+// A MoT layer whose buffers live in this struct.
+struct RandomMot {
+  RandomMot(int64_t d, int64_t hidden, int experts, int group_size, float tau, bool bias, Activation act,
+            uint32_t seed) {
+    std::mt19937 rng(seed);
+    controller = test::random_vector(experts * d, rng, 1.f / std::sqrt(static_cast<float>(d)));
+    for (int e = 0; e < experts; ++e) {
+      w1.push_back(test::random_vector(hidden * d, rng, 0.2f));
+      w2.push_back(test::random_vector(d * hidden, rng, 0.2f));
+      b1.push_back(bias ? test::random_vector(hidden, rng, 0.1f) : std::vector<float>());
+      b2.push_back(bias ? test::random_vector(d, rng, 0.1f) : std::vector<float>());
+    }
+    finish(d, hidden, experts, group_size, tau, act);
+  }
+  RandomMot() = default;
+
+  // Points the view at the buffers (after they are filled).
+  void finish(int64_t d, int64_t hidden, int experts, int group_size, float tau, Activation act) {
+    weights.clear();
+    for (int e = 0; e < experts; ++e) {
+      const cpu::WeightMatrix m1{cpu::WeightType::kF32, hidden, d, w1[e].data(), nullptr, nullptr};
+      const cpu::WeightMatrix m2{cpu::WeightType::kF32, d, hidden, w2[e].data(), nullptr, nullptr};
+      weights.push_back({m1, b1[e].empty() ? nullptr : b1[e].data(), m2, b2[e].empty() ? nullptr : b2[e].data()});
+    }
+    view = {d, hidden, experts, group_size, tau, act, controller.data(), weights.data()};
+  }
+
+  std::vector<float> controller;
+  std::vector<std::vector<float>> w1, w2, b1, b2;
+  std::vector<cpu::ExpertWeights> weights;
+  cpu::MotLayerView view;
+};
+
+double act(double x, Activation a) {
+  switch (a) {
+    case Activation::kRelu: return std::max(0.0, x);
+    case Activation::kSwish: return x / (1.0 + std::exp(-x));
+    default: return x;
+  }
+}
+
+// expert_e(v) in double.
+std::vector<double> naive_expert(const cpu::MotLayerView& L, int e, const std::vector<double>& v) {
+  const cpu::ExpertWeights& w = L.experts[e];
+  std::vector<double> h(L.hidden), out(L.d);
+  for (int64_t i = 0; i < L.hidden; ++i) {
+    double s = w.b1 ? w.b1[i] : 0.0;
+    for (int64_t c = 0; c < L.d; ++c) s += w.w1.f32()[i * L.d + c] * v[c];
+    h[i] = act(s, L.activation);
+  }
+  for (int64_t c = 0; c < L.d; ++c) {
+    double s = w.b2 ? w.b2[c] : 0.0;
+    for (int64_t i = 0; i < L.hidden; ++i) s += w.w2.f32()[c * L.hidden + i] * h[i];
+    out[c] = s;
+  }
+  return out;
+}
+
+// The paper's layer, group by group, in double. `one_hot`: the tau -> 0 limit
+// (each expert takes its group's token with the largest logit, weight 1).
+std::vector<double> naive_mot(const float* x, int64_t n, const cpu::MotLayerView& L, const cpu::MotGroups& g,
+                              bool one_hot = false) {
+  const int64_t d = L.d;
+  std::vector<double> y(n * d, 0.0);
+  for (int64_t j = 0; j < g.num_groups; ++j) {
+    std::vector<int32_t> members;
+    for (int s = 0; s < L.group_size; ++s) {
+      if (g.rows[j * L.group_size + s] >= 0) members.push_back(g.rows[j * L.group_size + s]);
+    }
+    if (members.empty()) continue;
+    for (int e = 0; e < L.num_experts; ++e) {
+      std::vector<double> logit(members.size());
+      for (size_t m = 0; m < members.size(); ++m) {
+        for (int64_t c = 0; c < d; ++c) logit[m] += static_cast<double>(x[members[m] * d + c]) * L.controller[e * d + c];
+      }
+      const size_t best = std::max_element(logit.begin(), logit.end()) - logit.begin();
+      std::vector<double> w(members.size());
+      double sum = 0;
+      for (size_t m = 0; m < members.size(); ++m) sum += w[m] = std::exp((logit[m] - logit[best]) / L.temperature);
+      for (size_t m = 0; m < members.size(); ++m) w[m] = one_hot ? (m == best ? 1.0 : 0.0) : w[m] / sum;
+      std::vector<double> mixed(d, 0.0);
+      for (size_t m = 0; m < members.size(); ++m) {
+        for (int64_t c = 0; c < d; ++c) mixed[c] += w[m] * x[members[m] * d + c];
+      }
+      const std::vector<double> out = naive_expert(L, e, mixed);
+      for (size_t m = 0; m < members.size(); ++m) {
+        for (int64_t c = 0; c < d; ++c) y[members[m] * d + c] += w[m] * out[c];
+      }
+    }
+  }
+  return y;
+}
+
+std::vector<ops::RowSegment> segments(const std::vector<int64_t>& lengths) {
+  std::vector<ops::RowSegment> s;
+  int64_t row = 0;
+  for (int64_t n : lengths) {
+    s.push_back({row, n});
+    row += n;
+  }
+  return s;
+}
+
+ops::TokenGroups make_groups(bool cross, const std::vector<int64_t>& lengths, int group_size) {
+  ops::TokenGroups g;
+  if (cross) {
+    ops::cross_example_groups(segments(lengths), group_size, &g);
+  } else {
+    ops::within_sequence_groups(segments(lengths), group_size, &g);
+  }
+  return g;
+}
+
+TEST(TokenGroups, WithinSequenceNeverSpansExamplesAndMasksTheTail) {
+  const ops::TokenGroups g = make_groups(false, {5, 2}, 4);
+  EXPECT_EQ(g.rows, (std::vector<int32_t>{0, 1, 2, 3, 4, -1, -1, -1, 5, 6, -1, -1}));
+  EXPECT_EQ(g.view().num_groups, 3);
+}
+
+TEST(TokenGroups, CrossExampleGroupsPositionsOfGExamplesAndPadsTheBatch) {
+  // Examples of lengths 3, 1 | 2 (its set completed with an absent example).
+  const ops::TokenGroups g = make_groups(true, {3, 1, 2}, 2);
+  EXPECT_EQ(g.rows, (std::vector<int32_t>{0, 3, 1, -1, 2, -1, 4, -1, 5, -1}));
+  EXPECT_EQ(make_groups(true, {0, 0}, 2).rows.size(), 0u);
+}
+
+struct MotCase {
+  int group_size;
+  bool cross;
+  std::vector<int64_t> lengths;
+  float tau;
+  bool bias;
+  int experts;
+};
+
+class MotKernelTest : public ::testing::TestWithParam<MotCase> {};
+
+TEST_P(MotKernelTest, MatchesTheDoublePrecisionLayer) {
+  const MotCase c = GetParam();
+  const int64_t d = 24, hidden = 40;
+  RandomMot mot(d, hidden, c.experts, c.group_size, c.tau, c.bias, Activation::kSwish, 42);
+  const int64_t n = std::accumulate(c.lengths.begin(), c.lengths.end(), int64_t{0});
+  std::mt19937 rng(7);
+  const std::vector<float> x = test::random_vector(n * d, rng);
+  const ops::TokenGroups groups = make_groups(c.cross, c.lengths, c.group_size);
+  std::vector<float> y(n * d, NAN);
+  cpu::MotWorkspace ws;
+  cpu::mot_ffn(x.data(), n, mot.view, groups.view(), y.data(), ws);
+  const double err = test::max_abs_diff(y.data(), naive_mot(x.data(), n, mot.view, groups.view()));
+  EXPECT_LT(err, kTolerance);
+  RecordProperty("max_abs_err", sci(err));
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, MotKernelTest,
+                         ::testing::Values(MotCase{1, true, {5, 3}, 1.f, false, 4},
+                                           MotCase{4, true, {7, 3, 5, 1, 6, 4}, 0.7f, false, 4},
+                                           MotCase{4, false, {9, 4, 1}, 1.f, true, 3},
+                                           MotCase{8, true, {4, 9, 2, 6, 5}, 1.f, true, 8},
+                                           MotCase{8, false, {17, 8, 3}, 2.f, false, 4},
+                                           MotCase{4, true, {0, 3, 0}, 1.f, false, 2}),
+                         [](const ::testing::TestParamInfo<MotCase>& info) {
+                           const MotCase& c = info.param;
+                           return "g" + std::to_string(c.group_size) + (c.cross ? "_cross" : "_within") + "_e" +
+                                  std::to_string(c.experts) + (c.bias ? "_bias" : "") + "_" +
+                                  std::to_string(info.index);
+                         });
+
+// A group of one token: its softmax weight is 1 for every expert, whatever
+// tau, so the layer is the sum of all experts -- a dense FFN of E * hidden.
+TEST(MotKernel, GroupOfOneIsTheSumOfAllExperts) {
+  for (float tau : {0.01f, 1.f, 100.f}) {
+    RandomMot mot(16, 24, 3, 1, tau, true, Activation::kRelu, 5);
+    std::mt19937 rng(3);
+    const int64_t n = 6;
+    const std::vector<float> x = test::random_vector(n * 16, rng);
+    const ops::TokenGroups groups = make_groups(true, {4, 2}, 1);
+    std::vector<float> y(n * 16);
+    cpu::MotWorkspace ws;
+    cpu::mot_ffn(x.data(), n, mot.view, groups.view(), y.data(), ws);
+    std::vector<double> sum(n * 16, 0.0);
+    for (int64_t t = 0; t < n; ++t) {
+      for (int e = 0; e < 3; ++e) {
+        const std::vector<double> o = naive_expert(mot.view, e, std::vector<double>(x.begin() + t * 16, x.begin() + (t + 1) * 16));
+        for (int c = 0; c < 16; ++c) sum[t * 16 + c] += o[c];
+      }
+    }
+    EXPECT_LT(test::max_abs_diff(y.data(), sum), kTolerance) << "tau " << tau;
+  }
+}
+
+// tau -> 0: the merge weights become one-hot, each expert processing exactly
+// its group's highest-scoring token (expert-choice routing, capacity 1).
+TEST(MotKernel, SmallTemperatureIsOneHotRouting) {
+  RandomMot mot(16, 24, 4, 4, 1e-5f, false, Activation::kSwish, 9);
+  std::mt19937 rng(4);
+  const std::vector<int64_t> lengths{6, 5, 6, 2, 4};
+  const int64_t n = 23;
+  const std::vector<float> x = test::random_vector(n * 16, rng);
+  const ops::TokenGroups groups = make_groups(true, lengths, 4);
+  std::vector<float> y(n * 16);
+  cpu::MotWorkspace ws;
+  cpu::mot_ffn(x.data(), n, mot.view, groups.view(), y.data(), ws);
+  EXPECT_LT(test::max_abs_diff(y.data(), naive_mot(x.data(), n, mot.view, groups.view(), true)), kTolerance);
+  for (float w : ws.weights) EXPECT_TRUE(w == 0.f || w > 1.f - 1e-6f) << w;
+}
+
+// The output of one group never depends on another group's tokens.
+TEST(MotKernel, GroupsDoNotInfluenceEachOther) {
+  RandomMot mot(8, 16, 3, 2, 1.f, true, Activation::kSwish, 2);
+  std::mt19937 rng(1);
+  std::vector<float> x = test::random_vector(10 * 8, rng);
+  const ops::TokenGroups groups = make_groups(true, {4, 3, 3}, 2);  // sets {0, 1} and {2, absent}
+  std::vector<float> a(10 * 8), b(10 * 8);
+  cpu::MotWorkspace ws;
+  cpu::mot_ffn(x.data(), 10, mot.view, groups.view(), a.data(), ws);
+  for (int64_t i = 7 * 8; i < 10 * 8; ++i) x[i] = 100.f;  // example 2 only
+  cpu::mot_ffn(x.data(), 10, mot.view, groups.view(), b.data(), ws);
+  EXPECT_TRUE(std::equal(a.begin(), a.begin() + 7 * 8, b.begin()));
+  EXPECT_FALSE(std::equal(a.begin() + 7 * 8, a.end(), b.begin() + 7 * 8));
+}
+
+// --- The PyTorch reference's layers (tools/make_mot_fixtures.py) -----------
+
+struct LayerFixture {
+  nlohmann::json index;
+  std::map<std::string, test::GoldenTensor> tensors;
+};
+
+const LayerFixture& layer_fixture() {
+  static const LayerFixture f = [] {
+    LayerFixture l;
+    std::ifstream in(test::data_path("golden/mot_layer/cases.json"));
+    l.index = nlohmann::json::parse(in);
+    l.tensors = test::read_golden(test::data_path("golden/mot_layer/cases.safetensors"));
+    return l;
+  }();
+  return f;
+}
+
+// The named case's layer, built from the fixture's tensors.
+RandomMot fixture_layer(const nlohmann::json& c) {
+  const LayerFixture& f = layer_fixture();
+  const std::string name = c["name"];
+  const int64_t d = f.index["d"], hidden = f.index["hidden"];
+  const int experts = f.index["experts"];
+  RandomMot mot;
+  mot.controller = f.tensors.at(name + ".controller").data;
+  for (int e = 0; e < experts; ++e) {
+    const std::string s = std::to_string(e);
+    mot.w1.push_back(f.tensors.at(name + ".w1." + s).data);
+    mot.w2.push_back(f.tensors.at(name + ".w2." + s).data);
+    const bool bias = c["bias"];
+    mot.b1.push_back(bias ? f.tensors.at(name + ".b1." + s).data : std::vector<float>());
+    mot.b2.push_back(bias ? f.tensors.at(name + ".b2." + s).data : std::vector<float>());
+  }
+  mot.finish(d, hidden, experts, c["group_size"], c["temperature"].get<float>(),
+             c["activation"] == "relu" ? Activation::kRelu : Activation::kSwish);
+  return mot;
+}
+
+TEST(MotReference, LayerOutputsMatchThePytorchReference) {
+  const LayerFixture& f = layer_fixture();
+  ASSERT_GE(f.index["cases"].size(), 7u);
+  std::set<int> sizes;
+  for (const nlohmann::json& c : f.index["cases"]) {
+    const std::string name = c["name"];
+    RandomMot mot = fixture_layer(c);
+    const std::vector<int64_t> lengths = c["lengths"].get<std::vector<int64_t>>();
+    const ops::TokenGroups groups = make_groups(c["grouping"] == "cross_example", lengths, c["group_size"]);
+    const test::GoldenTensor& x = f.tensors.at(name + ".x");
+    const int64_t n = x.shape[0];
+    std::vector<float> y(n * mot.view.d);
+    cpu::MotWorkspace ws;
+    cpu::mot_ffn(x.data.data(), n, mot.view, groups.view(), y.data(), ws);
+    const std::vector<float>& ref = f.tensors.at(name + ".y").data;
+    const double err = test::max_abs_diff(y.data(), std::vector<double>(ref.begin(), ref.end()));
+    EXPECT_LT(err, kTolerance) << name;
+    RecordProperty(name + "_max_abs_err", sci(err));
+    sizes.insert(c["group_size"].get<int>());
+  }
+  EXPECT_EQ(sizes, (std::set<int>{1, 4, 8}));
+}
+
+// Transition tuning (tools/mot_to_moe.py): gate = controller / tau, experts
+// unchanged. When every token's best expert picks that token and nothing else
+// picks it (the fixture is built so: G = E, x_g = 3 c_pi(g) + noise), MoT at
+// tau -> 0 and the converted top-1 MoE are the same function.
+TEST(MotReference, TransitionTunedTopOneMoeAgreesWhereTheDerivationSaysItMust) {
+  const LayerFixture& f = layer_fixture();
+  const auto& cases = f.index["cases"];
+  const auto it = std::find_if(cases.begin(), cases.end(), [](const nlohmann::json& c) { return c["name"] == "transition"; });
+  ASSERT_NE(it, cases.end());
+  RandomMot mot = fixture_layer(*it);
+  const test::GoldenTensor& x = f.tensors.at("transition.x");
+  const int64_t n = x.shape[0], d = mot.view.d;
+  std::vector<float> gate(mot.controller.size());
+  for (size_t i = 0; i < gate.size(); ++i) gate[i] = mot.controller[i] / mot.view.temperature;
+  const cpu::MoeLayerView moe{d, mot.view.hidden, mot.view.num_experts, 1, mot.view.activation, gate.data(),
+                              mot.weights.data()};
+  std::vector<float> y_moe(n * d), y_mot(n * d);
+  cpu::MoeWorkspace moe_ws;
+  cpu::moe_ffn(x.data.data(), n, moe, y_moe.data(), moe_ws);
+  cpu::MotWorkspace mot_ws;
+  const ops::TokenGroups groups = make_groups(true, (*it)["lengths"].get<std::vector<int64_t>>(), mot.view.group_size);
+  cpu::mot_ffn(x.data.data(), n, mot.view, groups.view(), y_mot.data(), mot_ws);
+  const std::vector<float>& ref = f.tensors.at("transition.y_moe_top1").data;
+  const std::vector<double> ref_d(ref.begin(), ref.end());
+  EXPECT_LT(test::max_abs_diff(y_moe.data(), ref_d), kTolerance);
+  EXPECT_LT(test::max_abs_diff(y_mot.data(), ref_d), kTolerance);
+}
+
+}  // namespace
+}  // namespace moeasr
