@@ -17,6 +17,12 @@
  *    against an older header keeps working.
  *  - Ownership is stated on every function: "caller frees with X" or
  *    "owned by moeasr".
+ *  - One user's audio never influences another's result unless the
+ *    application asks for it: a stream's result depends only on its own audio,
+ *    whatever streams moeasr_decode_streams batches it with. The one exception
+ *    is a model trained to mix utterances (Mixture of Tokens across examples),
+ *    which runs only in moeasr_decode_batch, over utterances the application
+ *    passes together; streams refuse such a model.
  *
  * Typical use
  *    moeasr_model* model;  moeasr_stream* stream;  moeasr_result* result;
@@ -133,11 +139,16 @@ typedef struct moeasr_model_info {
   int32_t vocab_size;
   int32_t encoder_layers;
   int32_t d_model;
-  int32_t num_experts;         /* encoder FFN experts; 0 for a dense model */
-  int32_t experts_per_token;   /* top-k; 0 for a dense model */
+  int32_t num_experts;         /* encoder FFN experts (MoE or Mixture of Tokens); 0 for a dense model */
+  int32_t experts_per_token;   /* top-k; 0 for a dense or Mixture-of-Tokens model */
   int32_t has_decoder;         /* 1 if attention rescoring is available */
   int64_t num_parameters;      /* all weights */
   double frame_ms;             /* audio per encoder output frame (40 ms) */
+  /* Added in 0.2 (structs of 0.1's size are filled up to their size): */
+  int32_t mot_group_size;      /* Mixture-of-Tokens encoder FFN: tokens per group G; 0 if none */
+  int32_t mot_cross_example;   /* 1: the model mixes the tokens of different utterances (groups of
+                                  G utterances): it runs only in moeasr_decode_batch, and
+                                  moeasr_stream_create refuses it; 0 otherwise */
 } moeasr_model_info;
 
 /* Fills `info` (whose struct_size the caller sets; fields beyond it are not written). */
@@ -165,6 +176,8 @@ typedef struct moeasr_stream_options {
 MOEASR_API moeasr_status moeasr_stream_default_options(moeasr_stream_options* options);
 
 /* Creates a stream for one utterance at a time. `options` may be NULL.
+ * A model that mixes utterances (moeasr_model_info.mot_cross_example = 1)
+ * cannot stream: MOEASR_ERR_UNSUPPORTED (use moeasr_decode_batch).
  * Caller frees *out_stream with moeasr_stream_free. */
 MOEASR_API moeasr_status moeasr_stream_create(const moeasr_model* model, const moeasr_stream_options* options,
                                               moeasr_stream** out_stream);
@@ -251,6 +264,53 @@ MOEASR_API moeasr_status moeasr_stream_get_partial_result_json(const moeasr_stre
 MOEASR_API moeasr_status moeasr_stream_get_final_result_json(const moeasr_stream* stream, char** out_json);
 
 MOEASR_API moeasr_status moeasr_string_free(char* str);
+
+/* ------------------------------------------------------------------------- */
+/* Offline batch: complete utterances decoded together                       */
+/* ------------------------------------------------------------------------- */
+
+/* One complete utterance for moeasr_decode_batch. */
+typedef struct moeasr_audio {
+  const float* samples;  /* num_samples mono samples in [-1, 1] (NULL only when num_samples is 0) */
+  size_t num_samples;
+  int32_t sample_rate;   /* Hz, any rate (resampled to the model's) */
+} moeasr_audio;
+
+typedef struct moeasr_batch_options {
+  size_t struct_size;    /* sizeof(moeasr_batch_options) */
+  int32_t nbest;         /* CTC beam width and hypotheses rescored, 1..1000; default 10 */
+  float ctc_weight;      /* as in moeasr_stream_options; default 0.5 */
+  float reverse_weight;  /* as in moeasr_stream_options; default 0.0 */
+  int32_t rescoring;     /* 1: attention rescoring (when the model has a decoder); default 1 */
+  int32_t timestamps;    /* 1: per-token timestamps in results; default 1 */
+} moeasr_batch_options;
+
+MOEASR_API moeasr_status moeasr_batch_default_options(moeasr_batch_options* options);
+
+/* Decodes `n` complete utterances together: one batched encoder forward with
+ * full attention over each utterance, then CTC prefix beam search and
+ * attention rescoring per utterance. `options` may be NULL.
+ *
+ * This is the only call in which one utterance can influence another's
+ * result, and only for a model trained that way: a Mixture-of-Tokens model
+ * with cross-example grouping (moeasr_model_info.mot_cross_example = 1) mixes
+ * the tokens at the same position of the utterances of a group, exactly as it
+ * was trained. Groups are utterances [0, G), [G, 2G), ... in the order given
+ * (G = moeasr_model_info.mot_group_size); the last group is completed with
+ * absent utterances, and positions past an utterance's end are left out of
+ * its group. Pass together only utterances that may be mixed (e.g. one
+ * user's). With any other model, each result equals decoding that utterance
+ * alone with a full-attention stream (chunk_size <= 0).
+ *
+ * `out_results` is an array of `n` pointers the caller provides; on success
+ * out_results[i] is the final result of utterances[i]: caller frees each with
+ * moeasr_result_free. On failure every entry is NULL and nothing is decoded;
+ * a bad utterance (NULL samples, NaN, rate <= 0) is MOEASR_ERR_INVALID_ARGUMENT
+ * naming its index. An utterance too short for one encoder frame (< 7 fbank
+ * frames, about 85 ms) gets an empty result and still holds its place in its
+ * group. */
+MOEASR_API moeasr_status moeasr_decode_batch(const moeasr_model* model, const moeasr_audio* utterances, size_t n,
+                                             const moeasr_batch_options* options, moeasr_result** out_results);
 
 #ifdef __cplusplus
 }

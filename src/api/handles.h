@@ -33,6 +33,9 @@ struct moeasr_stream {
 
 namespace moeasr::api {
 
+// A result as a C struct; the caller frees it with moeasr_result_free.
+moeasr_result* result_to_c(const RecognitionResult& r);
+
 inline moeasr_status fail(moeasr_status status, const std::string& message) {
   set_last_error(message);
   return status;

@@ -54,9 +54,14 @@ moeasr_status moeasr_model_load(const char* model_dir, const moeasr_model_option
     const moeasr::ModelConfig& c = handle->model->config();
     for (const std::string& w : c.warnings) moeasr::log_warning(w);
     moeasr::log_info("loaded ", model_dir, ": conformer ", c.encoder.num_blocks, " x ", c.encoder.d_model,
-                     c.encoder.ffn.moe ? moeasr::str_cat(", MoE ", c.encoder.ffn.num_experts, " experts top-",
-                                                         c.encoder.ffn.top_k)
-                                       : std::string(", dense FFN"),
+                     c.encoder.ffn.moe   ? moeasr::str_cat(", MoE ", c.encoder.ffn.num_experts, " experts top-",
+                                                           c.encoder.ffn.top_k)
+                     : c.encoder.ffn.mot ? moeasr::str_cat(", Mixture of Tokens ", c.encoder.ffn.num_experts,
+                                                           " experts, groups of ", c.encoder.ffn.group_size,
+                                                           handle->model->encoder().mixes_examples()
+                                                               ? " utterances (moeasr_decode_batch only)"
+                                                               : " frames")
+                                         : std::string(", dense FFN"),
                      ", vocab ", c.vocab_size, ", ", handle->num_parameters, " parameters");
     *out_model = handle.release();
   });
@@ -84,8 +89,10 @@ moeasr_status moeasr_model_get_info(const moeasr_model* model, moeasr_model_info
     full.vocab_size = c.vocab_size;
     full.encoder_layers = c.encoder.num_blocks;
     full.d_model = c.encoder.d_model;
-    full.num_experts = c.encoder.ffn.moe ? c.encoder.ffn.num_experts : 0;
+    full.num_experts = c.encoder.ffn.moe || c.encoder.ffn.mot ? c.encoder.ffn.num_experts : 0;
     full.experts_per_token = c.encoder.ffn.moe ? c.encoder.ffn.top_k : 0;
+    full.mot_group_size = c.encoder.ffn.mot ? c.encoder.ffn.group_size : 0;
+    full.mot_cross_example = m.model->encoder().mixes_examples() ? 1 : 0;
     full.has_decoder = m.model->decoder() ? 1 : 0;
     full.num_parameters = m.num_parameters;
     full.frame_ms = m.model->frame_ms();

@@ -90,6 +90,10 @@ char* to_c_string(const std::string& s) {
 
 }  // namespace
 
+namespace moeasr::api {
+moeasr_result* result_to_c(const RecognitionResult& r) { return to_c(r); }
+}  // namespace moeasr::api
+
 extern "C" {
 
 moeasr_status moeasr_stream_default_options(moeasr_stream_options* options) {

@@ -60,6 +60,22 @@ int64_t Encoder::expert_weight_bytes() const {
   return e.w1.bytes() + e.w2.bytes() + biases * int64_t{sizeof(float)};
 }
 
+bool Encoder::mixes_examples() const { return config_.ffn.mot && config_.ffn.grouping == MotGrouping::kCrossExample; }
+
+const cpu::MotGroups* Encoder::token_groups(const std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws,
+                                            cpu::MotGroups* view) const {
+  if (!config_.ffn.mot) return nullptr;
+  std::vector<ops::RowSegment> examples;
+  for (const EncoderChunk& c : chunks) examples.push_back({c.out_row, c.out_frames});
+  if (config_.ffn.grouping == MotGrouping::kWithinSequence) {
+    ops::within_sequence_groups(examples, config_.ffn.group_size, &ws.token_groups);
+  } else {
+    ops::cross_example_groups(examples, config_.ffn.group_size, &ws.token_groups);
+  }
+  *view = ws.token_groups.view();
+  return view;
+}
+
 int64_t Encoder::output_frames(int64_t n) {
   if (n < 7) return 0;
   const int64_t t1 = (n - 3) / 2 + 1;
@@ -239,7 +255,10 @@ void Encoder::conv_block(const ConformerLayerWeights& layer, int index, std::vec
 }
 
 void Encoder::forward(std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws, Tensor& out, EncoderProfile* profile,
-                      std::vector<int64_t>* expert_load) const {
+                      std::vector<int64_t>* expert_load, TokenMixing mixing) const {
+  MOEASR_CHECK(!mixes_examples() || mixing == TokenMixing::kAcrossExamples, MOEASR_ERR_UNSUPPORTED,
+               "encoder_conf.mot_grouping: cross_example mixes the tokens of different utterances; such a model "
+               "runs only in the offline batch API (moeasr_decode_batch), never in streaming");
   const int64_t d = config_.d_model;
   const int num_layers = static_cast<int>(layers_.size());
   auto start = Clock::now();
@@ -266,6 +285,8 @@ void Encoder::forward(std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws, T
     c.out_frames = output_frames(c.num_frames);
     total += c.out_frames;
   }
+  cpu::MotGroups group_view;
+  const cpu::MotGroups* groups = token_groups(chunks, ws, &group_view);
   ws.x.resize({total, d});
   for (const EncoderChunk& c : chunks) {
     if (c.out_frames > 0) subsample(c, ws, ws.x.data<float>() + c.out_row * d);
@@ -283,7 +304,7 @@ void Encoder::forward(std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws, T
     const ConformerLayerWeights& layer = layers_[i];
     if (layer.macaron) {
       ops::layer_norm(ws.x, layer.norm_ff_macaron, ws.h);
-      ops::ffn(ws.h, layer.ff_macaron, ws.y, ws.ffn, load(i, 0));
+      ops::ffn(ws.h, layer.ff_macaron, ws.y, ws.ffn, load(i, 0), groups);
       ops::add_scaled(ws.x, ws.y, ff_scale);
       lap(profile ? &profile->ffn : nullptr, start);
     }
@@ -294,7 +315,7 @@ void Encoder::forward(std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws, T
       lap(profile ? &profile->conv : nullptr, start);
     }
     ops::layer_norm(ws.x, layer.norm_ff, ws.h);
-    ops::ffn(ws.h, layer.ff, ws.y, ws.ffn, load(i, 1));
+    ops::ffn(ws.h, layer.ff, ws.y, ws.ffn, load(i, 1), groups);
     ops::add_scaled(ws.x, ws.y, ff_scale);
     if (layer.conv) ops::layer_norm(ws.x, layer.norm_final, ws.x);
     lap(profile ? &profile->ffn : nullptr, start);

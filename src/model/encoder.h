@@ -6,8 +6,10 @@
 // position-wise op (projections, FFN/MoE, norms), so the GEMMs and the MoE
 // expert groups see the whole batch; attention and the causal convolution run
 // per stream against that stream's caches. A stream's output does not depend
-// on the other streams in the batch. Full attention is one chunk holding the
-// whole utterance.
+// on the other streams in the batch; the one exception is asked for by name:
+// a Mixture-of-Tokens model grouped across examples, run with
+// TokenMixing::kAcrossExamples (the offline batch API). Full attention is one
+// chunk holding the whole utterance.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +21,7 @@
 #include "model/layers.h"
 #include "model/positional_encoding.h"
 #include "ops/ops.h"
+#include "ops/token_groups.h"
 
 namespace moeasr {
 
@@ -45,6 +48,16 @@ class EncoderState {
   bool conv_primed_ = false;
 };
 
+// Which rows a Mixture-of-Tokens layer may mix in one forward call.
+enum class TokenMixing {
+  // The streaming path: a MoT layer groups frames of one chunk only
+  // (mot_grouping: within_sequence); a cross-example model is refused.
+  kWithinStream,
+  // The offline batch: every chunk is a complete utterance, and a
+  // cross-example model groups them in chunk order, as it was trained.
+  kAcrossExamples,
+};
+
 // One stream's share of a forward call.
 struct EncoderChunk {
   const float* features = nullptr;  // [num_frames, input_dim], before CMVN
@@ -64,6 +77,7 @@ struct EncoderProfile {
 struct EncoderWorkspace {
   Tensor x, h, q, k, v, p_in, p, att, y, g, c;
   ops::FfnWorkspace ffn;
+  ops::TokenGroups token_groups;
   cpu::AttentionScratch attention;
   std::vector<float> cmvn, conv1, conv2, im2col, conv_in;
 };
@@ -81,10 +95,17 @@ class Encoder {
   // Bytes one MoE expert's weights occupy in their compute type (0 if dense).
   int64_t expert_weight_bytes() const;
 
+  // True for a MoT model whose groups span examples (mot_grouping: cross_example):
+  // its output for one utterance depends on the others in the batch.
+  bool mixes_examples() const;
+
   // Runs one chunk per entry; `out` becomes [sum of out_frames, d].
   // `expert_load` (optional): [layers][2 (macaron, ffn)][experts] token counts.
+  // A cross-example MoT model needs `mixing` = kAcrossExamples (else
+  // Error(MOEASR_ERR_UNSUPPORTED)).
   void forward(std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws, Tensor& out,
-               EncoderProfile* profile = nullptr, std::vector<int64_t>* expert_load = nullptr) const;
+               EncoderProfile* profile = nullptr, std::vector<int64_t>* expert_load = nullptr,
+               TokenMixing mixing = TokenMixing::kWithinStream) const;
 
  private:
   void subsample(const EncoderChunk& chunk, EncoderWorkspace& ws, float* out) const;
@@ -92,6 +113,9 @@ class Encoder {
                        EncoderWorkspace& ws) const;
   void conv_block(const ConformerLayerWeights& layer, int index, std::vector<EncoderChunk>& chunks,
                   EncoderWorkspace& ws) const;
+  // The MoT groups of this call's rows, or null for a model without MoT.
+  const cpu::MotGroups* token_groups(const std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws,
+                                     cpu::MotGroups* view) const;
 
   EncoderConfig config_;
   Tensor cmvn_mean_, cmvn_istd_;

@@ -60,11 +60,27 @@ double expert_bytes(const std::vector<int64_t>& load, int64_t per_expert) {
 
 }  // namespace
 
-Stream::Stream(std::shared_ptr<const AsrModel> model, const DecodeOptions& options)
+Stream::Stream(std::shared_ptr<const AsrModel> model, const DecodeOptions& options, OfflineBatch)
     : model_(std::move(model)),
       options_(validated(options)),
       fbank_(fbank_options(model_->config())),
       search_(search_options(options_, model_->config())) {}
+
+Stream::Stream(std::shared_ptr<const AsrModel> model, const DecodeOptions& options)
+    : Stream(std::move(model), options, OfflineBatch{}) {
+  MOEASR_CHECK(!model_->encoder().mixes_examples(), MOEASR_ERR_UNSUPPORTED,
+               "this model mixes the tokens of different utterances (encoder_conf.mot_grouping: cross_example), so "
+               "it cannot stream: a stream must never be influenced by another stream's audio. Decode complete "
+               "utterances with moeasr_decode_batch, or use a model with mot_grouping: within_sequence");
+}
+
+std::unique_ptr<Stream> Stream::for_offline_batch(std::shared_ptr<const AsrModel> model, const DecodeOptions& options) {
+  DecodeOptions full = options;
+  full.chunk_size = -1;  // complete utterances, full attention
+  std::unique_ptr<Stream> s(new Stream(std::move(model), full, OfflineBatch{}));
+  s->offline_batch_ = true;
+  return s;
+}
 
 void Stream::reset() {
   state_ = State::kAccepting;
@@ -270,6 +286,36 @@ void Stream::finalize(DecodeProfile* profile) {
 
 void Stream::decode() { decode_streams({this}); }
 
+void Stream::step(const std::vector<Stream*>& owners, std::vector<EncoderChunk>& chunks, DecodeProfile* profile,
+                  TokenMixing mixing) {
+  const AsrModel& model = owners[0]->model();
+  Stream& lead = *owners[0];
+  const bool moe = model.config().encoder.ffn.moe;
+  std::vector<int64_t> step_load;
+  const auto start = std::chrono::steady_clock::now();
+  model.encoder().forward(chunks, lead.encoder_ws_, lead.encoder_rows_, profile ? &profile->encoder : nullptr,
+                          profile && moe ? &step_load : nullptr, mixing);
+  const auto head_start = std::chrono::steady_clock::now();
+  model.ctc_log_probs(lead.encoder_rows_, lead.log_probs_);
+  if (profile) {
+    profile->ctc_head += seconds_since(head_start);
+    profile->forwards += 1;
+    profile->encoder_frames += lead.encoder_rows_.dim(0);
+    if (moe) {
+      profile->expert_load.resize(step_load.size(), 0);
+      for (size_t i = 0; i < step_load.size(); ++i) profile->expert_load[i] += step_load[i];
+      profile->expert_bytes_touched += expert_bytes(step_load, model.encoder().expert_weight_bytes());
+    }
+  }
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    // A too-short utterance of the offline batch holds its place in the batch
+    // with no frames; there is nothing for it to consume.
+    if (chunks[i].out_frames > 0) owners[i]->consume_chunk(chunks[i], lead.encoder_rows_, lead.log_probs_, profile);
+  }
+  const double seconds = seconds_since(start);
+  for (Stream* s : owners) s->stats_.chunk_seconds.push_back(seconds);
+}
+
 void decode_streams(const std::vector<Stream*>& streams, DecodeProfile* profile) {
   if (streams.empty()) return;
   const AsrModel& model = streams[0]->model();
@@ -279,9 +325,6 @@ void decode_streams(const std::vector<Stream*>& streams, DecodeProfile* profile)
   }
   // oneDNN (OpenMP runtime) takes its thread count from the calling thread.
   omp_set_num_threads(model.options().threads);
-  Stream& lead = *streams[0];
-  const FfnConfig& ffn = model.config().encoder.ffn;
-  std::vector<int64_t> step_load;
 
   std::vector<EncoderChunk> chunks;
   std::vector<Stream*> owners;
@@ -295,27 +338,7 @@ void decode_streams(const std::vector<Stream*>& streams, DecodeProfile* profile)
       }
     }
     if (chunks.empty()) break;
-    const auto start = std::chrono::steady_clock::now();
-    if (profile && ffn.moe) step_load.assign(step_load.size(), 0);
-    model.encoder().forward(chunks, lead.encoder_ws_, lead.encoder_rows_, profile ? &profile->encoder : nullptr,
-                            profile && ffn.moe ? &step_load : nullptr);
-    const auto head_start = std::chrono::steady_clock::now();
-    model.ctc_log_probs(lead.encoder_rows_, lead.log_probs_);
-    if (profile) {
-      profile->ctc_head += seconds_since(head_start);
-      profile->forwards += 1;
-      profile->encoder_frames += lead.encoder_rows_.dim(0);
-      if (ffn.moe) {
-        profile->expert_load.resize(step_load.size(), 0);
-        for (size_t i = 0; i < step_load.size(); ++i) profile->expert_load[i] += step_load[i];
-        profile->expert_bytes_touched += expert_bytes(step_load, model.encoder().expert_weight_bytes());
-      }
-    }
-    for (size_t i = 0; i < chunks.size(); ++i) {
-      owners[i]->consume_chunk(chunks[i], lead.encoder_rows_, lead.log_probs_, profile);
-    }
-    const double seconds = seconds_since(start);
-    for (Stream* s : owners) s->stats_.chunk_seconds.push_back(seconds);
+    Stream::step(owners, chunks, profile, TokenMixing::kWithinStream);
   }
   for (Stream* s : streams) {
     if (s->final_pass_due()) s->finalize(profile);

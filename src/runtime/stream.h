@@ -73,8 +73,18 @@ class Stream {
  public:
   enum class State { kAccepting, kFinishing, kDone };
 
-  // Throws Error(MOEASR_ERR_INVALID_ARGUMENT) for bad options.
+  // Throws Error(MOEASR_ERR_INVALID_ARGUMENT) for bad options, and
+  // Error(MOEASR_ERR_UNSUPPORTED) for a model whose output for one utterance
+  // depends on others (Mixture of Tokens with mot_grouping: cross_example):
+  // a stream is never influenced by another stream's audio.
   Stream(std::shared_ptr<const AsrModel> model, const DecodeOptions& options);
+
+  // A stream for decode_batch: one complete utterance, full attention
+  // (options.chunk_size is ignored). Accepts every model, including one that
+  // mixes examples, which only decode_batch (runtime/offline_batch.h) runs:
+  // decode() of such a stream fails with MOEASR_ERR_UNSUPPORTED.
+  static std::unique_ptr<Stream> for_offline_batch(std::shared_ptr<const AsrModel> model,
+                                                   const DecodeOptions& options);
 
   const AsrModel& model() const { return *model_; }
   const DecodeOptions& options() const { return options_; }
@@ -111,6 +121,14 @@ class Stream {
 
  private:
   friend void decode_streams(const std::vector<Stream*>& streams, DecodeProfile* profile);
+  friend void decode_batch(const std::vector<Stream*>& streams, DecodeProfile* profile);
+
+  struct OfflineBatch {};
+  Stream(std::shared_ptr<const AsrModel> model, const DecodeOptions& options, OfflineBatch);
+  // One batched encoder forward over `chunks` (chunk i of owners[i]), the CTC
+  // head, and each owner consuming its rows.
+  static void step(const std::vector<Stream*>& owners, std::vector<EncoderChunk>& chunks, DecodeProfile* profile,
+                   TokenMixing mixing);
 
   bool chunk_ready() const;
   EncoderChunk next_chunk();
@@ -123,6 +141,7 @@ class Stream {
 
   std::shared_ptr<const AsrModel> model_;
   DecodeOptions options_;
+  bool offline_batch_ = false;  // made by for_offline_batch
   State state_ = State::kAccepting;
   Fbank fbank_;
   int input_rate_ = 0;  // sample rate of this utterance's audio (0 until the first piece)
