@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
 
 #include "api/api_test_util.h"
 #include "frontend/wav_reader.h"
@@ -53,7 +54,9 @@ class DecodeStreamsTest : public ::testing::Test {
   moeasr_model* model = nullptr;
 };
 
-TEST_F(DecodeStreamsTest, BatchedResultsEqualDecodingAlone) {
+// Streams of `model` batched through moeasr_decode_streams give what each
+// gives decoded alone.
+void expect_batched_equals_alone(moeasr_model* model) {
   const std::vector<Job> jobs = make_jobs(10);
   std::vector<Decoded> alone;
   for (const Job& j : jobs) alone.push_back(moeasr::test::decode_alone(model, j.opts, j.audio, 1600));
@@ -84,6 +87,24 @@ TEST_F(DecodeStreamsTest, BatchedResultsEqualDecodingAlone) {
     expect_same(alone[i], moeasr::test::take_final(streams[i]), static_cast<int>(i));
     moeasr_stream_free(streams[i]);
   }
+}
+
+TEST_F(DecodeStreamsTest, BatchedResultsEqualDecodingAlone) { expect_batched_equals_alone(model); }
+
+// The header's promise for a Mixture-of-Tokens model that streams (groups of
+// G frames inside one stream's chunk, mot_grouping: within_sequence): batched
+// with other users' streams, a stream's result is still its own.
+TEST(DecodeStreamsMot, WithinChunkMixtureOfTokensStreamsAreNotInfluencedByOtherStreams) {
+  moeasr_model* mot = nullptr;
+  ASSERT_EQ(moeasr_model_load(moeasr::test::data_path("models/mot_seq").c_str(), nullptr, &mot), MOEASR_OK)
+      << moeasr_last_error();
+  const std::unique_ptr<moeasr_model, decltype(&moeasr_model_free)> owner(mot, &moeasr_model_free);
+  moeasr_model_info info;
+  info.struct_size = sizeof(info);
+  ASSERT_EQ(moeasr_model_get_info(mot, &info), MOEASR_OK);
+  ASSERT_GT(info.mot_group_size, 1);
+  ASSERT_EQ(info.mot_cross_example, 0);
+  expect_batched_equals_alone(mot);
 }
 
 TEST_F(DecodeStreamsTest, RejectsBadBatchesWithoutDecoding) {

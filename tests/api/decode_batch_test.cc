@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -84,6 +85,45 @@ TEST(DecodeBatch, CrossExampleModelGivesTheReferenceBatchResults) {
     EXPECT_EQ(results.r[i]->is_final, 1);
     const std::vector<int> tokens(results.r[i]->tokens, results.r[i]->tokens + results.r[i]->num_tokens);
     EXPECT_EQ(tokens, golden["utterances"][i]["best_tokens"].get<std::vector<int>>()) << i;
+  }
+}
+
+// The public header's comments as one line of words (comment markers and
+// line breaks removed), so a sentence can be looked up whatever its wrapping.
+std::string header_prose() {
+  std::ifstream in(moeasr::test::data_path("../../include/moeasr/moeasr.h"));
+  EXPECT_TRUE(in.good());
+  std::string prose, line;
+  while (std::getline(in, line)) {
+    std::string words;
+    for (size_t i = 0; i < line.size(); ++i) {
+      if (line.compare(i, 2, "/*") == 0 || line.compare(i, 2, "*/") == 0) {
+        ++i;
+      } else if (line[i] == '*' && words.find_first_not_of(' ') == std::string::npos) {
+        continue;  // a comment's leading " * "
+      } else {
+        words += line[i];
+      }
+    }
+    std::istringstream ws(words);
+    for (std::string w; ws >> w;) prose += w + " ";
+  }
+  return prose;
+}
+
+// The header documents that a stream is never influenced by another user's
+// audio unless the application asks for it (and where it can ask).
+TEST(DecodeBatch, TheHeaderStatesThatUsersDoNotInfluenceEachOther) {
+  const std::string h = header_prose();
+  for (const char* sentence :
+       {"One user's audio never influences another's result unless the application asks for it: a stream's result "
+        "depends only on its own audio, whatever streams moeasr_decode_streams batches it with.",
+        "which runs only in moeasr_decode_batch, over utterances the application passes together; streams refuse such "
+        "a model.",
+        "cannot stream: MOEASR_ERR_UNSUPPORTED (use moeasr_decode_batch).",
+        "This is the only call in which one utterance can influence another's result, and only for a model trained "
+        "that way"}) {
+    EXPECT_NE(h.find(sentence), std::string::npos) << "include/moeasr/moeasr.h no longer says: " << sentence;
   }
 }
 

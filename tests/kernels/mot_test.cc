@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <numeric>
 
 #include <nlohmann/json.hpp>
@@ -292,6 +293,8 @@ TEST(MotReference, LayerOutputsMatchThePytorchReference) {
   const LayerFixture& f = layer_fixture();
   ASSERT_GE(f.index["cases"].size(), 7u);
   std::set<int> sizes;
+  std::set<int> padded_batches;  // G of the cross-example cases whose last set has absent examples
+  int padded = 0, small_tau = 0;
   for (const nlohmann::json& c : f.index["cases"]) {
     const std::string name = c["name"];
     RandomMot mot = fixture_layer(c);
@@ -306,9 +309,29 @@ TEST(MotReference, LayerOutputsMatchThePytorchReference) {
     const double err = test::max_abs_diff(y.data(), std::vector<double>(ref.begin(), ref.end()));
     EXPECT_LT(err, kTolerance) << name;
     RecordProperty(name + "_max_abs_err", sci(err));
-    sizes.insert(c["group_size"].get<int>());
+    const int G = c["group_size"];
+    sizes.insert(G);
+    // Padded: a cross-example batch that is not a multiple of G examples (its
+    // last set completed with absent ones), or shorter examples whose
+    // positions past their end are masked; a within-sequence tail group.
+    const bool ragged = std::adjacent_find(lengths.begin(), lengths.end(), std::not_equal_to<>()) != lengths.end();
+    if (c["grouping"] == "cross_example" ? (lengths.size() % G != 0 || (G > 1 && ragged))
+                                         : std::any_of(lengths.begin(), lengths.end(), [&](int64_t l) { return l % G; })) {
+      ++padded;
+    }
+    if (c["grouping"] == "cross_example" && lengths.size() % G != 0) padded_batches.insert(G);
+    // tau -> 0: the reference's softmax output is the one-hot (expert-choice) layer.
+    if (c["temperature"].get<double>() <= 1e-3) {
+      const double one_hot_err = test::max_abs_diff(ref.data(), naive_mot(x.data.data(), n, mot.view, groups.view(), true));
+      EXPECT_LT(one_hot_err, kTolerance) << name;
+      RecordProperty(name + "_one_hot_max_abs_err", sci(one_hot_err));
+      ++small_tau;
+    }
   }
   EXPECT_EQ(sizes, (std::set<int>{1, 4, 8}));
+  EXPECT_GE(padded, 4);
+  EXPECT_EQ(padded_batches, (std::set<int>{4, 8}));
+  EXPECT_GE(small_tau, 1);
 }
 
 // Transition tuning (tools/mot_to_moe.py): gate = controller / tau, experts
