@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the benchmark report's measurements (docs/benchmarks.md) and keeps the
 # raw JSON: paper-shaped Dense-225M vs MoE-1B (interleaved, ratio of medians)
-# at 1 and 8 streams, per compute type, plus the kernel benchmarks.
+# at 1 and 8 streams, per compute type, MoT vs top-k MoE vs dense FFN layers,
+# plus the kernel benchmarks.
 #   scripts/bench.sh [OUT_DIR]      (default: bench-results/, git-ignored)
 # Needs ~6 GB of free memory (the MoE-1B random weights) and a quiet machine:
 # run nothing else meanwhile.
@@ -33,6 +34,8 @@ for chunk in 4 8 16 32; do
   "$BENCH" --config "$MOE" --random-weights --chunk-size "$chunk" --threads 1 --audio-seconds 10 --repeat 2 --json \
     > "$OUT/moe_chunk${chunk}.json"
 done
+echo "bench: Mixture of Tokens vs top-k MoE vs dense FFN at equal parameter count" >&2
+build/bench/moeasr-mot-bench --json > "$OUT/mot_vs_moe_vs_dense.json"
 echo "bench: kernels" >&2
 build/bench/moeasr-kernel-bench --benchmark_format=json --benchmark_min_time=0.2 > "$OUT/kernels.json"
 echo "bench: results in $OUT" >&2
