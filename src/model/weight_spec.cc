@@ -1,5 +1,6 @@
 #include "model/weight_spec.h"
 
+#include <algorithm>
 #include <set>
 
 #include "core/error.h"
@@ -8,9 +9,15 @@ namespace moeasr {
 
 namespace {
 
+// Thrown by SpecBuilder::add past its limit; becomes an Error in expected_tensors.
+struct TooManyTensors {};
+
 class SpecBuilder {
  public:
+  explicit SpecBuilder(size_t limit) : limit_(limit) {}
+
   void add(const std::string& name, Shape shape, bool quantizable = false) {
+    if (out.size() >= limit_) throw TooManyTensors{};
     out.push_back({name, std::move(shape), quantizable});
   }
 
@@ -66,12 +73,16 @@ class SpecBuilder {
   }
 
   std::vector<ExpectedTensor> out;
+
+ private:
+  size_t limit_;
 };
 
 }  // namespace
 
-std::vector<ExpectedTensor> expected_tensors(const ModelConfig& c) {
-  SpecBuilder b;
+namespace {
+
+void build_expected(const ModelConfig& c, SpecBuilder& b) {
   const EncoderConfig& e = c.encoder;
   const int64_t d = e.d_model;
   if (e.global_cmvn) {
@@ -126,7 +137,20 @@ std::vector<ExpectedTensor> expected_tensors(const ModelConfig& c) {
       b.decoder("decoder.right_decoder", c, c.decoder.r_num_blocks);
       break;
   }
-  return b.out;
+}
+
+}  // namespace
+
+std::vector<ExpectedTensor> expected_tensors(const ModelConfig& c, size_t max_tensors) {
+  SpecBuilder b(max_tensors);
+  try {
+    build_expected(c, b);
+  } catch (const TooManyTensors&) {
+    throw_error(MOEASR_ERR_FORMAT, "train.yaml implies more than ", max_tensors, " tensors (encoder num_blocks ",
+                c.encoder.num_blocks, ", decoder num_blocks ", c.decoder.num_blocks, " + ", c.decoder.r_num_blocks,
+                ", experts ", c.encoder.ffn.num_experts, " / ", c.decoder.ffn.num_experts, ")");
+  }
+  return std::move(b.out);
 }
 
 bool is_ignorable_tensor(const std::string& name) {
@@ -137,7 +161,15 @@ bool is_ignorable_tensor(const std::string& name) {
 }
 
 void validate_weights(const SafeTensors& weights, const ModelConfig& config) {
-  const std::vector<ExpectedTensor> expected = expected_tensors(config);
+  // A config implying far more tensors than the file holds is a mismatch;
+  // stop building names there, so an absurd train.yaml cannot exhaust memory.
+  std::vector<ExpectedTensor> expected;
+  try {
+    expected = expected_tensors(config, std::min(kMaxExpectedTensors, 2 * weights.tensors().size() + 4096));
+  } catch (const Error& e) {
+    throw_error(MOEASR_ERR_FORMAT, weights.path(), " holds ", weights.tensors().size(),
+                " tensors, far fewer than the config implies (config and weights do not match): ", e.what());
+  }
   std::set<std::string> expected_names;
   std::vector<std::string> missing, bad_shape;
   for (const ExpectedTensor& t : expected) {

@@ -19,7 +19,14 @@ struct ExpectedTensor {
   bool quantizable = false;
 };
 
-std::vector<ExpectedTensor> expected_tensors(const ModelConfig& config);
+// At most this many by default: a real model has a few thousand tensors.
+constexpr size_t kMaxExpectedTensors = size_t{1} << 18;
+
+// Throws Error(MOEASR_ERR_FORMAT) once the config implies more than
+// `max_tensors` tensors (a train.yaml with an absurd num_blocks or n_expert),
+// after building only that many names.
+std::vector<ExpectedTensor> expected_tensors(const ModelConfig& config,
+                                             size_t max_tensors = kMaxExpectedTensors);
 
 // Buffers a WeNet state_dict may carry that the runtime recomputes or never
 // uses: the sinusoid tables (`*.pe`) and BatchNorm's `num_batches_tracked`.

@@ -1,7 +1,9 @@
 #include "model/model_dir.h"
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
+#include <utility>
 
 #include "runtime/asr_model.h"
 #include "core/half.h"
@@ -96,6 +98,29 @@ TEST_F(ModelDirTest, DenseConfigWithMoeWeightsFails) {
   std::string msg;
   EXPECT_EQ(load_status(&msg), MOEASR_ERR_FORMAT);
   EXPECT_NE(msg.find("feed_forward.w_1.weight"), std::string::npos) << msg;
+}
+
+// Found with fuzz/config_fuzz.cc: a train.yaml implying hundreds of millions
+// of tensors made validation build every name and exhaust memory. Now the
+// list stops a little past what the file holds, in milliseconds.
+TEST_F(ModelDirTest, AbsurdLayerAndExpertCountsFailWithoutExhaustingMemory) {
+  for (const auto& [key, value] : {std::pair<std::string, std::string>{"  num_blocks: 2", "  num_blocks: 50000000"},
+                                   {"  n_expert: 4", "  n_expert: 2000000000"},
+                                   {"  r_num_blocks: 1", "  r_num_blocks: 2147483647"}}) {
+    std::string yaml = test::tiny_moe_yaml();
+    yaml.replace(yaml.find(key), key.size(), value);
+    write(complete_weights(), yaml);
+    std::string msg;
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(load_status(&msg), MOEASR_ERR_FORMAT) << value;
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 10.0) << value;
+    EXPECT_NE(msg.find("far fewer than the config implies"), std::string::npos) << msg;
+  }
+  // The list itself is capped too.
+  ModelConfig c = parse_model_config(test::tiny_moe_yaml(), "train.yaml", 10);
+  c.encoder.num_blocks = 1 << 30;
+  EXPECT_EQ(status_of([&] { expected_tensors(c); }), MOEASR_ERR_FORMAT);
+  EXPECT_EQ(status_of([&] { expected_tensors(c, 100); }), MOEASR_ERR_FORMAT);
 }
 
 TEST_F(ModelDirTest, UnsupportedWeightDtype) {
