@@ -449,7 +449,9 @@ TEST_F(CApiTest, HugeAndExtremeOptionValues) {
     moeasr_stream* s = reinterpret_cast<moeasr_stream*>(0x1);
     const moeasr_status st = moeasr_stream_create(model.m, &bad, &s);
     EXPECT_EQ(s, nullptr);
-    if (st != MOEASR_OK) EXPECT_STRNE(moeasr_last_error(), "");
+    if (st != MOEASR_OK) {
+      EXPECT_STRNE(moeasr_last_error(), "");
+    }
     return st;
   };
   using O = moeasr_stream_options;
