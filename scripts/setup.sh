@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs moeasr's build dependencies (Debian packages only) and builds it.
 #   scripts/setup.sh [build-dir]      (default: build)
-# Environment: MOEASR_SKIP_APT=1 skips the package step; CMAKE_ARGS adds cmake flags.
+# Environment: MOEASR_SKIP_APT=1 skips the package step; MOEASR_SKIP_BUILD=1 stops
+# after it; CMAKE_ARGS adds cmake flags.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${1:-build}
@@ -26,6 +27,8 @@ if [[ "${MOEASR_SKIP_APT:-0}" != 1 ]]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
 fi
+
+if [[ "${MOEASR_SKIP_BUILD:-0}" == 1 ]]; then exit 0; fi
 
 # shellcheck disable=SC2086
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release ${CMAKE_ARGS:-} >/dev/null
