@@ -171,6 +171,12 @@ typedef struct moeasr_stream_options {
   float reverse_weight;     /* weight of the right-to-left decoder, 0..1; default 0.0 */
   int32_t rescoring;        /* 1: attention rescoring at the end (when the model has a decoder); default 1 */
   int32_t timestamps;       /* 1: per-token timestamps in results; default 1 */
+  /* Endpoint rules for moeasr_stream_is_endpoint (appended after 0.1; a struct_size
+   * that ends before them gets the defaults). Seconds; 0 disables a rule.
+   * Trailing silence = CTC frames whose blank posterior exceeds 0.8. */
+  float endpoint_silence_after_text_s;   /* trailing silence after some text; default 1.0 */
+  float endpoint_silence_without_text_s; /* trailing silence with no text yet; default 5.0 */
+  float endpoint_max_utterance_s;        /* utterance length; default 20.0 */
 } moeasr_stream_options;
 
 MOEASR_API moeasr_status moeasr_stream_default_options(moeasr_stream_options* options);
@@ -220,6 +226,13 @@ MOEASR_API moeasr_status moeasr_decode_streams(const moeasr_model* model, moeasr
 
 /* Starts a new utterance on the same stream, keeping its buffers. */
 MOEASR_API moeasr_status moeasr_stream_reset(moeasr_stream* stream);
+
+/* *out_endpoint = 1 when the utterance has ended by the stream's endpoint
+ * rules, judged on the audio decoded so far. A live application that keeps
+ * one stream open asks after each decode and, on an endpoint, calls
+ * input_finished, decode, get_final_result and reset: a stream that is never
+ * reset keeps its whole transcript, and the memory holding it grows. */
+MOEASR_API moeasr_status moeasr_stream_is_endpoint(const moeasr_stream* stream, int32_t* out_endpoint);
 
 /* ------------------------------------------------------------------------- */
 /* Results                                                                   */

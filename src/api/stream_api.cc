@@ -1,5 +1,6 @@
 // C API: streams, decoding and results.
 #include <algorithm>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <set>
@@ -108,6 +109,9 @@ moeasr_status moeasr_stream_default_options(moeasr_stream_options* options) {
     options->reverse_weight = d.reverse_weight;
     options->rescoring = d.rescoring ? 1 : 0;
     options->timestamps = d.timestamps ? 1 : 0;
+    options->endpoint_silence_after_text_s = d.endpoint.silence_after_text_s;
+    options->endpoint_silence_without_text_s = d.endpoint.silence_without_text_s;
+    options->endpoint_max_utterance_s = d.endpoint.max_utterance_s;
   });
 }
 
@@ -119,8 +123,9 @@ moeasr_status moeasr_stream_create(const moeasr_model* model, const moeasr_strea
     const moeasr_model& m = checked(model);
     moeasr_stream_options defaults;
     moeasr_stream_default_options(&defaults);
-    const moeasr_stream_options o =
-        moeasr::api::read_options(options, defaults, sizeof(moeasr_stream_options), "moeasr_stream_options");
+    // 0.1's struct ended after `timestamps`.
+    const size_t v1_size = offsetof(moeasr_stream_options, timestamps) + sizeof(int32_t);
+    const moeasr_stream_options o = moeasr::api::read_options(options, defaults, v1_size, "moeasr_stream_options");
     moeasr::DecodeOptions d;
     d.chunk_size = o.chunk_size;
     d.num_left_chunks = o.num_left_chunks;
@@ -129,6 +134,9 @@ moeasr_status moeasr_stream_create(const moeasr_model* model, const moeasr_strea
     d.reverse_weight = o.reverse_weight;
     d.rescoring = o.rescoring != 0;
     d.timestamps = o.timestamps != 0;
+    d.endpoint.silence_after_text_s = o.endpoint_silence_after_text_s;
+    d.endpoint.silence_without_text_s = o.endpoint_silence_without_text_s;
+    d.endpoint.max_utterance_s = o.endpoint_max_utterance_s;
     auto handle = std::make_unique<moeasr_stream>();
     handle->model = m.model;
     handle->stream = std::make_unique<moeasr::Stream>(m.model, d);
@@ -181,6 +189,14 @@ moeasr_status moeasr_stream_is_done(const moeasr_stream* stream, int32_t* out_do
     MOEASR_CHECK(out_done, MOEASR_ERR_INVALID_ARGUMENT, "out_done is NULL");
     StreamUse use(stream);
     *out_done = use.stream().state() == moeasr::Stream::State::kDone ? 1 : 0;
+  });
+}
+
+moeasr_status moeasr_stream_is_endpoint(const moeasr_stream* stream, int32_t* out_endpoint) {
+  return guarded("moeasr_stream_is_endpoint", [&] {
+    MOEASR_CHECK(out_endpoint, MOEASR_ERR_INVALID_ARGUMENT, "out_endpoint is NULL");
+    StreamUse use(stream);
+    *out_endpoint = use.stream().is_endpoint() ? 1 : 0;
   });
 }
 

@@ -71,6 +71,8 @@ class CtcPrefixBeamSearch {
   // every other member.
   const std::vector<CtcHypothesis>& nbest() const;
   int frames() const { return frames_; }
+  // The best prefix has no token yet (cheap: no n-best vectors are built).
+  bool best_is_empty() const { return hyps_.empty() || hyps_[0].prefix < 0; }
   // Nodes held by the token and time lists (for tests: bounded by what the
   // hypotheses hold, not by the number of frames).
   size_t list_nodes() const { return token_nodes_.size() + time_nodes_.size(); }

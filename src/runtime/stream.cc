@@ -64,7 +64,8 @@ Stream::Stream(std::shared_ptr<const AsrModel> model, const DecodeOptions& optio
     : model_(std::move(model)),
       options_(validated(options)),
       fbank_(fbank_options(model_->config())),
-      search_(search_options(options_, model_->config())) {}
+      search_(search_options(options_, model_->config())),
+      endpoint_(options_.endpoint, model_->config().blank_id, model_->frame_ms() / 1000.0) {}
 
 Stream::Stream(std::shared_ptr<const AsrModel> model, const DecodeOptions& options)
     : Stream(std::move(model), options, OfflineBatch{}) {
@@ -91,6 +92,7 @@ void Stream::reset() {
   input_rate_ = 0;
   encoder_state_.reset();
   search_.reset();
+  endpoint_.reset();
   encoder_out_.clear();
   ctc_logp_.clear();
   all_features_.clear();
@@ -202,6 +204,7 @@ void Stream::consume_chunk(const EncoderChunk& c, const Tensor& encoder_out, con
   }
   const auto search_start = std::chrono::steady_clock::now();
   search_.search(logp, static_cast<int>(c.out_frames), static_cast<int>(vocab));
+  endpoint_.observe(logp, c.out_frames, vocab);
   if (profile) profile->ctc_search += seconds_since(search_start);
   stats_.chunks += 1;
   stats_.encoder_frames += c.out_frames;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "decode/ctc_prefix_beam_search.h"
+#include "decode/endpoint.h"
 #include "frontend/fbank.h"
 #include "frontend/resampler.h"
 #include "model/decoder.h"
@@ -30,6 +31,7 @@ struct DecodeOptions {
   float reverse_weight = 0.f;
   bool rescoring = true;     // attention rescoring at the end (needs a decoder)
   bool timestamps = true;
+  EndpointOptions endpoint;  // only consulted by is_endpoint()
 };
 
 struct Hypothesis {
@@ -108,6 +110,10 @@ class Stream {
   RecognitionResult final_result() const;
   // Back to a fresh utterance, keeping allocated buffers.
   void reset();
+  // The utterance has ended by DecodeOptions::endpoint's rules, judged on the
+  // CTC frames decoded so far (see decode/endpoint.h). The app then calls
+  // input_finished(), decode(), final_result() and reset().
+  bool is_endpoint() const { return endpoint_.detected(!search_.best_is_empty()); }
 
   const StreamStats& stats() const { return stats_; }
   // Encoder output kept for rescoring ([frames, d]) and the CTC log-probs of
@@ -153,6 +159,7 @@ class Stream {
   int64_t next_chunk_start_ = 0;    // absolute frame where the next chunk starts
   EncoderState encoder_state_;
   CtcPrefixBeamSearch search_;
+  EndpointDetector endpoint_;
   std::vector<float> encoder_out_;  // kept for rescoring
   std::vector<float> ctc_logp_;     // kept only with keep_debug_
   std::vector<float> all_features_; // kept only with keep_debug_
