@@ -9,6 +9,7 @@
 // argument bytes (see Reader / run()); missing bytes read as 0. At most
 // kMaxOps operations and kMaxSamples samples per input keep every run short.
 #include <cmath>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -186,9 +187,18 @@ moeasr_stream_options pick_options(Reader& in) {
   o.reverse_weight = kReverse[c % 8];
   o.rescoring = (c >> 3) & 1;
   o.timestamps = (c >> 4) & 1;
+  // Endpoint rules: defaults, short (endpoints within a program), off, invalid.
+  static const float kEndpoint[4][3] = {{1.f, 5.f, 20.f}, {0.2f, 0.2f, 0.5f}, {0.f, 0.f, 0.f},
+                                        {-1.f, std::nanf(""), std::numeric_limits<float>::infinity()}};
+  const float* e = kEndpoint[(b >> 6) & 3];
+  o.endpoint_silence_after_text_s = e[0];
+  o.endpoint_silence_without_text_s = e[1];
+  o.endpoint_max_utterance_s = e[2];
+  // Current, none, too small, from a newer header, and 0.1's (before the endpoint fields).
   static const size_t kSizes[] = {sizeof(moeasr_stream_options), sizeof(moeasr_stream_options), 0,
-                                  sizeof(moeasr_stream_options) + 8, sizeof(size_t) + 12};
-  o.struct_size = kSizes[(c >> 5) % 5];
+                                  sizeof(moeasr_stream_options) + 8, sizeof(size_t) + 12,
+                                  offsetof(moeasr_stream_options, timestamps) + sizeof(int32_t)};
+  o.struct_size = kSizes[(c >> 5) % 6];
   return o;
 }
 
@@ -333,12 +343,15 @@ void run(const uint8_t* data, size_t size) {
         }
         break;
       }
-      case 6: {  // is_ready / is_done, maybe with NULL out
+      case 6: {  // is_ready / is_done / is_endpoint, maybe with NULL out
         StreamSlot* slot = stream_at(in.u8());
         const uint8_t f = in.u8();
         int32_t v = -1;
-        moeasr_status st = f & 1 ? moeasr_stream_is_ready(slot ? slot->s : nullptr, f & 2 ? nullptr : &v)
-                                 : moeasr_stream_is_done(slot ? slot->s : nullptr, f & 2 ? nullptr : &v);
+        moeasr_stream* s = slot ? slot->s : nullptr;
+        int32_t* out = f & 2 ? nullptr : &v;
+        moeasr_status st = f & 4   ? moeasr_stream_is_endpoint(s, out)
+                           : f & 1 ? moeasr_stream_is_ready(s, out)
+                                   : moeasr_stream_is_done(s, out);
         check_status(st, "moeasr_stream_is_ready/done");
         if (st == MOEASR_OK) FUZZ_CHECK(v == 0 || v == 1, "flag %d", v);
         break;

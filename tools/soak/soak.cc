@@ -6,9 +6,14 @@
 // [-tolerance, +tolerance] around it. scripts/soak.sh runs it;
 // docs/reliability.md has the numbers.
 //
+// With --endpoint 1 it behaves like a live captioning app: on an endpoint
+// (moeasr_stream_is_endpoint) it finishes the utterance, takes the final
+// result and resets the stream. Without it the stream's one never-ending
+// utterance keeps its whole transcript, which grows memory by design.
+//
 //   moeasr-soak [--model DIR] [--wav FILE ...] [--minutes 60] [--chunk-size 16]
 //               [--left-chunks 4] [--rescoring 0] [--nbest 10] [--piece-ms 100]
-//               [--report-minutes 1] [--tolerance 0.05]
+//               [--report-minutes 1] [--tolerance 0.05] [--endpoint 0|1] [--gap-ms 500]
 #include <malloc.h>
 #include <unistd.h>
 
@@ -38,6 +43,8 @@ struct Args {
   int piece_ms = 100;
   double report_minutes = 1;
   double tolerance = 0.05;
+  int endpoint = 0;
+  int gap_ms = 500;
 };
 
 [[noreturn]] void die(const std::string& message) {
@@ -52,7 +59,7 @@ Args parse(int argc, char** argv) {
     if (flag == "-h" || flag == "--help") {
       std::printf("usage: moeasr-soak [--model DIR] [--wav FILE ...] [--minutes M] [--chunk-size N]\n"
                   "                   [--left-chunks N] [--rescoring 0|1] [--nbest N] [--piece-ms MS]\n"
-                  "                   [--report-minutes M] [--tolerance F]\n");
+                  "                   [--report-minutes M] [--tolerance F] [--endpoint 0|1] [--gap-ms MS]\n");
       std::exit(0);
     }
     if (i + 1 >= argc) die("missing value for " + flag);
@@ -67,11 +74,13 @@ Args parse(int argc, char** argv) {
     else if (flag == "--piece-ms") a.piece_ms = std::atoi(v.c_str());
     else if (flag == "--report-minutes") a.report_minutes = std::atof(v.c_str());
     else if (flag == "--tolerance") a.tolerance = std::atof(v.c_str());
+    else if (flag == "--endpoint") a.endpoint = std::atoi(v.c_str());
+    else if (flag == "--gap-ms") a.gap_ms = std::atoi(v.c_str());
     else die("unknown flag " + flag);
   }
   if (a.model.empty()) die("--model is required");
   if (a.wavs.empty()) die("at least one --wav is required");
-  if (a.piece_ms <= 0 || a.minutes <= 0 || a.report_minutes <= 0) die("bad durations");
+  if (a.piece_ms <= 0 || a.minutes <= 0 || a.report_minutes <= 0 || a.gap_ms < 0) die("bad durations");
   return a;
 }
 
@@ -99,13 +108,18 @@ void check(moeasr_status st, const char* what) {
 
 int main(int argc, char** argv) {
   const Args args = parse(argc, argv);
-  // The audio: the given files, one after another, 0.5 s of silence between, looped.
+  // The audio: the given files, one after another, --gap-ms of room tone
+  // (white noise at about -55 dBFS) between, looped.
   std::vector<float> loop;
+  uint32_t noise_state = 12345;
   for (const std::string& w : args.wavs) {
     const moeasr::Waveform wav = moeasr::read_wav(w);
     if (wav.sample_rate != 16000) die(w + ": the soak audio must be 16 kHz");
     loop.insert(loop.end(), wav.samples.begin(), wav.samples.end());
-    loop.insert(loop.end(), 8000, 0.f);
+    for (int i = 0; i < 16 * args.gap_ms; ++i) {
+      noise_state = noise_state * 1664525u + 1013904223u;
+      loop.push_back(0.003f * (static_cast<float>(noise_state >> 8) / 8388608.f - 1.f));
+    }
   }
 
   moeasr_model* model = nullptr;
@@ -124,13 +138,15 @@ int main(int argc, char** argv) {
   const size_t report_every = static_cast<size_t>(args.report_minutes * 60 * 16000);
   std::vector<float> buf(piece);
   size_t fed = 0, loop_pos = 0, next_report = report_every, next_partial = 16000;
-  size_t tokens = 0;
+  size_t tokens = 0, utterances = 0, final_tokens = 0;
   double baseline = -1, worst = 0;
   const auto start = std::chrono::steady_clock::now();
   auto last = start;
-  std::printf("# model %s, chunk %d, left chunks %d, rescoring %d, nbest %d, %d ms pieces\n", args.model.c_str(),
-              args.chunk_size, args.left_chunks, args.rescoring, args.nbest, args.piece_ms);
-  std::printf("%10s %10s %10s %10s %10s %10s\n", "audio_min", "rss_mib", "heap_mib", "tokens", "rtf", "wall_s");
+  std::printf("# model %s, chunk %d, left chunks %d, rescoring %d, nbest %d, %d ms pieces, endpoint %d\n",
+              args.model.c_str(), args.chunk_size, args.left_chunks, args.rescoring, args.nbest, args.piece_ms,
+              args.endpoint);
+  std::printf("%10s %10s %10s %10s %10s %10s %10s\n", "audio_min", "rss_mib", "heap_mib", "tokens", "utts", "rtf",
+              "wall_s");
   std::fflush(stdout);
   while (fed < total) {
     const size_t n = std::min(piece, total - fed);
@@ -141,6 +157,19 @@ int main(int argc, char** argv) {
     check(moeasr_stream_accept_waveform(stream, buf.data(), n, 16000), "accept_waveform");
     check(moeasr_stream_decode(stream), "decode");
     fed += n;
+    int32_t endpoint = 0;
+    if (args.endpoint) check(moeasr_stream_is_endpoint(stream, &endpoint), "is_endpoint");
+    if (endpoint) {  // the utterance is over: its final result, then a fresh one
+      check(moeasr_stream_input_finished(stream), "input_finished");
+      check(moeasr_stream_decode(stream), "final decode");
+      moeasr_result* r = nullptr;
+      check(moeasr_stream_get_final_result(stream, &r), "get_final_result");
+      final_tokens += r->num_tokens;
+      moeasr_result_free(r);
+      check(moeasr_stream_reset(stream), "reset");
+      ++utterances;
+      tokens = 0;
+    }
     if (fed >= next_partial) {  // an application showing the partial transcript once a second
       moeasr_result* r = nullptr;
       check(moeasr_stream_get_partial_result(stream, &r), "get_partial_result");
@@ -156,8 +185,8 @@ int main(int argc, char** argv) {
       const double rss = rss_mib();
       if (baseline < 0) baseline = rss;
       worst = std::max(worst, std::fabs(rss / baseline - 1));
-      std::printf("%10.1f %10.1f %10.1f %10zu %10.4f %10.1f\n", fed / 960000.0, rss, heap_mib(), tokens,
-                  step / (args.report_minutes * 60), wall);
+      std::printf("%10.1f %10.1f %10.1f %10zu %10zu %10.4f %10.1f\n", fed / 960000.0, rss, heap_mib(),
+                  final_tokens + tokens, utterances, step / (args.report_minutes * 60), wall);
       std::fflush(stdout);
       next_report += report_every;
     }
@@ -166,9 +195,9 @@ int main(int argc, char** argv) {
   check(moeasr_stream_decode(stream), "final decode");
   moeasr_result* r = nullptr;
   check(moeasr_stream_get_final_result(stream, &r), "get_final_result");
-  std::printf("# final: %zu tokens; resident memory after the first report stayed within %.2f%% of it "
-              "(tolerance %.0f%%)\n",
-              r->num_tokens, 100 * worst, 100 * args.tolerance);
+  std::printf("# final: %zu tokens in %zu utterances; resident memory after the first report stayed within %.2f%% "
+              "of it (tolerance %.0f%%)\n",
+              final_tokens + r->num_tokens, utterances + 1, 100 * worst, 100 * args.tolerance);
   moeasr_result_free(r);
   moeasr_stream_free(stream);
   moeasr_model_free(model);
