@@ -46,6 +46,16 @@ ENCODER_DEFAULTS = {
     "conv_norm_eps": 1e-5,
     "conv_inner_factor": 2,
     "final_norm": True,
+    # moeasr extensions (not WeNet keys): Soft MoE FFN and mixtures of adapters,
+    # see soft_moe.py and docs/model_format.md.
+    "slots_per_expert": 1,
+    "soft_moe_normalize": False,
+    "adapter_type": None,
+    "adapter_placement": ["feed_forward"],
+    "adapter_dim": 64,
+    "adapter_n_expert": 4,
+    "adapter_slots_per_expert": 1,
+    "adapter_normalize": False,
 }
 
 DECODER_DEFAULTS = {
@@ -98,7 +108,7 @@ SUPPORTED = {
     "layer_norm_type": {"layer_norm"},
     "n_kv_head": {None},
     "head_dim": {None},
-    "mlp_type": {"position_wise_feed_forward", "moe", "mot"},
+    "mlp_type": {"position_wise_feed_forward", "moe", "mot", "soft_moe"},
     "mot_grouping": {"cross_example", "within_sequence"},
     "cnn_module_norm": {"layer_norm", "batch_norm"},
     "activation_type": {"swish", "relu", "gelu", "tanh"},
@@ -106,9 +116,12 @@ SUPPORTED = {
     "src_attention": {True},
     "tie_word_embedding": {False},
 }
-# Mixture of Tokens is an encoder layer only (in the decoder it would mix hypotheses).
+ENCODER_SUPPORTED = dict(SUPPORTED, adapter_type={None, "soft_moa", "dense_moa"})
+# Mixture of Tokens and Soft MoE are encoder layers only (in the decoder they
+# would mix hypotheses; the decoder has no utterance/chunk grouping).
 DECODER_SUPPORTED = dict(SUPPORTED, input_layer={"embed"},
                          mlp_type={"position_wise_feed_forward", "moe"})
+ADAPTER_PLACES = ("self_attn", "feed_forward", "feed_forward_macaron")
 
 
 class ConfigError(ValueError):
@@ -133,7 +146,7 @@ def encoder_options(config):
     if config.get("encoder", "conformer") != "conformer":
         raise ConfigError(f"encoder {config.get('encoder')!r} is not supported (conformer only)")
     conf = config.get("encoder_conf") or {}
-    opts = _resolve(conf, ENCODER_DEFAULTS, SUPPORTED, "encoder_conf")
+    opts = _resolve(conf, ENCODER_DEFAULTS, ENCODER_SUPPORTED, "encoder_conf")
     if opts["mlp_type"] == "mot":
         if "mlp_bias" not in conf:
             opts["mlp_bias"] = False  # MoT experts have no bias unless asked
@@ -145,6 +158,15 @@ def encoder_options(config):
         raise ConfigError("encoder_conf.output_size must be a multiple of attention_heads")
     if not opts["causal"] and opts["cnn_module_kernel"] % 2 == 0:
         raise ConfigError("a non-causal conv module needs an odd cnn_module_kernel")
+    for key in ("slots_per_expert", "adapter_dim", "adapter_n_expert", "adapter_slots_per_expert"):
+        if not isinstance(opts[key], int) or opts[key] < 1:
+            raise ConfigError(f"encoder_conf.{key} must be a positive integer")
+    places = opts["adapter_placement"]
+    if (not isinstance(places, list) or not places or len(set(places)) != len(places)
+            or any(p not in ADAPTER_PLACES for p in places)):
+        raise ConfigError(f"encoder_conf.adapter_placement must be a list of distinct {ADAPTER_PLACES}")
+    if "feed_forward_macaron" in places and not opts["macaron_style"]:
+        raise ConfigError("encoder_conf.adapter_placement: feed_forward_macaron needs macaron_style")
     return opts
 
 

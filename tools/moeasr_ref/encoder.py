@@ -7,6 +7,7 @@ from .attention import RelPositionMultiHeadedAttention
 from .conv_module import ConvolutionModule
 from .embedding import Conv2dSubsampling4, GlobalCMVN
 from .ffn import make_ffn
+from .soft_moe import make_adapter
 
 
 class ConformerEncoderLayer(nn.Module):
@@ -16,6 +17,10 @@ class ConformerEncoderLayer(nn.Module):
         x += Conv(norm_conv(x))
         x += s * FF(norm_ff(x))
         x = norm_final(x)                        (only with a conv module)
+    With adapters (moeasr extension, encoder_conf.adapter_type), a mixture of
+    adapters runs in parallel to each sublayer named in adapter_placement, on the
+    same LayerNorm output, and its output is added to the residual unscaled:
+        x += s * FF(h) + A_ff(h),   h = norm_ff(x)    (likewise MHSA, macaron FF)
     """
 
     def __init__(self, opts):
@@ -39,18 +44,37 @@ class ConformerEncoderLayer(nn.Module):
         if self.conv_module is not None:
             self.norm_conv = nn.LayerNorm(d, eps=eps)
             self.norm_final = nn.LayerNorm(d, eps=eps)
+        places = opts["adapter_placement"] if opts["adapter_type"] is not None else []
+        for place in places:
+            setattr(self, "adapter_" + place, make_adapter(opts, d))
+
+    def _adapter(self, place, h):
+        adapter = getattr(self, "adapter_" + place, None)
+        return None if adapter is None else adapter(h)
 
     def forward(self, x, pos_emb, att_cache=None, cnn_cache=None, mask=None):
         """Returns (x, new att cache (1, h, t_cache + t, 2*d_k), new cnn cache or None)."""
         if self.feed_forward_macaron is not None:
-            x = x + self.ff_scale * self.feed_forward_macaron(self.norm_ff_macaron(x))
-        x_att, new_att_cache = self.self_attn(self.norm_mha(x), pos_emb, att_cache, mask)
+            h = self.norm_ff_macaron(x)
+            x = x + self.ff_scale * self.feed_forward_macaron(h)
+            a = self._adapter("feed_forward_macaron", h)
+            if a is not None:
+                x = x + a
+        h = self.norm_mha(x)
+        x_att, new_att_cache = self.self_attn(h, pos_emb, att_cache, mask)
         x = x + x_att
+        a = self._adapter("self_attn", h)
+        if a is not None:
+            x = x + a
         new_cnn_cache = None
         if self.conv_module is not None:
             x_conv, new_cnn_cache = self.conv_module(self.norm_conv(x), cnn_cache)
             x = x + x_conv
-        x = x + self.ff_scale * self.feed_forward(self.norm_ff(x))
+        h = self.norm_ff(x)
+        x = x + self.ff_scale * self.feed_forward(h)
+        a = self._adapter("feed_forward", h)
+        if a is not None:
+            x = x + a
         if self.conv_module is not None:
             x = self.norm_final(x)
         return x, new_att_cache, new_cnn_cache

@@ -1,4 +1,5 @@
-"""Feed-forward blocks: dense (w_2(act(w_1 x))) and WeNet's Mixture-of-Experts layer."""
+"""Feed-forward blocks: dense (w_2(act(w_1 x))), WeNet's Mixture-of-Experts layer, and
+(moeasr extensions) Mixture of Tokens (mot.py) and Soft MoE (soft_moe.py)."""
 
 import torch
 from torch import nn
@@ -56,12 +57,17 @@ class MoEFFNLayer(nn.Module):
 
 
 def make_ffn(options, d_model):
-    """Dense, MoE or Mixture-of-Tokens block from encoder_conf/decoder_conf options."""
+    """Dense, top-k MoE, Mixture-of-Tokens or Soft MoE block from encoder_conf/decoder_conf options."""
     if options["mlp_type"] == "mot":
         from .mot import MixtureOfTokens  # mot.py builds on this module
         return MixtureOfTokens(d_model, options["linear_units"], options["activation_type"],
                                options["mlp_bias"], options["n_expert"], options["mot_group_size"],
                                options["mot_temperature"], options["mot_grouping"])
+    if options["mlp_type"] == "soft_moe":
+        from .soft_moe import SoftMoE  # soft_moe imports this module
+        return SoftMoE(d_model, options["linear_units"], options["activation_type"],
+                       options["mlp_bias"], options["n_expert"], options["slots_per_expert"],
+                       options["soft_moe_normalize"])
     if options["mlp_type"] == "moe":
         return MoEFFNLayer(d_model, options["linear_units"], options["activation_type"],
                            options["mlp_bias"], options["n_expert"],
