@@ -132,24 +132,30 @@ Activation parse_activation(Section& s, const std::string& fallback) {
   return Activation::kHardtanh;
 }
 
-// mlp_type: position_wise_feed_forward | moe | mot. Mixture of Tokens exists
-// only in the encoder: in the attention decoder it would mix hypotheses or
-// future tokens (`allow_mot` false names the key in the refusal).
-FfnConfig parse_ffn(Section& s, Activation activation, const std::string& source, bool allow_mot) {
+// mlp_type: position_wise_feed_forward | moe | mot | soft_moe. Mixture of
+// Tokens and Soft MoE exist only in the encoder: in the attention decoder they
+// would mix hypotheses or future tokens (`encoder` false names the key in the
+// refusal).
+FfnConfig parse_ffn(Section& s, Activation activation, const std::string& source, bool encoder) {
   FfnConfig f;
   f.activation = activation;
   f.hidden = s.get_positive("linear_units", 2048);
-  std::string type = s.get_choice("mlp_type", "position_wise_feed_forward", {"position_wise_feed_forward", "moe", "mot"});
-  MOEASR_CHECK(type != "mot" || allow_mot, MOEASR_ERR_UNSUPPORTED, source, ": ", s.where("mlp_type"),
+  std::string type = s.get_choice("mlp_type", "position_wise_feed_forward",
+                                  {"position_wise_feed_forward", "moe", "mot", "soft_moe"});
+  MOEASR_CHECK(type != "mot" || encoder, MOEASR_ERR_UNSUPPORTED, source, ": ", s.where("mlp_type"),
                ": 'mot' is not supported in the decoder (Mixture of Tokens runs in the encoder only; in the ",
                "rescoring decoder it would mix hypotheses or future tokens)");
+  MOEASR_CHECK(type != "soft_moe" || encoder, MOEASR_ERR_UNSUPPORTED, source, ": ", s.where("mlp_type"),
+               ": 'soft_moe' is not supported in the decoder (Soft MoE groups tokens by utterance or chunk, ",
+               "which only the encoder has)");
   f.moe = type == "moe";
   f.mot = type == "mot";
+  f.soft = type == "soft_moe";
   // WeNet's experts default to biases; MoT experts have none unless asked (the paper's layer).
   f.bias = s.get<bool>("mlp_bias", !f.mot);
   int n_expert = s.get<int>("n_expert", 8);
   int n_active = s.get<int>("n_expert_activated", 2);  // MoT: unused (every expert runs once per group)
-  if (f.moe || f.mot) {
+  if (f.moe || f.mot || f.soft) {
     MOEASR_CHECK(n_expert >= 1, MOEASR_ERR_FORMAT, source, ": ", s.where("n_expert"), " must be >= 1, got ",
                  n_expert);
     f.num_experts = n_expert;
@@ -173,7 +179,53 @@ FfnConfig parse_ffn(Section& s, Activation activation, const std::string& source
                      ? MotGrouping::kWithinSequence
                      : MotGrouping::kCrossExample;
   }
+  if (encoder) {  // keys known to the encoder whatever the mlp_type
+    const int slots = s.get<int>("slots_per_expert", 1);
+    const bool normalize = s.get<bool>("soft_moe_normalize", false);
+    if (f.soft) {
+      MOEASR_CHECK(slots >= 1, MOEASR_ERR_FORMAT, source, ": ", s.where("slots_per_expert"),
+                   " must be >= 1, got ", slots);
+      f.slots_per_expert = slots;
+      f.soft_normalize = normalize;
+    }
+  }
   return f;
+}
+
+AdapterConfig parse_adapter(Section& s, bool macaron, const std::string& source) {
+  AdapterConfig a;
+  // Read every adapter key so none is reported as unknown; they only matter with a type.
+  const std::string type = s.has("adapter_type") ? s.get_choice("adapter_type", "", {"soft_moa", "dense_moa"}) : "";
+  std::vector<std::string> places = s.get<std::vector<std::string>>("adapter_placement", {"feed_forward"});
+  const int dim = s.get<int>("adapter_dim", 64);
+  const int experts = s.get<int>("adapter_n_expert", 4);
+  const int slots = s.get<int>("adapter_slots_per_expert", 1);
+  const bool normalize = s.get<bool>("adapter_normalize", false);
+  if (type.empty()) return a;
+  a.type = type == "soft_moa" ? AdapterType::kSoftMoa : AdapterType::kDenseMoa;
+  MOEASR_CHECK(dim >= 1, MOEASR_ERR_FORMAT, source, ": ", s.where("adapter_dim"), " must be >= 1, got ", dim);
+  MOEASR_CHECK(experts >= 1, MOEASR_ERR_FORMAT, source, ": ", s.where("adapter_n_expert"), " must be >= 1, got ",
+               experts);
+  MOEASR_CHECK(slots >= 1, MOEASR_ERR_FORMAT, source, ": ", s.where("adapter_slots_per_expert"),
+               " must be >= 1, got ", slots);
+  a.dim = dim;
+  a.num_experts = experts;
+  a.slots_per_expert = slots;
+  a.normalize = normalize;
+  MOEASR_CHECK(!places.empty(), MOEASR_ERR_FORMAT, source, ": ", s.where("adapter_placement"), " is empty");
+  for (const std::string& p : places) {
+    bool* flag = p == "self_attn"              ? &a.self_attn
+                 : p == "feed_forward"         ? &a.feed_forward
+                 : p == "feed_forward_macaron" ? &a.feed_forward_macaron
+                                               : nullptr;
+    MOEASR_CHECK(flag, MOEASR_ERR_UNSUPPORTED, source, ": ", s.where("adapter_placement"), ": '", p,
+                 "' is not supported (supported: self_attn, feed_forward, feed_forward_macaron)");
+    MOEASR_CHECK(!*flag, MOEASR_ERR_FORMAT, source, ": ", s.where("adapter_placement"), " lists '", p, "' twice");
+    *flag = true;
+  }
+  MOEASR_CHECK(!a.feed_forward_macaron || macaron, MOEASR_ERR_FORMAT, source, ": ", s.where("adapter_placement"),
+               ": feed_forward_macaron needs macaron_style: true");
+  return a;
 }
 
 void parse_encoder(Section& s, ModelConfig* cfg, const std::string& source) {
@@ -218,7 +270,8 @@ void parse_encoder(Section& s, ModelConfig* cfg, const std::string& source) {
   e.conv_norm_eps = s.get_float("conv_norm_eps", 1e-5f);
   e.final_norm = s.get<bool>("final_norm", true);
   Activation act = parse_activation(s, "swish");
-  e.ffn = parse_ffn(s, act, source, /*allow_mot=*/true);
+  e.ffn = parse_ffn(s, act, source, /*encoder=*/true);
+  e.adapter = parse_adapter(s, e.macaron, source);
 }
 
 void parse_decoder(Section& s, ModelConfig* cfg, const std::string& source) {
@@ -251,7 +304,7 @@ void parse_decoder(Section& s, ModelConfig* cfg, const std::string& source) {
   }
   d.norm_eps = s.get_float("norm_eps", 1e-5f);
   Activation act = parse_activation(s, "relu");
-  d.ffn = parse_ffn(s, act, source, /*allow_mot=*/false);
+  d.ffn = parse_ffn(s, act, source, /*encoder=*/false);
 }
 
 }  // namespace

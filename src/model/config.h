@@ -25,14 +25,31 @@ enum class MotGrouping {
 struct FfnConfig {
   bool moe = false;         // mlp_type: moe
   bool mot = false;         // mlp_type: mot (Mixture of Tokens, encoder only)
+  bool soft = false;        // mlp_type: soft_moe (Soft MoE, encoder only)
   int hidden = 2048;        // linear_units (per expert for moe / mot)
   bool bias = true;         // mlp_bias (default false for mot)
-  int num_experts = 1;      // n_expert (moe, mot)
+  int num_experts = 1;      // n_expert (moe, mot, soft_moe)
   int top_k = 1;            // n_expert_activated (moe only)
   int group_size = 1;       // mot_group_size G (mot only)
   float temperature = 1.f;  // mot_temperature tau (mot only)
   MotGrouping grouping = MotGrouping::kCrossExample;  // mot_grouping (mot only)
+  int slots_per_expert = 1;     // slots_per_expert (soft_moe only)
+  bool soft_normalize = false;  // soft_moe_normalize (soft_moe only)
   Activation activation = Activation::kRelu;
+};
+
+// Mixtures of bottleneck adapters next to encoder sublayers (moeasr extension,
+// docs/model_format.md): adapter_type, adapter_placement, adapter_dim, ...
+enum class AdapterType { kNone, kSoftMoa, kDenseMoa };
+
+struct AdapterConfig {
+  AdapterType type = AdapterType::kNone;
+  int dim = 64;                  // adapter_dim (bottleneck r)
+  int num_experts = 4;           // adapter_n_expert
+  int slots_per_expert = 1;      // adapter_slots_per_expert (soft_moa)
+  bool normalize = false;        // adapter_normalize (soft_moa)
+  // adapter_placement: which sublayers get a mixture in parallel.
+  bool self_attn = false, feed_forward = false, feed_forward_macaron = false;
 };
 
 struct EncoderConfig {
@@ -41,6 +58,7 @@ struct EncoderConfig {
   int heads = 4;
   int num_blocks = 6;
   FfnConfig ffn;
+  AdapterConfig adapter;
   bool macaron = true;
   bool use_cnn_module = true;
   int cnn_kernel = 15;

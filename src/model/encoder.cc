@@ -135,6 +135,10 @@ Encoder::Encoder(const ModelConfig& config, const SafeTensors& st, const Precisi
     }
     layer.ff = r.ffn(l + ".feed_forward", c.ffn);
     layer.norm_ff = r.layer_norm(l + ".norm_ff", c.norm_eps);
+    const AdapterConfig& ad = c.adapter;
+    if (ad.feed_forward_macaron) layer.adapter_ff_macaron = r.adapter(l + ".adapter_feed_forward_macaron", d, ad);
+    if (ad.self_attn) layer.adapter_self_attn = r.adapter(l + ".adapter_self_attn", d, ad);
+    if (ad.feed_forward) layer.adapter_ff = r.adapter(l + ".adapter_feed_forward", d, ad);
     layers_.push_back(std::move(layer));
   }
   if (c.final_norm) after_norm_ = r.layer_norm("encoder.after_norm", c.norm_eps);
@@ -211,6 +215,11 @@ void Encoder::attention_block(const ConformerLayerWeights& layer, int index, std
   }
   ops::linear(ws.att, a.out, ws.y);
   ops::add_scaled(ws.x, ws.y, 1.f);
+  // A parallel adapter reads the same norm_mha output (still in ws.h).
+  if (layer.adapter_self_attn.present()) {
+    ops::mixture(ws.h, layer.adapter_self_attn, ws.y, ws.ffn, ws.soft_groups);
+    ops::add_scaled(ws.x, ws.y, 1.f);
+  }
 }
 
 void Encoder::conv_block(const ConformerLayerWeights& layer, int index, std::vector<EncoderChunk>& chunks,
@@ -287,6 +296,8 @@ void Encoder::forward(std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws, T
   }
   cpu::MotGroups group_view;
   const cpu::MotGroups* groups = token_groups(chunks, ws, &group_view);
+  ws.soft_groups.assign(1, 0);
+  for (const EncoderChunk& c : chunks) ws.soft_groups.push_back(c.out_row + c.out_frames);
   ws.x.resize({total, d});
   for (const EncoderChunk& c : chunks) {
     if (c.out_frames > 0) subsample(c, ws, ws.x.data<float>() + c.out_row * d);
@@ -304,8 +315,12 @@ void Encoder::forward(std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws, T
     const ConformerLayerWeights& layer = layers_[i];
     if (layer.macaron) {
       ops::layer_norm(ws.x, layer.norm_ff_macaron, ws.h);
-      ops::ffn(ws.h, layer.ff_macaron, ws.y, ws.ffn, load(i, 0), groups);
+      ops::ffn(ws.h, layer.ff_macaron, ws.y, ws.ffn, load(i, 0), groups, ws.soft_groups);
       ops::add_scaled(ws.x, ws.y, ff_scale);
+      if (layer.adapter_ff_macaron.present()) {  // parallel adapter, unscaled
+        ops::mixture(ws.h, layer.adapter_ff_macaron, ws.y, ws.ffn, ws.soft_groups);
+        ops::add_scaled(ws.x, ws.y, 1.f);
+      }
       lap(profile ? &profile->ffn : nullptr, start);
     }
     attention_block(layer, i, chunks, ws);
@@ -315,8 +330,12 @@ void Encoder::forward(std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws, T
       lap(profile ? &profile->conv : nullptr, start);
     }
     ops::layer_norm(ws.x, layer.norm_ff, ws.h);
-    ops::ffn(ws.h, layer.ff, ws.y, ws.ffn, load(i, 1), groups);
+    ops::ffn(ws.h, layer.ff, ws.y, ws.ffn, load(i, 1), groups, ws.soft_groups);
     ops::add_scaled(ws.x, ws.y, ff_scale);
+    if (layer.adapter_ff.present()) {
+      ops::mixture(ws.h, layer.adapter_ff, ws.y, ws.ffn, ws.soft_groups);
+      ops::add_scaled(ws.x, ws.y, 1.f);
+    }
     if (layer.conv) ops::layer_norm(ws.x, layer.norm_final, ws.x);
     lap(profile ? &profile->ffn : nullptr, start);
   }

@@ -78,6 +78,9 @@ struct EncoderWorkspace {
   Tensor x, h, q, k, v, p_in, p, att, y, g, c;
   ops::FfnWorkspace ffn;
   ops::TokenGroups token_groups;
+  // Soft MoE token groups: one per chunk entry (a stream's new frames), so a
+  // group is a chunk when streaming and the utterance in full attention.
+  ops::SoftGroups soft_groups;
   cpu::AttentionScratch attention;
   std::vector<float> cmvn, conv1, conv2, im2col, conv_in;
 };

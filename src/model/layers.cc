@@ -1,5 +1,6 @@
 #include "model/layers.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
@@ -28,6 +29,31 @@ cpu::MotLayerView FfnWeights::mot_view(int64_t d) const {
   v.temperature = config.temperature;
   v.activation = config.activation;
   v.controller = controller.data<float>();
+  v.experts = experts.data();
+  return v;
+}
+
+cpu::SoftMoeView MixtureWeights::soft_view() const {
+  cpu::SoftMoeView v;
+  v.d = d;
+  v.hidden = hidden;
+  v.num_experts = num_experts;
+  v.slots_per_expert = slots_per_expert;
+  v.activation = activation;
+  v.phi = router.data<float>();
+  v.normalize = normalize;
+  v.scale = scale;
+  v.experts = experts.data();
+  return v;
+}
+
+cpu::DenseMoaView MixtureWeights::dense_view() const {
+  cpu::DenseMoaView v;
+  v.d = d;
+  v.hidden = hidden;
+  v.num_experts = num_experts;
+  v.activation = activation;
+  v.gate = router.data<float>();
   v.experts = experts.data();
   return v;
 }
@@ -79,6 +105,12 @@ LayerNormWeights WeightReader::layer_norm(const std::string& prefix, float eps) 
 FfnWeights WeightReader::ffn(const std::string& prefix, const FfnConfig& config) const {
   FfnWeights f;
   f.config = config;
+  if (config.soft) {
+    // d is Φ's first dimension (validated against the model size at load).
+    f.soft = soft_moe(prefix, st_.get(prefix + ".phi").dim(0), config.hidden,
+                      config.num_experts, config.slots_per_expert, config.soft_normalize, config.activation);
+    return f;
+  }
   if (!config.moe && !config.mot) {
     f.w1 = linear(prefix + ".w_1");
     f.w2 = linear(prefix + ".w_2");
@@ -98,6 +130,72 @@ FfnWeights WeightReader::ffn(const std::string& prefix, const FfnConfig& config)
     f.experts.push_back({f.w1s[e].matrix, f.w1s[e].bias_data(), f.w2s[e].matrix, f.w2s[e].bias_data()});
   }
   return f;
+}
+
+void WeightReader::load_experts(const std::string& prefix, int experts, MixtureWeights& m) const {
+  for (int e = 0; e < experts; ++e) {
+    const std::string expert = prefix + ".experts." + std::to_string(e);
+    m.w1s.push_back(linear(expert + ".w_1", true));
+    m.w2s.push_back(linear(expert + ".w_2", true));
+  }
+  for (int e = 0; e < experts; ++e) {
+    m.experts.push_back({m.w1s[e].matrix, m.w1s[e].bias_data(), m.w2s[e].matrix, m.w2s[e].bias_data()});
+  }
+}
+
+MixtureWeights WeightReader::soft_moe(const std::string& prefix, int64_t d, int64_t hidden, int experts, int slots,
+                                      bool normalize, Activation activation) const {
+  MixtureWeights m;
+  m.kind = MixtureWeights::Kind::kSoft;
+  m.d = d;
+  m.hidden = hidden;
+  m.num_experts = experts;
+  m.slots_per_expert = slots;
+  m.activation = activation;
+  m.normalize = normalize;
+  // Φ [d, E, S] -> [E * S, d]: one row per slot, what the logits GEMM reads as a Linear weight.
+  const Tensor phi = tensor(prefix + ".phi");
+  const int64_t rows = int64_t{experts} * slots;
+  m.router = Tensor({rows, d});
+  for (int64_t c = 0; c < d; ++c) {
+    for (int64_t j = 0; j < rows; ++j) m.router.data<float>()[j * d + c] = phi.data<float>()[c * rows + j];
+  }
+  if (normalize) {
+    // The slots' normalization does not depend on the input: done once here.
+    for (int64_t j = 0; j < rows; ++j) {
+      float* row = m.router.data<float>() + j * d;
+      double sum = 0;
+      for (int64_t c = 0; c < d; ++c) sum += static_cast<double>(row[c]) * row[c];
+      const float inv = 1.f / std::max(static_cast<float>(std::sqrt(sum)), 1e-12f);  // F.normalize's eps
+      for (int64_t c = 0; c < d; ++c) row[c] *= inv;
+    }
+    m.scale = tensor(prefix + ".phi_scale").data<float>()[0];
+  }
+  load_experts(prefix, experts, m);
+  return m;
+}
+
+MixtureWeights WeightReader::dense_moa(const std::string& prefix, int64_t d, int64_t hidden, int experts,
+                                       Activation activation) const {
+  MixtureWeights m;
+  m.kind = MixtureWeights::Kind::kDense;
+  m.d = d;
+  m.hidden = hidden;
+  m.num_experts = experts;
+  m.activation = activation;
+  m.router = tensor(prefix + ".gate.weight");
+  load_experts(prefix, experts, m);
+  return m;
+}
+
+MixtureWeights WeightReader::adapter(const std::string& prefix, int64_t d, const AdapterConfig& c) const {
+  switch (c.type) {
+    case AdapterType::kNone: return {};
+    case AdapterType::kSoftMoa:
+      return soft_moe(prefix, d, c.dim, c.num_experts, c.slots_per_expert, c.normalize, Activation::kGelu);
+    case AdapterType::kDenseMoa: return dense_moa(prefix, d, c.dim, c.num_experts, Activation::kGelu);
+  }
+  return {};
 }
 
 AttentionWeights WeightReader::attention(const std::string& prefix, bool rel_pos) const {

@@ -8,8 +8,10 @@
 
 #include "core/activation.h"
 #include "core/tensor.h"
+#include "kernels/cpu/dense_moa.h"
 #include "kernels/cpu/moe.h"
 #include "kernels/cpu/mot.h"
+#include "kernels/cpu/soft_moe.h"
 #include "model/config.h"
 #include "model/safetensors.h"
 #include "model/weight_precision.h"
@@ -30,9 +32,28 @@ struct LayerNormWeights {
   float eps = 1e-5f;
 };
 
-// Dense FFN (w_1, w_2), top-k MoE FFN (gate + experts) or Mixture of Tokens
-// (controller + experts).
+// A mixture that is not top-k routed: Soft MoE (a Soft MoE FFN, or Soft-MoA
+// adapters) or the dense Mixture of Adapters. Experts are w_2(act(w_1 x)).
+struct MixtureWeights {
+  enum class Kind { kNone, kSoft, kDense };
+  Kind kind = Kind::kNone;
+  int64_t d = 0, hidden = 0;
+  int num_experts = 0, slots_per_expert = 1;
+  Activation activation = Activation::kGelu;
+  bool normalize = false;
+  float scale = 1.f;  // phi_scale (soft, normalized)
+  Tensor router;      // soft: Φ as [E * S, d] (rows l2-normalized when normalize); dense: gate [E, d]
+  std::vector<LinearWeights> w1s, w2s;
+  std::vector<cpu::ExpertWeights> experts;
+  bool present() const { return kind != Kind::kNone; }
+  cpu::SoftMoeView soft_view() const;
+  cpu::DenseMoaView dense_view() const;
+};
+
+// Dense FFN (w_1, w_2), top-k MoE FFN (gate + experts), Mixture of Tokens
+// (controller + experts) or Soft MoE FFN (phi + experts).
 struct FfnWeights {
+  MixtureWeights soft;                   // soft_moe
   FfnConfig config;
   LinearWeights w1, w2;                  // dense
   Tensor gate;                           // moe: [experts, d]
@@ -63,6 +84,8 @@ struct ConvModuleWeights {
 struct ConformerLayerWeights {
   bool macaron = false, conv = false;
   FfnWeights ff_macaron, ff;
+  // Mixtures of adapters in parallel to the sublayers (absent unless configured).
+  MixtureWeights adapter_ff_macaron, adapter_self_attn, adapter_ff;
   AttentionWeights attention;
   ConvModuleWeights conv_module;
   LayerNormWeights norm_ff_macaron, norm_mha, norm_conv, norm_ff, norm_final;
@@ -92,7 +115,17 @@ class WeightReader {
   LinearWeights linear(const std::string& prefix, bool expert = false) const;
   LayerNormWeights layer_norm(const std::string& prefix, float eps) const;
   FfnWeights ffn(const std::string& prefix, const FfnConfig& config) const;
+  // Soft MoE with experts of `hidden` units (tensors phi, phi_scale, experts.*).
+  MixtureWeights soft_moe(const std::string& prefix, int64_t d, int64_t hidden, int experts, int slots,
+                          bool normalize, Activation activation) const;
+  // Dense MoA (tensors gate.weight, experts.*).
+  MixtureWeights dense_moa(const std::string& prefix, int64_t d, int64_t hidden, int experts,
+                           Activation activation) const;
+  // The adapter mixture `config` describes (GELU adapters with biases).
+  MixtureWeights adapter(const std::string& prefix, int64_t d, const AdapterConfig& config) const;
   AttentionWeights attention(const std::string& prefix, bool rel_pos) const;
+  // Expert linears prefix.experts.{e}.w_1 / w_2 into m.
+  void load_experts(const std::string& prefix, int experts, MixtureWeights& m) const;
   ConvModuleWeights conv_module(const std::string& prefix, const EncoderConfig& config) const;
   DecoderWeights decoder(const std::string& prefix, int blocks, const DecoderConfig& config) const;
 

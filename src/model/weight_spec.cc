@@ -31,7 +31,36 @@ class SpecBuilder {
     add(prefix + ".bias", {d});
   }
 
+  void experts(const std::string& prefix, int64_t d, int64_t hidden, int count, bool bias) {
+    for (int e = 0; e < count; ++e) {
+      const std::string expert = prefix + ".experts." + std::to_string(e);
+      linear(expert + ".w_1", d, hidden, bias);
+      linear(expert + ".w_2", hidden, d, bias);
+    }
+  }
+
+  // Soft MoE: slot parameters Φ [d, E, S] (+ the learned logit scale when normalized).
+  void soft_moe(const std::string& prefix, int64_t d, int64_t hidden, int count, int slots, bool normalize,
+                bool bias) {
+    add(prefix + ".phi", {d, count, slots});
+    if (normalize) add(prefix + ".phi_scale", {1});
+    experts(prefix, d, hidden, count, bias);
+  }
+
+  void adapter(const std::string& prefix, int64_t d, const AdapterConfig& a) {
+    if (a.type == AdapterType::kSoftMoa) {
+      soft_moe(prefix, d, a.dim, a.num_experts, a.slots_per_expert, a.normalize, true);
+    } else if (a.type == AdapterType::kDenseMoa) {
+      add(prefix + ".gate.weight", {a.num_experts, d});
+      experts(prefix, d, a.dim, a.num_experts, true);
+    }
+  }
+
   void ffn(const std::string& prefix, int64_t d, const FfnConfig& f) {
+    if (f.soft) {
+      soft_moe(prefix, d, f.hidden, f.num_experts, f.slots_per_expert, f.soft_normalize, f.bias);
+      return;
+    }
     if (!f.moe && !f.mot) {
       linear(prefix + ".w_1", d, f.hidden, f.bias);
       linear(prefix + ".w_2", f.hidden, d, f.bias);
@@ -109,6 +138,9 @@ void build_expected(const ModelConfig& c, SpecBuilder& b) {
       b.ffn(l + ".feed_forward_macaron", d, e.ffn);
       b.layer_norm(l + ".norm_ff_macaron", d);
     }
+    if (e.adapter.self_attn) b.adapter(l + ".adapter_self_attn", d, e.adapter);
+    if (e.adapter.feed_forward) b.adapter(l + ".adapter_feed_forward", d, e.adapter);
+    if (e.adapter.feed_forward_macaron) b.adapter(l + ".adapter_feed_forward_macaron", d, e.adapter);
     if (e.use_cnn_module) {
       const int64_t inner = static_cast<int64_t>(e.conv_inner_factor) * d, ch = e.conv_channels();
       const std::string m = l + ".conv_module";

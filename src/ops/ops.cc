@@ -71,10 +71,35 @@ void check_groups(const cpu::MotGroups& g, int group_size, int64_t rows, std::ve
 
 }  // namespace
 
-void ffn(const Tensor& x, const FfnWeights& f, Tensor& y, FfnWorkspace& ws, int64_t* expert_load,
-         const cpu::MotGroups* groups) {
+void mixture(const Tensor& x, const MixtureWeights& m, Tensor& y, FfnWorkspace& ws, const SoftGroups& groups) {
   const int64_t d = x.dim(-1);
   const int64_t rows = rows_of(x);
+  MOEASR_CHECK(d == m.d, MOEASR_ERR_INTERNAL, "mixture: input width ", d, " != ", m.d);
+  y.resize({rows, d});
+  if (m.kind == MixtureWeights::Kind::kDense) {
+    cpu::dense_moa(x.data<float>(), rows, m.dense_view(), y.data<float>(), ws.dense_moa);
+    return;
+  }
+  MOEASR_CHECK(m.kind == MixtureWeights::Kind::kSoft, MOEASR_ERR_INTERNAL, "mixture: no weights");
+  if (groups.empty()) {
+    const int64_t whole[2] = {0, rows};
+    cpu::soft_moe(x.data<float>(), whole, 1, m.soft_view(), y.data<float>(), ws.soft);
+    return;
+  }
+  MOEASR_CHECK(groups.front() == 0 && groups.back() == rows, MOEASR_ERR_INTERNAL, "mixture: groups cover [",
+               groups.front(), ", ", groups.back(), ") of ", rows, " rows");
+  cpu::soft_moe(x.data<float>(), groups.data(), static_cast<int>(groups.size()) - 1, m.soft_view(), y.data<float>(),
+                ws.soft);
+}
+
+void ffn(const Tensor& x, const FfnWeights& f, Tensor& y, FfnWorkspace& ws, int64_t* expert_load,
+         const cpu::MotGroups* groups, const SoftGroups& soft_groups) {
+  const int64_t d = x.dim(-1);
+  const int64_t rows = rows_of(x);
+  if (f.config.soft) {
+    mixture(x, f.soft, y, ws, soft_groups);
+    return;
+  }
   if (f.config.mot) {
     MOEASR_CHECK(groups, MOEASR_ERR_INTERNAL, "a Mixture-of-Tokens layer needs its token groups");
     check_groups(*groups, f.config.group_size, rows, ws.row_seen);

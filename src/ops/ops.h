@@ -31,16 +31,27 @@ struct FfnWorkspace {
   cpu::MoeWorkspace moe;
   cpu::MotWorkspace mot;
   std::vector<uint8_t> row_seen;  // MoT group table check
+  cpu::SoftMoeWorkspace soft;
+  cpu::DenseMoaWorkspace dense_moa;
   // Run MoE layers through the per-expert loop (WeNet's formulation) instead
   // of the grouped path: for tests and benchmarks.
   bool per_expert_loop = false;
 };
-// y = FFN(x), dense, top-k MoE or Mixture of Tokens. `expert_load` (optional)
-// accumulates tokens per MoE expert. A MoT layer mixes rows of x, so it needs
+// Soft MoE groups of a batch: offsets[0..G], group g is rows
+// [offsets[g], offsets[g+1]) (one utterance, or one chunk of one stream).
+// Empty means one group of all rows.
+using SoftGroups = std::vector<int64_t>;
+
+// y = FFN(x), dense, top-k MoE, Mixture of Tokens or Soft MoE. `expert_load`
+// (optional) accumulates tokens per MoE expert. A MoT layer mixes rows of x, so it needs
 // `groups` (ops/token_groups.h): which rows form each group, covering every
 // row of x exactly once; the caller decides, so rows of different examples
-// are mixed only where it says so.
+// are mixed only where it says so. A Soft MoE layer dispatches over the rows
+// of each of `soft_groups`.
 void ffn(const Tensor& x, const FfnWeights& f, Tensor& y, FfnWorkspace& ws, int64_t* expert_load = nullptr,
-         const cpu::MotGroups* groups = nullptr);
+         const cpu::MotGroups* groups = nullptr, const SoftGroups& soft_groups = {});
+// y = mixture(x): Soft MoE (grouped by `soft_groups`) or dense MoA.
+void mixture(const Tensor& x, const MixtureWeights& m, Tensor& y, FfnWorkspace& ws,
+             const SoftGroups& soft_groups = {});
 
 }  // namespace moeasr::ops
