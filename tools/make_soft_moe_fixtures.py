@@ -11,6 +11,9 @@ Deterministic (numpy seeds, one torch thread). Writes
                        group alone);
   models/<name>/       two tiny whole models (train.yaml, units.txt, model.safetensors
                        made by convert_wenet.py);
+  adapter_swap.safetensors  the same for soft_moa's model without its adapters plus
+                       dense_moa's adapters (an adapter set chosen per stream, made
+                       from these files by the C++ test);
   <name>.safetensors   the reference encoder output for the hello fbank (the
                        `fbank` of tests/data/golden/moe_ln/hello.safetensors) in full
                        attention (one group = the utterance) and in simulated
@@ -153,6 +156,29 @@ def write_model(spec, model):
     return out
 
 
+def is_adapter(name):
+    return ".adapter_" in name
+
+
+def adapter_swap_golden(feats):
+    """soft_moa's model with dense_moa's adapters instead of its own (what a stream
+    that picks dense_moa's adapter set on a soft_moa base computes)."""
+    models = OUT / "models"
+    config = moeasr_ref.load_config(models / "soft_moa" / "train.yaml")
+    dense = moeasr_ref.load_config(models / "dense_moa" / "train.yaml")
+    for key, value in dense["encoder_conf"].items():
+        if key.startswith("adapter_"):
+            config["encoder_conf"][key] = value
+    base, _ = safetensors_io.load(models / "soft_moa" / "model.safetensors")
+    adapters, _ = safetensors_io.load(models / "dense_moa" / "model.safetensors")
+    state = {k: v for k, v in base.items() if not is_adapter(k)}
+    state.update({k: v for k, v in adapters.items() if is_adapter(k)})
+    model = moeasr_ref.load_model(config, {k: torch.from_numpy(v) for k, v in state.items()})
+    with torch.no_grad():
+        return {f"encoder_out.{mode}": model.encode(feats, chunk, left).numpy()
+                for mode, (chunk, left) in MODES.items()}
+
+
 def main():
     torch.set_num_threads(1)
     OUT.mkdir(parents=True, exist_ok=True)
@@ -179,6 +205,9 @@ def main():
         path = OUT / f"{spec.name}.safetensors"
         safetensors_io.save(path, golden)
         say(path)
+    path = OUT / "adapter_swap.safetensors"
+    safetensors_io.save(path, adapter_swap_golden(feats))
+    say(path)
 
 
 if __name__ == "__main__":

@@ -235,6 +235,36 @@ MOEASR_API moeasr_status moeasr_stream_reset(moeasr_stream* stream);
 MOEASR_API moeasr_status moeasr_stream_is_endpoint(const moeasr_stream* stream, int32_t* out_endpoint);
 
 /* ------------------------------------------------------------------------- */
+/* Adapter sets                                                              */
+/* ------------------------------------------------------------------------- */
+
+/* Mixtures of adapters (Soft-MoA or dense MoA, see docs/model_format.md)
+ * loaded on top of a model from their own directory (adapters.yaml +
+ * adapters.safetensors), so one model in memory serves streams fine-tuned
+ * differently. Immutable after load, shared by any number of threads and
+ * streams. */
+typedef struct moeasr_adapter_set moeasr_adapter_set;
+
+/* Loads and validates an adapter set for `model` (same encoder size and layer
+ * count; Linear weights in the model's compute type). On success *out_set is
+ * a new set: caller frees with moeasr_adapter_set_free. On failure *out_set
+ * is set to NULL. */
+MOEASR_API moeasr_status moeasr_adapter_set_load(const moeasr_model* model, const char* adapter_dir,
+                                                 moeasr_adapter_set** out_set);
+
+/* Releases the caller's reference; streams using the set keep it alive. */
+MOEASR_API moeasr_status moeasr_adapter_set_free(moeasr_adapter_set* set);
+
+/* Chooses the adapters of the stream's utterances: `set` (loaded for the
+ * stream's model), or NULL for the model's own adapters (if any). Only before
+ * an utterance's first input, i.e. after create or reset: otherwise
+ * MOEASR_ERR_STATE. A set that does not fit the stream's model:
+ * MOEASR_ERR_INVALID_ARGUMENT. The choice survives moeasr_stream_reset.
+ * Streams with different sets can be decoded together (moeasr_decode_streams);
+ * each gets the output of its own set. */
+MOEASR_API moeasr_status moeasr_stream_set_adapters(moeasr_stream* stream, const moeasr_adapter_set* set);
+
+/* ------------------------------------------------------------------------- */
 /* Results                                                                   */
 /* ------------------------------------------------------------------------- */
 

@@ -10,18 +10,25 @@
 
 #include "api/status.h"
 #include "core/error.h"
+#include "runtime/adapter_set.h"
 #include "runtime/asr_model.h"
 #include "runtime/stream.h"
 
 // Magic numbers catch a wrong pointer type or a freed handle (best effort).
 constexpr uint32_t kModelMagic = 0x4D4F454D;   // "MOEM"
 constexpr uint32_t kStreamMagic = 0x4D4F4553;  // "MOES"
+constexpr uint32_t kAdapterSetMagic = 0x4D4F4541;  // "MOEA"
 constexpr uint32_t kDeadMagic = 0xDEADDEAD;
 
 struct moeasr_model {
   uint32_t magic = kModelMagic;
   std::shared_ptr<const moeasr::AsrModel> model;
   int64_t num_parameters = 0;
+};
+
+struct moeasr_adapter_set {
+  uint32_t magic = kAdapterSetMagic;
+  std::shared_ptr<const moeasr::AdapterSet> set;
 };
 
 struct moeasr_stream {
@@ -68,6 +75,12 @@ inline const moeasr_stream& checked(const moeasr_stream* s) {
   MOEASR_CHECK(s, MOEASR_ERR_INVALID_ARGUMENT, "stream is NULL");
   MOEASR_CHECK(s->magic == kStreamMagic, MOEASR_ERR_INVALID_ARGUMENT, "not a live moeasr_stream handle");
   return *s;
+}
+
+inline const moeasr_adapter_set& checked(const moeasr_adapter_set* a) {
+  MOEASR_CHECK(a, MOEASR_ERR_INVALID_ARGUMENT, "adapter set is NULL");
+  MOEASR_CHECK(a->magic == kAdapterSetMagic, MOEASR_ERR_INVALID_ARGUMENT, "not a live moeasr_adapter_set handle");
+  return *a;
 }
 
 // Marks a stream as in use by this call; a second thread entering the same

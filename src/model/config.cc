@@ -192,6 +192,8 @@ FfnConfig parse_ffn(Section& s, Activation activation, const std::string& source
   return f;
 }
 
+// `macaron`: whether the base model has macaron FFNs (adapters.yaml: checked
+// later against the model the set is used with).
 AdapterConfig parse_adapter(Section& s, bool macaron, const std::string& source) {
   AdapterConfig a;
   // Read every adapter key so none is reported as unknown; they only matter with a type.
@@ -401,6 +403,40 @@ ModelConfig parse_model_config(const std::string& yaml_text, const std::string& 
     throw_error(MOEASR_ERR_FORMAT, source, ": ", e.what());
   }
   return cfg;
+}
+
+AdapterConfig parse_adapter_config(const std::string& yaml_text, const std::string& source) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    throw_error(MOEASR_ERR_FORMAT, source, ": invalid YAML: ", e.what());
+  }
+  MOEASR_CHECK(root.IsMap(), MOEASR_ERR_FORMAT, source, ": not a YAML mapping");
+  MOEASR_CHECK(root["adapter_conf"] && root["adapter_conf"].IsMap(), MOEASR_ERR_FORMAT, source,
+               ": needs an adapter_conf mapping");
+  // A new, small format: unknown keys are errors rather than warnings.
+  auto check_keys = [&](const YAML::Node& node, const std::string& where, std::initializer_list<const char*> known) {
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      const std::string key = it->first.as<std::string>("?");
+      bool ok = false;
+      for (const char* k : known) ok = ok || key == k;
+      MOEASR_CHECK(ok, MOEASR_ERR_FORMAT, source, ": unknown key ", where, key);
+    }
+  };
+  AdapterConfig a;
+  try {
+    check_keys(root, "", {"adapter_conf", "description"});
+    check_keys(root["adapter_conf"], "adapter_conf.",
+               {"adapter_type", "adapter_placement", "adapter_dim", "adapter_n_expert", "adapter_slots_per_expert",
+                "adapter_normalize"});
+    Section s(root["adapter_conf"], "adapter_conf", source);
+    MOEASR_CHECK(s.has("adapter_type"), MOEASR_ERR_FORMAT, source, ": adapter_conf.adapter_type is missing");
+    a = parse_adapter(s, true, source);
+  } catch (const YAML::Exception& e) {
+    throw_error(MOEASR_ERR_FORMAT, source, ": ", e.what());
+  }
+  return a;
 }
 
 ModelConfig load_model_config(const std::string& path, int vocab_size_hint) {

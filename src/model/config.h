@@ -128,4 +128,8 @@ struct ModelConfig {
 ModelConfig parse_model_config(const std::string& yaml_text, const std::string& source, int vocab_size_hint);
 ModelConfig load_model_config(const std::string& path, int vocab_size_hint);
 
+// Parses an adapter set's adapters.yaml: an `adapter_conf` mapping with the
+// adapter keys of encoder_conf (adapter_type required). Unknown keys are errors.
+AdapterConfig parse_adapter_config(const std::string& yaml_text, const std::string& source);
+
 }  // namespace moeasr

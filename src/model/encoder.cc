@@ -135,10 +135,7 @@ Encoder::Encoder(const ModelConfig& config, const SafeTensors& st, const Precisi
     }
     layer.ff = r.ffn(l + ".feed_forward", c.ffn);
     layer.norm_ff = r.layer_norm(l + ".norm_ff", c.norm_eps);
-    const AdapterConfig& ad = c.adapter;
-    if (ad.feed_forward_macaron) layer.adapter_ff_macaron = r.adapter(l + ".adapter_feed_forward_macaron", d, ad);
-    if (ad.self_attn) layer.adapter_self_attn = r.adapter(l + ".adapter_self_attn", d, ad);
-    if (ad.feed_forward) layer.adapter_ff = r.adapter(l + ".adapter_feed_forward", d, ad);
+    layer.adapters = r.layer_adapters(l, d, c.adapter);
     layers_.push_back(std::move(layer));
   }
   if (c.final_norm) after_norm_ = r.layer_norm("encoder.after_norm", c.norm_eps);
@@ -216,9 +213,39 @@ void Encoder::attention_block(const ConformerLayerWeights& layer, int index, std
   ops::linear(ws.att, a.out, ws.y);
   ops::add_scaled(ws.x, ws.y, 1.f);
   // A parallel adapter reads the same norm_mha output (still in ws.h).
-  if (layer.adapter_self_attn.present()) {
-    ops::mixture(ws.h, layer.adapter_self_attn, ws.y, ws.ffn, ws.soft_groups);
-    ops::add_scaled(ws.x, ws.y, 1.f);
+  add_adapters(index, &LayerAdapters::self_attn, chunks, ws);
+}
+
+const MixtureWeights& Encoder::adapter_for(const EncoderChunk& c, int index, MixtureWeights LayerAdapters::*place) const {
+  return c.adapters ? (*c.adapters)[index].*place : layers_[index].adapters.*place;
+}
+
+void Encoder::add_adapters(int index, MixtureWeights LayerAdapters::*place, const std::vector<EncoderChunk>& chunks,
+                           EncoderWorkspace& ws) const {
+  const int64_t d = config_.d_model;
+  // Runs of consecutive chunks that use the same adapters share one call (all
+  // of them when no stream picked its own set); each chunk stays its own group.
+  for (size_t first = 0; first < chunks.size();) {
+    const MixtureWeights& m = adapter_for(chunks[first], index, place);
+    size_t end = first + 1;
+    while (end < chunks.size() && &adapter_for(chunks[end], index, place) == &m) ++end;
+    if (m.present()) {
+      const int64_t row0 = chunks[first].out_row;
+      const int64_t rows = chunks[end - 1].out_row + chunks[end - 1].out_frames - row0;
+      if (first == 0 && end == chunks.size()) {
+        ops::mixture(ws.h, m, ws.y, ws.ffn, ws.soft_groups);
+        ops::add_scaled(ws.x, ws.y, 1.f);
+      } else if (rows > 0) {
+        ws.run_soft_groups.assign(1, 0);
+        for (size_t c = first; c < end; ++c) {
+          ws.run_soft_groups.push_back(chunks[c].out_row + chunks[c].out_frames - row0);
+        }
+        const Tensor h = Tensor::view(ws.h.data<float>() + row0 * d, {rows, d}, DType::kF32, nullptr);
+        ops::mixture(h, m, ws.y, ws.ffn, ws.run_soft_groups);
+        cpu::add_scaled(ws.x.data<float>() + row0 * d, ws.y.data<float>(), 1.f, rows * d);
+      }
+    }
+    first = end;
   }
 }
 
@@ -317,10 +344,7 @@ void Encoder::forward(std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws, T
       ops::layer_norm(ws.x, layer.norm_ff_macaron, ws.h);
       ops::ffn(ws.h, layer.ff_macaron, ws.y, ws.ffn, load(i, 0), groups, ws.soft_groups);
       ops::add_scaled(ws.x, ws.y, ff_scale);
-      if (layer.adapter_ff_macaron.present()) {  // parallel adapter, unscaled
-        ops::mixture(ws.h, layer.adapter_ff_macaron, ws.y, ws.ffn, ws.soft_groups);
-        ops::add_scaled(ws.x, ws.y, 1.f);
-      }
+      add_adapters(i, &LayerAdapters::ff_macaron, chunks, ws);
       lap(profile ? &profile->ffn : nullptr, start);
     }
     attention_block(layer, i, chunks, ws);
@@ -332,10 +356,7 @@ void Encoder::forward(std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws, T
     ops::layer_norm(ws.x, layer.norm_ff, ws.h);
     ops::ffn(ws.h, layer.ff, ws.y, ws.ffn, load(i, 1), groups, ws.soft_groups);
     ops::add_scaled(ws.x, ws.y, ff_scale);
-    if (layer.adapter_ff.present()) {
-      ops::mixture(ws.h, layer.adapter_ff, ws.y, ws.ffn, ws.soft_groups);
-      ops::add_scaled(ws.x, ws.y, 1.f);
-    }
+    add_adapters(i, &LayerAdapters::ff, chunks, ws);
     if (layer.conv) ops::layer_norm(ws.x, layer.norm_final, ws.x);
     lap(profile ? &profile->ffn : nullptr, start);
   }

@@ -64,6 +64,9 @@ struct EncoderChunk {
   int64_t num_frames = 0;           // >= 7 (the subsampling's receptive field)
   EncoderState* state = nullptr;
   int64_t keep_cache = -1;          // attention frames kept for the next chunk (< 0: all)
+  // Adapters for this stream, one entry per layer (an adapter set), or null
+  // for the model's own. Must outlive the forward call.
+  const std::vector<LayerAdapters>* adapters = nullptr;
   // Filled by forward(): where this stream's output rows are in `out`.
   int64_t out_row = 0;
   int64_t out_frames = 0;
@@ -80,7 +83,7 @@ struct EncoderWorkspace {
   ops::TokenGroups token_groups;
   // Soft MoE token groups: one per chunk entry (a stream's new frames), so a
   // group is a chunk when streaming and the utterance in full attention.
-  ops::SoftGroups soft_groups;
+  ops::SoftGroups soft_groups, run_soft_groups;
   cpu::AttentionScratch attention;
   std::vector<float> cmvn, conv1, conv2, im2col, conv_in;
 };
@@ -114,6 +117,10 @@ class Encoder {
   void subsample(const EncoderChunk& chunk, EncoderWorkspace& ws, float* out) const;
   void attention_block(const ConformerLayerWeights& layer, int index, std::vector<EncoderChunk>& chunks,
                        EncoderWorkspace& ws) const;
+  // Adds the parallel adapters at `place` (reading ws.h) to ws.x, each chunk with its stream's set.
+  void add_adapters(int index, MixtureWeights LayerAdapters::*place, const std::vector<EncoderChunk>& chunks,
+                    EncoderWorkspace& ws) const;
+  const MixtureWeights& adapter_for(const EncoderChunk& c, int index, MixtureWeights LayerAdapters::*place) const;
   void conv_block(const ConformerLayerWeights& layer, int index, std::vector<EncoderChunk>& chunks,
                   EncoderWorkspace& ws) const;
   // The MoT groups of this call's rows, or null for a model without MoT.

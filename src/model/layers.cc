@@ -198,6 +198,14 @@ MixtureWeights WeightReader::adapter(const std::string& prefix, int64_t d, const
   return {};
 }
 
+LayerAdapters WeightReader::layer_adapters(const std::string& layer, int64_t d, const AdapterConfig& c) const {
+  LayerAdapters a;
+  if (c.feed_forward_macaron) a.ff_macaron = adapter(layer + ".adapter_feed_forward_macaron", d, c);
+  if (c.self_attn) a.self_attn = adapter(layer + ".adapter_self_attn", d, c);
+  if (c.feed_forward) a.ff = adapter(layer + ".adapter_feed_forward", d, c);
+  return a;
+}
+
 AttentionWeights WeightReader::attention(const std::string& prefix, bool rel_pos) const {
   AttentionWeights a;
   a.q = linear(prefix + ".linear_q");

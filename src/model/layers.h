@@ -64,6 +64,12 @@ struct FfnWeights {
   cpu::MotLayerView mot_view(int64_t d) const;
 };
 
+// Mixtures of adapters in parallel to a Conformer layer's sublayers, each
+// absent unless placed there: from train.yaml, or from an adapter set.
+struct LayerAdapters {
+  MixtureWeights ff_macaron, self_attn, ff;
+};
+
 struct AttentionWeights {
   LinearWeights q, k, v, out;
   LinearWeights pos;         // rel-pos only: linear_pos (no bias)
@@ -84,8 +90,7 @@ struct ConvModuleWeights {
 struct ConformerLayerWeights {
   bool macaron = false, conv = false;
   FfnWeights ff_macaron, ff;
-  // Mixtures of adapters in parallel to the sublayers (absent unless configured).
-  MixtureWeights adapter_ff_macaron, adapter_self_attn, adapter_ff;
+  LayerAdapters adapters;  // the model's own (absent unless train.yaml configures them)
   AttentionWeights attention;
   ConvModuleWeights conv_module;
   LayerNormWeights norm_ff_macaron, norm_mha, norm_conv, norm_ff, norm_final;
@@ -123,6 +128,8 @@ class WeightReader {
                            Activation activation) const;
   // The adapter mixture `config` describes (GELU adapters with biases).
   MixtureWeights adapter(const std::string& prefix, int64_t d, const AdapterConfig& config) const;
+  // All of one layer's adapters (`layer` = "encoder.encoders.{i}").
+  LayerAdapters layer_adapters(const std::string& layer, int64_t d, const AdapterConfig& config) const;
   AttentionWeights attention(const std::string& prefix, bool rel_pos) const;
   // Expert linears prefix.experts.{e}.w_1 / w_2 into m.
   void load_experts(const std::string& prefix, int experts, MixtureWeights& m) const;

@@ -185,6 +185,17 @@ std::vector<ExpectedTensor> expected_tensors(const ModelConfig& c, size_t max_te
   return std::move(b.out);
 }
 
+std::vector<ExpectedTensor> expected_adapter_tensors(const EncoderConfig& e, const AdapterConfig& a) {
+  SpecBuilder b(kMaxExpectedTensors);
+  for (int i = 0; i < e.num_blocks; ++i) {
+    const std::string l = "encoder.encoders." + std::to_string(i);
+    if (a.self_attn) b.adapter(l + ".adapter_self_attn", e.d_model, a);
+    if (a.feed_forward) b.adapter(l + ".adapter_feed_forward", e.d_model, a);
+    if (a.feed_forward_macaron) b.adapter(l + ".adapter_feed_forward_macaron", e.d_model, a);
+  }
+  return b.out;
+}
+
 bool is_ignorable_tensor(const std::string& name) {
   auto ends_with = [&](const std::string& suffix) {
     return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -202,6 +213,11 @@ void validate_weights(const SafeTensors& weights, const ModelConfig& config) {
     throw_error(MOEASR_ERR_FORMAT, weights.path(), " holds ", weights.tensors().size(),
                 " tensors, far fewer than the config implies (config and weights do not match): ", e.what());
   }
+  validate_tensors(weights, expected, "train.yaml");
+}
+
+void validate_tensors(const SafeTensors& weights, const std::vector<ExpectedTensor>& expected,
+                      const std::string& config_name) {
   std::set<std::string> expected_names;
   std::vector<std::string> missing, bad_shape;
   for (const ExpectedTensor& t : expected) {
@@ -212,7 +228,7 @@ void validate_weights(const SafeTensors& weights, const ModelConfig& config) {
       continue;
     }
     if (info->shape != t.shape) {
-      bad_shape.push_back(t.name + " has shape " + shape_string(info->shape) + ", train.yaml implies " +
+      bad_shape.push_back(t.name + " has shape " + shape_string(info->shape) + ", " + config_name + " implies " +
                           shape_string(t.shape));
       continue;
     }
@@ -243,11 +259,11 @@ void validate_weights(const SafeTensors& weights, const ModelConfig& config) {
     if (names.size() > shown) s += str_cat("; ... (", names.size(), " in all)");
     return s;
   };
-  MOEASR_CHECK(missing.empty(), MOEASR_ERR_FORMAT, weights.path(), ": missing tensors required by train.yaml: ",
+  MOEASR_CHECK(missing.empty(), MOEASR_ERR_FORMAT, weights.path(), ": missing tensors required by ", config_name, ": ",
                list(missing));
   MOEASR_CHECK(bad_shape.empty(), MOEASR_ERR_FORMAT, weights.path(), ": ", list(bad_shape));
   MOEASR_CHECK(unexpected.empty(), MOEASR_ERR_FORMAT, weights.path(),
-               ": tensors that train.yaml does not account for (config and weights do not match): ",
+               ": tensors that ", config_name, " does not account for (config and weights do not match): ",
                list(unexpected));
 }
 

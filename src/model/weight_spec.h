@@ -27,6 +27,8 @@ constexpr size_t kMaxExpectedTensors = size_t{1} << 18;
 // after building only that many names.
 std::vector<ExpectedTensor> expected_tensors(const ModelConfig& config,
                                              size_t max_tensors = kMaxExpectedTensors);
+// The tensors of an adapter set for an encoder (every layer's placed adapters).
+std::vector<ExpectedTensor> expected_adapter_tensors(const EncoderConfig& encoder, const AdapterConfig& adapters);
 
 // Buffers a WeNet state_dict may carry that the runtime recomputes or never
 // uses: the sinusoid tables (`*.pe`) and BatchNorm's `num_batches_tracked`.
@@ -36,5 +38,8 @@ bool is_ignorable_tensor(const std::string& name);
 // unexpected tensors; Error(MOEASR_ERR_UNSUPPORTED) for a dtype the runtime
 // cannot read: F32, F16 and BF16 everywhere, I8 (+ .scale) for Linear weights.
 void validate_weights(const SafeTensors& weights, const ModelConfig& config);
+// The same against any list; `config_name` names the file they come from in messages.
+void validate_tensors(const SafeTensors& weights, const std::vector<ExpectedTensor>& expected,
+                      const std::string& config_name);
 
 }  // namespace moeasr

@@ -100,6 +100,14 @@ void Stream::reset() {
   stats_ = StreamStats();
 }
 
+void Stream::set_adapters(std::shared_ptr<const AdapterSet> adapters) {
+  MOEASR_CHECK(state_ == State::kAccepting && input_rate_ == 0 && features_total_ == 0, MOEASR_ERR_STATE,
+               "adapters can only be chosen before an utterance's first input (after create or reset)");
+  MOEASR_CHECK(!adapters || adapters->fits(*model_), MOEASR_ERR_INVALID_ARGUMENT,
+               "the adapter set was made for a model of another size or layer count");
+  adapters_ = std::move(adapters);
+}
+
 void Stream::push_features(const float* samples, size_t n) {
   const size_t before = features_.size();
   fbank_.accept_waveform(samples, n, &features_);
@@ -186,6 +194,7 @@ EncoderChunk Stream::next_chunk() {
   c.features = features_.data() + (next_chunk_start_ - features_begin_) * bins;
   c.num_frames = frames;
   c.state = &encoder_state_;
+  c.adapters = adapters_ ? &adapters_->layers() : nullptr;
   c.keep_cache = (options_.chunk_size > 0 && options_.num_left_chunks >= 0)
                      ? static_cast<int64_t>(options_.chunk_size) * options_.num_left_chunks
                      : -1;

@@ -19,6 +19,7 @@
 #include "frontend/resampler.h"
 #include "model/decoder.h"
 #include "model/encoder.h"
+#include "runtime/adapter_set.h"
 #include "runtime/asr_model.h"
 
 namespace moeasr {
@@ -108,12 +109,19 @@ class Stream {
   RecognitionResult partial_result() const;
   // The final result; Error(MOEASR_ERR_STATE) until decoding is done.
   RecognitionResult final_result() const;
-  // Back to a fresh utterance, keeping allocated buffers.
+  // Back to a fresh utterance, keeping allocated buffers (and the adapter set).
   void reset();
   // The utterance has ended by DecodeOptions::endpoint's rules, judged on the
   // CTC frames decoded so far (see decode/endpoint.h). The app then calls
   // input_finished(), decode(), final_result() and reset().
   bool is_endpoint() const { return endpoint_.detected(!search_.best_is_empty()); }
+  // Adapters for this stream's utterances: a set loaded for this model, or
+  // null for the model's own. Only before an utterance's first input (after
+  // construction or reset): Error(MOEASR_ERR_STATE) otherwise, so one
+  // utterance never mixes sets. Error(MOEASR_ERR_INVALID_ARGUMENT) for a set
+  // that does not fit the model. The stream keeps the set alive.
+  void set_adapters(std::shared_ptr<const AdapterSet> adapters);
+  const AdapterSet* adapters() const { return adapters_.get(); }
 
   const StreamStats& stats() const { return stats_; }
   // Encoder output kept for rescoring ([frames, d]) and the CTC log-probs of
@@ -146,6 +154,7 @@ class Stream {
   Hypothesis make_hypothesis(const CtcHypothesis& h) const;
 
   std::shared_ptr<const AsrModel> model_;
+  std::shared_ptr<const AdapterSet> adapters_;
   DecodeOptions options_;
   bool offline_batch_ = false;  // made by for_offline_batch
   State state_ = State::kAccepting;
