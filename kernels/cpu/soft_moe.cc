@@ -79,15 +79,18 @@ void soft_moe(const float* x, const int64_t* offsets, int num_groups, const Soft
 
   // Slot inputs, expert-major: expert e's slots of group i are rows (e * G + i) * S ..,
   // so each expert's slots of all groups are one contiguous block.
+  // One GEMM per group (small GEMM calls cost more than the copies), then each
+  // expert's S rows move to their place.
   ws.slots_in.resize(static_cast<size_t>(m * G * d));
+  ws.group_slots.resize(static_cast<size_t>(m * d));
+  const size_t expert_bytes = sizeof(float) * S * d;
   for (int64_t i = 0; i < G; ++i) {
     const int64_t begin = offsets[ws.groups[i]], count = offsets[ws.groups[i] + 1] - begin;
     float* D = ws.dispatch.data() + begin * m;
     softmax_columns(D, count, m);
+    sgemm(true, false, m, d, count, 1.f, D, m, x + begin * d, d, 0.f, ws.group_slots.data(), d);  // Dᵀ x_group
     for (int e = 0; e < L.num_experts; ++e) {
-      // [S, d] = D[:, e*S : (e+1)*S]ᵀ x_group
-      sgemm(true, false, S, d, count, 1.f, D + e * S, m, x + begin * d, d, 0.f,
-            ws.slots_in.data() + (e * G + i) * S * d, d);
+      std::memcpy(ws.slots_in.data() + (e * G + i) * S * d, ws.group_slots.data() + e * S * d, expert_bytes);
     }
   }
 
@@ -102,14 +105,15 @@ void soft_moe(const float* x, const int64_t* offsets, int num_groups, const Soft
     linear(ws.hidden.data(), rows, w.w2, w.b2, ws.slots_out.data() + e * rows * d, d);
   }
 
-  // y_group = C_group · slot outputs, summed over experts.
-  std::memset(y, 0, sizeof(float) * n * d);
+  // y_group = C_group · the group's slot outputs (gathered back to slot order).
+  // Rows of empty groups are never written: there are none.
   for (int64_t i = 0; i < G; ++i) {
     const int64_t begin = offsets[ws.groups[i]], count = offsets[ws.groups[i] + 1] - begin;
     for (int e = 0; e < L.num_experts; ++e) {
-      sgemm(false, false, count, d, S, 1.f, ws.combine.data() + begin * m + e * S, m,
-            ws.slots_out.data() + (e * G + i) * S * d, d, 1.f, y + begin * d, d);
+      std::memcpy(ws.group_slots.data() + e * S * d, ws.slots_out.data() + (e * G + i) * S * d, expert_bytes);
     }
+    sgemm(false, false, count, d, m, 1.f, ws.combine.data() + begin * m, m, ws.group_slots.data(), d, 0.f,
+          y + begin * d, d);
   }
 }
 

@@ -34,7 +34,7 @@ struct SoftMoeView {
 
 // Scratch reused across calls so a steady stream allocates nothing.
 struct SoftMoeWorkspace {
-  std::vector<float> xn, dispatch, combine, slots_in, hidden, slots_out;
+  std::vector<float> xn, dispatch, combine, slots_in, hidden, slots_out, group_slots;
   std::vector<int64_t> groups;  // non-empty groups' offsets
 };
 
