@@ -54,14 +54,19 @@ moeasr_status moeasr_model_load(const char* model_dir, const moeasr_model_option
     const moeasr::ModelConfig& c = handle->model->config();
     for (const std::string& w : c.warnings) moeasr::log_warning(w);
     moeasr::log_info("loaded ", model_dir, ": conformer ", c.encoder.num_blocks, " x ", c.encoder.d_model,
-                     c.encoder.ffn.moe   ? moeasr::str_cat(", MoE ", c.encoder.ffn.num_experts, " experts top-",
-                                                           c.encoder.ffn.top_k)
-                     : c.encoder.ffn.mot ? moeasr::str_cat(", Mixture of Tokens ", c.encoder.ffn.num_experts,
-                                                           " experts, groups of ", c.encoder.ffn.group_size,
-                                                           handle->model->encoder().mixes_examples()
-                                                               ? " utterances (moeasr_decode_batch only)"
-                                                               : " frames")
-                                         : std::string(", dense FFN"),
+                     c.encoder.ffn.moe    ? moeasr::str_cat(", MoE ", c.encoder.ffn.num_experts, " experts top-",
+                                                            c.encoder.ffn.top_k)
+                     : c.encoder.ffn.mot  ? moeasr::str_cat(", Mixture of Tokens ", c.encoder.ffn.num_experts,
+                                                            " experts, groups of ", c.encoder.ffn.group_size,
+                                                            handle->model->encoder().mixes_examples()
+                                                                ? " utterances (moeasr_decode_batch only)"
+                                                                : " frames")
+                     : c.encoder.ffn.soft ? moeasr::str_cat(", Soft MoE ", c.encoder.ffn.num_experts, " experts x ",
+                                                            c.encoder.ffn.slots_per_expert, " slots")
+                                          : std::string(", dense FFN"),
+                     c.encoder.adapter.type == moeasr::AdapterType::kNone      ? ""
+                     : c.encoder.adapter.type == moeasr::AdapterType::kSoftMoa ? ", Soft-MoA adapters"
+                                                                               : ", dense MoA adapters",
                      ", vocab ", c.vocab_size, ", ", handle->num_parameters, " parameters");
     *out_model = handle.release();
   });

@@ -34,6 +34,8 @@ channel of a multi-channel file) and prints one JSON line per utterance:
 
 options:
   --model DIR            model directory (train.yaml, model.safetensors, units.txt)
+  --adapters DIR         an adapter set (adapters.yaml, adapters.safetensors) used instead of
+                         the model's own adapters
   --wav FILE             a WAV file; repeatable (key = file name without extension)
   --wav-scp FILE         lines "key path"
   --chunk-size N         encoder frames per chunk, 40 ms each; -1 = full attention (default 16)
@@ -51,7 +53,7 @@ options:
 )";
 
 struct Args {
-  std::string model, wav_scp, dump_dir;
+  std::string model, adapters, wav_scp, dump_dir;
   std::vector<std::pair<std::string, std::string>> wavs;  // key, path
   moeasr::DecodeOptions decode;
   int threads = 1;
@@ -110,6 +112,7 @@ Args parse_args(int argc, char** argv) {
     if (i + 1 >= argc) usage_error("missing value for " + flag);
     const std::string v = argv[++i];
     if (flag == "--model") a.model = v;
+    else if (flag == "--adapters") a.adapters = v;
     else if (flag == "--wav") a.wavs.emplace_back(key_of(v), v);
     else if (flag == "--wav-scp") a.wav_scp = v;
     else if (flag == "--chunk-size") a.decode.chunk_size = parse_int(flag, v);
@@ -179,6 +182,7 @@ void dump(const std::string& dir, const std::string& key, const moeasr::Stream& 
 int main(int argc, char** argv) {
   Args args = parse_args(argc, argv);
   std::shared_ptr<const moeasr::AsrModel> model;
+  std::shared_ptr<const moeasr::AdapterSet> adapters;
   try {
     moeasr::ModelOptions options;
     options.threads = args.threads;
@@ -186,6 +190,7 @@ int main(int argc, char** argv) {
     options.compute_experts_only = args.experts_only;
     model = moeasr::AsrModel::load(args.model, options);
     for (const std::string& w : model->config().warnings) std::cerr << "moeasr-decode: warning: " << w << "\n";
+    if (!args.adapters.empty()) adapters = moeasr::AdapterSet::load(args.adapters, *model);
     if (args.decode.rescoring && !model->decoder()) {
       std::cerr << "moeasr-decode: warning: the model has no attention decoder; decoding in ctc mode\n";
       args.decode.rescoring = false;
@@ -202,6 +207,7 @@ int main(int argc, char** argv) {
   }
 
   moeasr::Stream stream(model, args.decode);
+  stream.set_adapters(adapters);
   stream.set_keep_debug_outputs(!args.dump_dir.empty());
   const bool progress = isatty(2) && args.wavs.size() > 1;
   std::vector<std::string> failed;
