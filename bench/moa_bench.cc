@@ -69,7 +69,8 @@ void run(benchmark::State& state, bool soft) {
     }
     benchmark::DoNotOptimize(y.data());
   }
-  state.counters["chunks/s"] = benchmark::Counter(static_cast<double>(streams), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["chunks/s"] =
+      benchmark::Counter(static_cast<double>(streams), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void BM_SoftMoa(benchmark::State& state) { run(state, true); }

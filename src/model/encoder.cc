@@ -216,7 +216,8 @@ void Encoder::attention_block(const ConformerLayerWeights& layer, int index, std
   add_adapters(index, &LayerAdapters::self_attn, chunks, ws);
 }
 
-const MixtureWeights& Encoder::adapter_for(const EncoderChunk& c, int index, MixtureWeights LayerAdapters::*place) const {
+const MixtureWeights& Encoder::adapter_for(const EncoderChunk& c, int index,
+                                           MixtureWeights LayerAdapters::*place) const {
   return c.adapters ? (*c.adapters)[index].*place : layers_[index].adapters.*place;
 }
 
