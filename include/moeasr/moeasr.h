@@ -139,8 +139,8 @@ typedef struct moeasr_model_info {
   int32_t vocab_size;
   int32_t encoder_layers;
   int32_t d_model;
-  int32_t num_experts;         /* encoder FFN experts (MoE or Mixture of Tokens); 0 for a dense model */
-  int32_t experts_per_token;   /* top-k; 0 for a dense or Mixture-of-Tokens model */
+  int32_t num_experts;         /* encoder FFN experts (MoE, Mixture of Tokens or Soft MoE); 0 for a dense model */
+  int32_t experts_per_token;   /* top-k; 0 for a dense, Mixture-of-Tokens or Soft MoE model */
   int32_t has_decoder;         /* 1 if attention rescoring is available */
   int64_t num_parameters;      /* all weights */
   double frame_ms;             /* audio per encoder output frame (40 ms) */

@@ -94,7 +94,7 @@ moeasr_status moeasr_model_get_info(const moeasr_model* model, moeasr_model_info
     full.vocab_size = c.vocab_size;
     full.encoder_layers = c.encoder.num_blocks;
     full.d_model = c.encoder.d_model;
-    full.num_experts = c.encoder.ffn.moe || c.encoder.ffn.mot ? c.encoder.ffn.num_experts : 0;
+    full.num_experts = c.encoder.ffn.moe || c.encoder.ffn.mot || c.encoder.ffn.soft ? c.encoder.ffn.num_experts : 0;
     full.experts_per_token = c.encoder.ffn.moe ? c.encoder.ffn.top_k : 0;
     full.mot_group_size = c.encoder.ffn.mot ? c.encoder.ffn.group_size : 0;
     full.mot_cross_example = m.model->encoder().mixes_examples() ? 1 : 0;

@@ -216,6 +216,11 @@ TEST_F(AdapterSetTest, BadSetsGiveClearErrors) {
 TEST_F(AdapterSetTest, CApi) {
   moeasr_model* model = nullptr;
   ASSERT_EQ(moeasr_model_load(dir_->file("base").c_str(), nullptr, &model), MOEASR_OK) << moeasr_last_error();
+  moeasr_model_info info;
+  info.struct_size = sizeof(info);
+  ASSERT_EQ(moeasr_model_get_info(model, &info), MOEASR_OK);
+  EXPECT_EQ(info.num_experts, 4);  // the Soft MoE FFN's experts
+  EXPECT_EQ(info.experts_per_token, 0);
   moeasr_adapter_set* set = reinterpret_cast<moeasr_adapter_set*>(1);
   EXPECT_EQ(moeasr_adapter_set_load(model, dir_->file("nowhere").c_str(), &set), MOEASR_ERR_IO);
   EXPECT_EQ(set, nullptr);
