@@ -1,5 +1,6 @@
 #include "test_util.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -14,6 +15,17 @@
 namespace moeasr::test {
 
 std::string data_path(const std::string& relative) { return std::string(MOEASR_TEST_DATA_DIR) + "/" + relative; }
+
+// tests/data/../.. is the repository root.
+std::string repo_path(const std::string& relative) {
+  return (std::filesystem::path(MOEASR_TEST_DATA_DIR) / ".." / ".." / relative).lexically_normal().string();
+}
+
+std::string sci(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2e", v);
+  return buf;
+}
 
 TempDir::TempDir() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "moeasr_test_XXXXXX").string();

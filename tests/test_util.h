@@ -14,6 +14,10 @@ namespace moeasr::test {
 
 // Absolute path of a file under tests/data.
 std::string data_path(const std::string& relative);
+// Path of a file relative to the repository root (models/, samples/).
+std::string repo_path(const std::string& relative);
+// A number in scientific notation with 3 significant digits, for messages.
+std::string sci(double v);
 
 // A fresh empty directory, removed when the object dies.
 class TempDir {

@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -97,9 +96,7 @@ TEST(Endpoint, BadOptionsNameTheField) {
   EXPECT_THROW(validate(o), Error);
 }
 
-std::string repo_path(const std::string& relative) {
-  return (std::filesystem::path(test::data_path("")) / ".." / ".." / relative).lexically_normal().string();
-}
+using test::repo_path;
 
 // Room-tone "silence": quiet white noise (about -55 dBFS), as a live
 // microphone gives; the model never saw digital zeros in training.

@@ -20,12 +20,7 @@
 namespace moeasr {
 namespace {
 
-// An error for a test property, in scientific notation.
-std::string sci(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2e", v);
-  return buf;
-}
+using test::sci;
 
 constexpr double kTolerance = 1e-4;
 

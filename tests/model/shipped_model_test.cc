@@ -19,10 +19,7 @@
 namespace moeasr {
 namespace {
 
-// tests/data/../.. is the repository root.
-std::string repo_path(const std::string& relative) {
-  return (std::filesystem::path(test::data_path("")) / ".." / ".." / relative).lexically_normal().string();
-}
+using test::repo_path;
 
 struct Expected {
   int chunk_size;
