@@ -355,6 +355,102 @@ MOEASR_API moeasr_status moeasr_batch_default_options(moeasr_batch_options* opti
 MOEASR_API moeasr_status moeasr_decode_batch(const moeasr_model* model, const moeasr_audio* utterances, size_t n,
                                              const moeasr_batch_options* options, moeasr_result** out_results);
 
+/* ------------------------------------------------------------------------- */
+/* Audio classification (Audio Spectrogram Transformer)                      */
+/* ------------------------------------------------------------------------- */
+
+/* An audio classifier loaded from a classifier directory (classifier.yaml,
+ * model.safetensors, labels.txt; docs/model_format.md): an Audio Spectrogram
+ * Transformer, optionally with Soft-MoA or dense MoA adapters, e.g. a Hugging
+ * Face ASTForAudioClassification checkpoint converted by
+ * tools/convert_hf_ast.py. Immutable after load: moeasr_classify may be called
+ * on one classifier from any number of threads at once (each call keeps its
+ * own scratch; nothing is shared between calls).
+ *
+ *    moeasr_classifier* c;  moeasr_classification* r;
+ *    moeasr_classifier_load("ast_dir", NULL, &c);
+ *    moeasr_classify(c, samples, n, 16000, 5, &r);
+ *    for (size_t i = 0; i < r->num_labels; ++i) printf("%s %.3f\n", r->labels[i].label, r->labels[i].score);
+ *    moeasr_classification_free(r);  moeasr_classifier_free(c);
+ */
+typedef struct moeasr_classifier moeasr_classifier;
+
+typedef struct moeasr_classifier_options {
+  size_t struct_size;  /* sizeof(moeasr_classifier_options) */
+  int32_t threads;     /* intra-op threads of one classify call, 1..1024; default 1 */
+  const char* device;  /* "cpu" (default); anything else: MOEASR_ERR_UNSUPPORTED in this version.
+                          The string is copied. */
+} moeasr_classifier_options;
+
+/* Fills `options` with the defaults (and sets struct_size). */
+MOEASR_API moeasr_status moeasr_classifier_default_options(moeasr_classifier_options* options);
+
+/* Loads and validates a classifier directory. `options` may be NULL for the
+ * defaults. On success *out_classifier is new: caller frees with
+ * moeasr_classifier_free. On failure *out_classifier is set to NULL. */
+MOEASR_API moeasr_status moeasr_classifier_load(const char* model_dir, const moeasr_classifier_options* options,
+                                                moeasr_classifier** out_classifier);
+
+/* Frees the classifier; results already returned stay valid (they own their strings). */
+MOEASR_API moeasr_status moeasr_classifier_free(moeasr_classifier* classifier);
+
+typedef struct moeasr_classifier_info {
+  size_t struct_size;        /* set by the caller to sizeof(moeasr_classifier_info) */
+  int32_t sample_rate;       /* the model's audio rate (input at other rates is resampled) */
+  int32_t num_labels;
+  int32_t multi_label;       /* 1: scores are independent sigmoids; 0: a softmax over the labels */
+  int32_t max_frames;        /* 10 ms fbank frames the model sees; longer clips are truncated */
+  int32_t hidden_size;
+  int32_t num_layers;
+  int32_t adapter_experts;   /* adapters per mixture (Soft-MoA or dense MoA); 0 without adapters */
+  int64_t num_parameters;
+} moeasr_classifier_info;
+
+/* Fills `info` (whose struct_size the caller sets; fields beyond it are not written). */
+MOEASR_API moeasr_status moeasr_classifier_get_info(const moeasr_classifier* classifier,
+                                                    moeasr_classifier_info* info);
+
+/* *out_label = the label of class `index` (0 <= index < num_labels), UTF-8.
+ * Owned by moeasr; valid until the classifier is freed. */
+MOEASR_API moeasr_status moeasr_classifier_get_label(const moeasr_classifier* classifier, int32_t index,
+                                                     const char** out_label);
+
+typedef struct moeasr_label_score {
+  int32_t index;      /* class index (line of labels.txt, from 0) */
+  const char* label;  /* UTF-8 */
+  float score;        /* sigmoid (multi-label) or softmax probability */
+  float logit;
+} moeasr_label_score;
+
+typedef struct moeasr_classification {
+  const moeasr_label_score* labels;  /* best first; ties: lower index first */
+  size_t num_labels;
+} moeasr_classification;
+
+/* Classifies one clip: `n` mono samples in [-1, 1] at `sample_rate` Hz (any
+ * rate; resampled to the model's). The model sees the first max_frames 10 ms
+ * frames (a shorter clip is padded as the model was trained). Returns the
+ * `top_k` best labels (top_k >= 1; larger than the label count gives all).
+ * Errors, all MOEASR_ERR_INVALID_ARGUMENT: NULL samples with n > 0, NaN or Inf
+ * samples, sample_rate <= 0 or beyond the resampler's range, a clip shorter
+ * than one 25 ms frame (including n = 0), top_k < 1. The samples are only read.
+ * On success caller frees *out_result with moeasr_classification_free; on
+ * failure it is set to NULL. */
+MOEASR_API moeasr_status moeasr_classify(const moeasr_classifier* classifier, const float* samples, size_t n,
+                                         int32_t sample_rate, int32_t top_k, moeasr_classification** out_result);
+/* Same for 16-bit PCM samples. */
+MOEASR_API moeasr_status moeasr_classify_int16(const moeasr_classifier* classifier, const int16_t* samples, size_t n,
+                                               int32_t sample_rate, int32_t top_k,
+                                               moeasr_classification** out_result);
+
+MOEASR_API moeasr_status moeasr_classification_free(moeasr_classification* result);
+
+/* The same result as one JSON object (UTF-8, NUL-terminated):
+ *   {"labels": [{"index", "label", "score", "logit"}, ...]}
+ * Caller frees *out_json with moeasr_string_free. */
+MOEASR_API moeasr_status moeasr_classify_json(const moeasr_classifier* classifier, const float* samples, size_t n,
+                                              int32_t sample_rate, int32_t top_k, char** out_json);
+
 #ifdef __cplusplus
 }
 #endif

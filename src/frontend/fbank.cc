@@ -31,10 +31,13 @@ Fbank::Fbank(const FbankOptions& opts) : opts_(opts), fft_(std::make_unique<FftI
   fft_size_ = 1;
   while (fft_size_ < window_size_) fft_size_ <<= 1;
 
-  // Povey window: a Hann window (symmetric) raised to 0.85.
+  // Povey window: a Hann window (symmetric) raised to 0.85; hanning: the Hann window itself.
+  MOEASR_CHECK(opts.window == FbankWindow::kPovey || opts.window == FbankWindow::kHanning,
+               MOEASR_ERR_INVALID_ARGUMENT, "unknown fbank window type");
   window_.resize(window_size_);
   const double a = 2.0 * M_PI / (window_size_ - 1);
-  for (int i = 0; i < window_size_; ++i) window_[i] = std::pow(0.5 - 0.5 * std::cos(a * i), 0.85);
+  const double power = opts.window == FbankWindow::kPovey ? 0.85 : 1.0;
+  for (int i = 0; i < window_size_; ++i) window_[i] = std::pow(0.5 - 0.5 * std::cos(a * i), power);
 
   const double nyquist = 0.5 * opts.sample_rate;
   const double high = opts.high_freq > 0 ? opts.high_freq : nyquist + opts.high_freq;

@@ -4,6 +4,10 @@
 // pre-emphasis 0.97, DC removal, snip_edges, power spectrum, mel banks from
 // 20 Hz to Nyquist, natural log floored at FLT_EPSILON.
 //
+// The Audio Spectrogram Transformer's front end (Hugging Face's
+// ASTFeatureExtractor) is the same computation with a hanning window, 128 bins
+// and the samples left in [-1, 1] (input_scale 1).
+//
 // Streaming: samples may arrive in pieces of any size; the frames produced are
 // identical to computing on the whole signal at once.
 //
@@ -20,6 +24,12 @@
 
 namespace moeasr {
 
+// Kaldi's window types that moeasr's models use.
+enum class FbankWindow {
+  kPovey,    // (0.5 - 0.5 cos(2 pi n / (N - 1)))^0.85, Kaldi's default (WeNet)
+  kHanning,  // 0.5 - 0.5 cos(2 pi n / (N - 1)), the symmetric Hann window (AST)
+};
+
 struct FbankOptions {
   int sample_rate = 16000;
   float frame_length_ms = 25.f;
@@ -28,7 +38,8 @@ struct FbankOptions {
   float low_freq = 20.f;
   float high_freq = 0.f;  // <= 0: offset from Nyquist
   double preemph = 0.97;
-  float input_scale = 32768.f;  // WeNet scales [-1, 1] samples to the int16 range
+  float input_scale = 32768.f;  // WeNet scales [-1, 1] samples to the int16 range; AST: 1
+  FbankWindow window = FbankWindow::kPovey;
 };
 
 class Fbank {

@@ -196,6 +196,13 @@ std::vector<ExpectedTensor> expected_adapter_tensors(const EncoderConfig& e, con
   return b.out;
 }
 
+void append_adapter_tensors(const std::string& prefix, int64_t d, const AdapterConfig& a,
+                            std::vector<ExpectedTensor>& out) {
+  SpecBuilder b(kMaxExpectedTensors);
+  b.adapter(prefix, d, a);
+  out.insert(out.end(), b.out.begin(), b.out.end());
+}
+
 bool is_ignorable_tensor(const std::string& name) {
   auto ends_with = [&](const std::string& suffix) {
     return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;

@@ -30,6 +30,11 @@ std::vector<ExpectedTensor> expected_tensors(const ModelConfig& config,
 // The tensors of an adapter set for an encoder (every layer's placed adapters).
 std::vector<ExpectedTensor> expected_adapter_tensors(const EncoderConfig& encoder, const AdapterConfig& adapters);
 
+// Appends the tensors of one adapter mixture named `prefix` (prefix.phi,
+// prefix.experts.{e}.w_1, ...) for width `d` (the AST classifier's layers).
+void append_adapter_tensors(const std::string& prefix, int64_t d, const AdapterConfig& adapters,
+                            std::vector<ExpectedTensor>& out);
+
 // Buffers a WeNet state_dict may carry that the runtime recomputes or never
 // uses: the sinusoid tables (`*.pe`) and BatchNorm's `num_batches_tracked`.
 bool is_ignorable_tensor(const std::string& name);

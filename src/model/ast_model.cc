@@ -1,0 +1,134 @@
+#include "model/ast_model.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/error.h"
+#include "kernels/cpu/attention.h"
+#include "kernels/cpu/elementwise.h"
+#include "ops/ops.h"
+
+namespace moeasr {
+
+AstModel::AstModel(const AstConfig& config, std::shared_ptr<const SafeTensors> weights)
+    : config_(config), weights_(std::move(weights)) {
+  const WeightReader r(*weights_);
+  const float eps = config.layer_norm_eps;
+  const std::string body = "audio_spectrogram_transformer.";
+  // Conv2d(1, H, p x p) over one input channel is a Linear over the p*p pixels
+  // of a patch: the weight [H, 1, p, p] read as [H, p*p].
+  const int64_t pixels = int64_t{config.patch_size} * config.patch_size;
+  patch_.storage = r.tensor(body + "embeddings.patch_embeddings.projection.weight").clone();
+  patch_.storage.reshape({config.hidden, pixels});
+  patch_.matrix.type = cpu::WeightType::kF32;
+  patch_.matrix.n = config.hidden;
+  patch_.matrix.k = pixels;
+  patch_.matrix.data = patch_.storage.data<float>();
+  patch_.bias = r.tensor(body + "embeddings.patch_embeddings.projection.bias");
+  cls_ = r.tensor(body + "embeddings.cls_token");
+  dist_ = r.tensor(body + "embeddings.distillation_token");
+  position_ = r.tensor(body + "embeddings.position_embeddings");
+  for (int i = 0; i < config.layers; ++i) {
+    const std::string l = ast_layer_prefix(i);
+    AstLayerWeights w;
+    w.before = r.layer_norm(l + ".layernorm_before", eps);
+    w.after = r.layer_norm(l + ".layernorm_after", eps);
+    w.query = r.linear(l + ".attention.attention.query");
+    w.key = r.linear(l + ".attention.attention.key");
+    w.value = r.linear(l + ".attention.attention.value");
+    w.attention_out = r.linear(l + ".attention.output.dense");
+    w.intermediate = r.linear(l + ".intermediate.dense");
+    w.output = r.linear(l + ".output.dense");
+    if (config.adapter.self_attn) w.adapter_self_attn = r.adapter(l + ".adapter_self_attn", config.hidden, config.adapter);
+    if (config.adapter.feed_forward) {
+      w.adapter_feed_forward = r.adapter(l + ".adapter_feed_forward", config.hidden, config.adapter);
+    }
+    layers_.push_back(std::move(w));
+  }
+  final_norm_ = r.layer_norm(body + "layernorm", eps);
+  head_norm_ = r.layer_norm("classifier.layernorm", eps);
+  head_ = r.linear("classifier.dense");
+}
+
+void AstModel::im2col(const float* values, float* patches) const {
+  const AstConfig& c = config_;
+  const int p = c.patch_size, bins = c.num_mel_bins, t_dim = c.t_dim();
+  for (int f = 0; f < c.f_dim(); ++f) {
+    for (int t = 0; t < t_dim; ++t) {
+      float* row = patches + (int64_t{f} * t_dim + t) * p * p;
+      for (int a = 0; a < p; ++a) {      // frequency within the patch
+        for (int b = 0; b < p; ++b) {    // time within the patch
+          const int64_t frame = int64_t{t} * c.time_stride + b, bin = int64_t{f} * c.frequency_stride + a;
+          row[a * p + b] = values[frame * bins + bin];
+        }
+      }
+    }
+  }
+}
+
+std::vector<float> AstModel::forward(const float* values) const {
+  const AstConfig& c = config_;
+  const int64_t n = c.num_tokens(), h = c.hidden, patches = c.num_patches();
+  // Tokens: [CLS, DIST, patch embeddings] + position embeddings.
+  Tensor pixels({patches, int64_t{c.patch_size} * c.patch_size});
+  im2col(values, pixels.data<float>());
+  Tensor embedded;
+  ops::linear(pixels, patch_, embedded);
+  Tensor x({n, h});
+  float* xd = x.data<float>();
+  std::memcpy(xd, cls_.data<float>(), sizeof(float) * h);
+  std::memcpy(xd + h, dist_.data<float>(), sizeof(float) * h);
+  std::memcpy(xd + 2 * h, embedded.data<float>(), sizeof(float) * patches * h);
+  cpu::add_scaled(xd, position_.data<float>(), 1.f, n * h);
+
+  Tensor y, q, k, v, att, out, mid;
+  ops::FfnWorkspace ws;
+  cpu::AttentionScratch scratch;
+  for (const AstLayerWeights& w : layers_) {
+    // x += Attn(LN_before x) [+ adapter(LN_before x)]
+    ops::layer_norm(x, w.before, y);
+    ops::linear(y, w.query, q);
+    ops::linear(y, w.key, k);
+    ops::linear(y, w.value, v);
+    att.resize({n, h});
+    cpu::dot_product_attention(q.data<float>(), n, h, k.data<float>(), v.data<float>(), n, h, c.heads, c.d_head(),
+                               /*causal=*/false, att.data<float>(), h, scratch);
+    ops::linear(att, w.attention_out, out);
+    ops::add_scaled(x, out, 1.f);
+    if (w.adapter_self_attn.present()) {
+      // One Soft-MoA group: every token of the clip.
+      ops::mixture(y, w.adapter_self_attn, out, ws);
+      ops::add_scaled(x, out, 1.f);
+    }
+    // x += W_out GELU(W_in LN_after x) [+ adapter(LN_after x)]
+    ops::layer_norm(x, w.after, y);
+    ops::linear(y, w.intermediate, mid);
+    ops::activation(mid, Activation::kGelu);
+    ops::linear(mid, w.output, out);
+    ops::add_scaled(x, out, 1.f);
+    if (w.adapter_feed_forward.present()) {
+      ops::mixture(y, w.adapter_feed_forward, out, ws);
+      ops::add_scaled(x, out, 1.f);
+    }
+  }
+  ops::layer_norm(x, final_norm_, x);
+
+  Tensor pooled = Tensor::zeros({1, h});
+  float* pd = pooled.data<float>();
+  if (c.pooling == AstPooling::kClsDist) {
+    for (int64_t j = 0; j < h; ++j) pd[j] = 0.5f * (xd[j] + xd[h + j]);
+  } else {
+    // Sum in double: the mean of ~1200 patch tokens in float32 would drift.
+    std::vector<double> sum(static_cast<size_t>(h), 0.0);
+    for (int64_t t = 2; t < n; ++t) {
+      for (int64_t j = 0; j < h; ++j) sum[j] += xd[t * h + j];
+    }
+    for (int64_t j = 0; j < h; ++j) pd[j] = static_cast<float>(sum[j] / static_cast<double>(patches));
+  }
+  ops::layer_norm(pooled, head_norm_, pooled);
+  Tensor logits;
+  ops::linear(pooled, head_, logits);
+  return std::vector<float>(logits.data<float>(), logits.data<float>() + c.num_labels);
+}
+
+}  // namespace moeasr

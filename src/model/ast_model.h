@@ -1,0 +1,49 @@
+// The Audio Spectrogram Transformer's network: patch embedding, pre-norm ViT
+// layers with optional mixtures of adapters, pooling and the classification
+// head. Immutable after construction; forward() keeps its scratch on the
+// stack of the call, so any number of threads may run it at once.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "model/ast_config.h"
+#include "model/layers.h"
+#include "model/safetensors.h"
+
+namespace moeasr {
+
+struct AstLayerWeights {
+  LayerNormWeights before, after;
+  LinearWeights query, key, value, attention_out, intermediate, output;
+  MixtureWeights adapter_self_attn, adapter_feed_forward;  // absent unless configured
+};
+
+class AstModel {
+ public:
+  // `weights` must already be validated against `config` (validate_tensors with
+  // expected_ast_tensors); the model keeps views into it alive.
+  AstModel(const AstConfig& config, std::shared_ptr<const SafeTensors> weights);
+
+  const AstConfig& config() const { return config_; }
+
+  // logits [num_labels] for input values [max_length, num_mel_bins] (fbank
+  // already padded or truncated and normalized).
+  std::vector<float> forward(const float* input_values) const;
+
+  // The rows the patch embedding reads, im2col style: [num_patches, patch * patch]
+  // with patch p = f * t_dim + t and column a * patch + b = values[t * tstride + b][f * fstride + a]
+  // (the image is the transposed spectrogram: frequency x time).
+  void im2col(const float* input_values, float* patches) const;
+
+ private:
+  AstConfig config_;
+  std::shared_ptr<const SafeTensors> weights_;
+  LinearWeights patch_;   // projection as [hidden, patch * patch], float32
+  Tensor cls_, dist_, position_;  // [hidden], [hidden], [tokens, hidden]
+  std::vector<AstLayerWeights> layers_;
+  LayerNormWeights final_norm_, head_norm_;
+  LinearWeights head_;
+};
+
+}  // namespace moeasr
