@@ -19,6 +19,7 @@ namespace moeasr::cuda {
 struct Workspace {
   Buffer jobs;                       // uploaded job tables
   Buffer a, b, c, d, e, f;           // op-private scratch
+  Buffer bf16;                       // linear(): the activations rounded to bf16
   std::vector<uint8_t> host_jobs;    // host staging for job tables
 };
 
