@@ -21,6 +21,7 @@ struct Workspace {
   Buffer a, b, c, d, e, f;           // op-private scratch
   Buffer bf16;                       // linear(): the activations rounded to bf16
   std::vector<uint8_t> host_jobs;    // host staging for job tables
+  std::vector<int32_t> host_counts;  // moe_ffn: tokens per expert, downloaded when the host needs them
 };
 
 // ---------------------------------------------------------------------------
