@@ -1,7 +1,9 @@
 // cuda::moe_ffn in its three MoeGemm modes against kernels/cpu/moe: float32
 // within 1e-4 (relative, absolute below 1), expert loads equal exactly; bf16
-// weights: the three GPU modes agree within 1e-4 (all round activations to
-// bf16 and accumulate in float32) and the CPU within 2e-2.
+// weights: the three GPU modes agree within 2e-3 (all round activations to
+// bf16 and accumulate in float32, but a hidden value that lands on the other
+// side of a bf16 rounding boundary in one mode moves the output by ~1e-3) and
+// the CPU (float32 activations) within 2e-2.
 #include "kernels/cpu/moe.h"
 
 #include "kernels/cpu/linear.h"
@@ -123,8 +125,8 @@ class CudaMoe : public CudaTest {
       test::expect_close(to_host<float>(dy, n * d), results.back(), 1e-6, "moe_ffn repeated");
     }
     if (bf16) {
-      test::expect_close(results[1], results[0], 1e-4, "bf16 cublas_grouped vs grouped");
-      test::expect_close(results[2], results[0], 1e-4, "bf16 per_expert_loop vs grouped");
+      test::expect_close(results[1], results[0], 2e-3, "bf16 cublas_grouped vs grouped");
+      test::expect_close(results[2], results[0], 2e-3, "bf16 per_expert_loop vs grouped");
     }
   }
 };
