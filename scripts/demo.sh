@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh build >&2
 
 model=${1:-}
+default_run=$(( $# == 0 ))
 if [[ -z "$model" ]]; then
   if [[ -f models/en_moe_small/model.safetensors ]]; then
     model=models/en_moe_small
@@ -54,3 +55,10 @@ for line in sys.stdin:
     if r["key"] in refs:
         print("%-8s %s   (reference)" % ("", refs[r["key"]]))
 '
+
+# The default run also shows the keyword-spotting classifier (AST + Soft-MoA trained on
+# synthetic espeak-ng commands, models/kws_ast_moa) on its held-out sample clips.
+if ((default_run)) && [[ -f models/kws_ast_moa/model.safetensors ]] && compgen -G "samples/kws/*.wav" >/dev/null; then
+  echo "demo: keyword spotting with models/kws_ast_moa (file, top label, score)" >&2
+  build/src/cli/moeasr-classify models/kws_ast_moa samples/kws/*.wav --top-k 1
+fi
