@@ -1,6 +1,7 @@
 # MOEASR_WITH_CUDA = AUTO | ON | OFF.
 # AUTO turns the CUDA backend on when nvcc is found; the CPU build never needs CUDA.
 set(MOEASR_CUDA_ENABLED OFF)
+set(MOEASR_PC_CUDA_LIBS "")
 if(MOEASR_WITH_CUDA STREQUAL "AUTO" OR MOEASR_WITH_CUDA)
   include(CheckLanguage)
   if(NOT CMAKE_CUDA_COMPILER)
@@ -18,6 +19,8 @@ if(MOEASR_WITH_CUDA STREQUAL "AUTO" OR MOEASR_WITH_CUDA)
     enable_language(CUDA)
     find_package(CUDAToolkit REQUIRED)
     set(MOEASR_CUDA_ENABLED ON)
+    # moeasr.pc: a static link needs cuBLAS and the CUDA runtime too.
+    set(MOEASR_PC_CUDA_LIBS " -L${CUDAToolkit_LIBRARY_DIR} -lcublas -lcudart")
   elseif(MOEASR_WITH_CUDA STREQUAL "ON")
     message(FATAL_ERROR "MOEASR_WITH_CUDA=ON but no CUDA compiler (nvcc) was found")
   else()
