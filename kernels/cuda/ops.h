@@ -19,7 +19,9 @@ namespace moeasr::cuda {
 struct Workspace {
   Buffer jobs;                       // uploaded job tables
   Buffer a, b, c, d, e, f;           // op-private scratch
+  Buffer bf16;                       // linear(): the activations rounded to bf16
   std::vector<uint8_t> host_jobs;    // host staging for job tables
+  std::vector<int32_t> host_counts;  // moe_ffn: tokens per expert, downloaded when the host needs them
 };
 
 // ---------------------------------------------------------------------------

@@ -1,0 +1,232 @@
+// moe_ffn: WeNet's top-k MoE FFN on the device, in stages
+//   1. router logits = x gate^T                      (linear, cuBLAS)
+//   2. top-k + softmax over the k, counts per expert  (moe_route.cu)
+//   3. offsets, rows grouped by expert, x gathered   (moe_route.cu)
+//   4. hidden = act(gathered W1_e^T + b1_e), out = hidden W2_e^T + b2_e per
+//      expert, by one of three MoeGemm strategies (below)
+//   5. y[t] = sum of weight * out over t's k rows     (moe_route.cu, a gather:
+//      deterministic, no atomics)
+// kGrouped never waits for the host; the cuBLAS strategies download the E
+// counts once (they need host-side sizes).
+#include <algorithm>
+
+#include "kernels/cuda/launch.h"
+#include "kernels/cuda/linear_impl.h"
+#include "kernels/cuda/moe_impl.h"
+
+namespace moeasr::cuda {
+
+const char* moe_gemm_name(MoeGemm g) {
+  switch (g) {
+    case MoeGemm::kGrouped: return "grouped";
+    case MoeGemm::kCublasGrouped: return "cublas_grouped";
+    case MoeGemm::kPerExpertLoop: return "per_expert_loop";
+  }
+  return "unknown";
+}
+
+namespace {
+
+constexpr size_t kAlign = 256;
+size_t align_up(size_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
+
+// Host blobs packed into ws.host_jobs and uploaded together into ws.jobs (one
+// copy for the expert table and the cuBLAS pointer arrays).
+class HostPack {
+ public:
+  explicit HostPack(Workspace& ws) : ws_(ws) { ws_.host_jobs.clear(); }
+  template <typename T>
+  size_t add(const T* data, size_t count) {
+    const size_t at = align_up(ws_.host_jobs.size());
+    ws_.host_jobs.resize(at + sizeof(T) * count);
+    std::memcpy(ws_.host_jobs.data() + at, data, sizeof(T) * count);
+    return at;
+  }
+  uint8_t* upload(Context& ctx) {
+    ws_.jobs.reserve(ctx, ws_.host_jobs.size());
+    cuda::upload(ctx, ws_.jobs.data(), ws_.host_jobs.data(), ws_.host_jobs.size());
+    return ws_.jobs.as<uint8_t>();
+  }
+
+ private:
+  Workspace& ws_;
+};
+
+void check_layer(const DeviceMoe& L) {
+  MOEASR_CHECK(L.num_experts >= 1 && L.top_k >= 1 && L.top_k <= L.num_experts && L.top_k <= kMaxTopK,
+               MOEASR_ERR_INVALID_ARGUMENT, "CUDA moe_ffn: top_k ", L.top_k, " of ", L.num_experts,
+               " experts (1 <= top_k <= min(experts, ", kMaxTopK, "))");
+  MOEASR_CHECK(L.d > 0 && L.hidden > 0 && L.gate && L.w1 && L.w2, MOEASR_ERR_INVALID_ARGUMENT,
+               "CUDA moe_ffn: incomplete layer (d ", L.d, ", hidden ", L.hidden, ")");
+  for (int e = 0; e < L.num_experts; ++e) {
+    MOEASR_CHECK(L.w1[e].n == L.hidden && L.w1[e].k == L.d && L.w2[e].n == L.d && L.w2[e].k == L.hidden,
+                 MOEASR_ERR_INVALID_ARGUMENT, "CUDA moe_ffn: expert ", e, " has w1 [", L.w1[e].n, ", ", L.w1[e].k,
+                 "] and w2 [", L.w2[e].n, ", ", L.w2[e].k, "], expected [", L.hidden, ", ", L.d, "] and [", L.d,
+                 ", ", L.hidden, "]");
+  }
+}
+
+// Counts on the host (waits for the routing).
+const int32_t* download_counts(Context& ctx, const MoeScratch& s, int num_experts, Workspace& ws) {
+  ws.host_counts.resize(num_experts);
+  download(ctx, ws.host_counts.data(), s.counts, sizeof(int32_t) * num_experts);
+  return ws.host_counts.data();
+}
+
+// One cublasGemmGroupedBatchedEx for all non-empty experts' c = a W^T (one
+// group of one problem per expert: the sizes differ), then bias + activation.
+// `a` is float, or bf16 (already rounded) when the weights are bf16.
+// d_w, d_x, d_c: device arrays of the non-empty experts' weight, input and
+// output pointers.
+void cublas_grouped_gemm(Context& ctx, const DeviceLinear* weights, const int32_t* counts, int num_experts,
+                         int64_t k_dim, int64_t n_dim, void* const* d_w, void* const* d_x, void* const* d_c) {
+  std::vector<cublasOperation_t> ta, tb;
+  std::vector<int> m, n, k, lda, ldb, ldc, group_size;
+  std::vector<float> alpha, beta;
+  for (int e = 0; e < num_experts; ++e) {
+    if (counts[e] == 0) continue;
+    ta.push_back(CUBLAS_OP_T);  // see linear.cu: C^T [n_dim, rows] = W (as W^T col-major, op T) * A^T
+    tb.push_back(CUBLAS_OP_N);
+    m.push_back(static_cast<int>(n_dim));
+    n.push_back(counts[e]);
+    k.push_back(static_cast<int>(k_dim));
+    lda.push_back(static_cast<int>(k_dim));
+    ldb.push_back(static_cast<int>(k_dim));
+    ldc.push_back(static_cast<int>(n_dim));
+    group_size.push_back(1);
+    alpha.push_back(1.f);
+    beta.push_back(0.f);
+  }
+  if (m.empty()) return;
+  const cudaDataType_t ab = weights[0].type == WeightType::kBF16 ? CUDA_R_16BF : CUDA_R_32F;
+  MOEASR_CUBLAS_CHECK(cublasGemmGroupedBatchedEx(
+      cublas_of(ctx), ta.data(), tb.data(), m.data(), n.data(), k.data(), alpha.data(),
+      reinterpret_cast<const void* const*>(d_w), ab, lda.data(), reinterpret_cast<const void* const*>(d_x), ab,
+      ldb.data(), beta.data(), d_c, CUDA_R_32F, ldc.data(), static_cast<int>(m.size()), group_size.data(),
+      CUBLAS_COMPUTE_32F));
+}
+
+}  // namespace
+
+void moe_ffn(Context& ctx, const float* x, int64_t n, const DeviceMoe& L, float* y, Workspace& ws, MoeGemm gemm,
+             int64_t* expert_load) {
+  if (n <= 0) return;
+  check_layer(L);
+  const int E = L.num_experts, k = L.top_k;
+  const int64_t d = L.d, H = L.hidden, rows = n * k;
+  MOEASR_CHECK(rows <= INT32_MAX, MOEASR_ERR_UNSUPPORTED, "CUDA moe_ffn: ", n, " tokens x top ", k,
+               " exceed 32-bit row indices");
+
+  // Scratch: the small per-slot tables in ws.a, then the row matrices.
+  size_t at = 0;
+  auto carve = [&at](size_t bytes) {
+    const size_t here = at;
+    at = align_up(at + bytes);
+    return here;
+  };
+  const size_t o_logits = carve(sizeof(float) * n * E), o_sexp = carve(sizeof(int32_t) * rows),
+               o_swt = carve(sizeof(float) * rows), o_srow = carve(sizeof(int32_t) * rows),
+               o_rslot = carve(sizeof(int32_t) * rows), o_counts = carve(sizeof(int32_t) * E),
+               o_offsets = carve(sizeof(int32_t) * (E + 1)), o_cursor = carve(sizeof(int32_t) * E);
+  ws.a.reserve(ctx, at);
+  ws.b.reserve(ctx, sizeof(float) * rows * d);  // gathered x
+  ws.c.reserve(ctx, sizeof(float) * rows * H);  // hidden
+  ws.d.reserve(ctx, sizeof(float) * rows * d);  // expert outputs
+  uint8_t* base = ws.a.as<uint8_t>();
+  const MoeScratch s{reinterpret_cast<float*>(base + o_logits),   reinterpret_cast<int32_t*>(base + o_sexp),
+                     reinterpret_cast<float*>(base + o_swt),      reinterpret_cast<int32_t*>(base + o_srow),
+                     reinterpret_cast<int32_t*>(base + o_rslot),  reinterpret_cast<int32_t*>(base + o_counts),
+                     reinterpret_cast<int32_t*>(base + o_offsets), reinterpret_cast<int32_t*>(base + o_cursor)};
+  float* gathered = ws.b.as<float>();
+  float* hidden = ws.c.as<float>();
+  float* out = ws.d.as<float>();
+
+  const DeviceLinear router{L.gate, WeightType::kF32, E, d, nullptr};
+  linear(ctx, x, n, router, s.logits, ws);
+  moe_route_and_group(ctx, x, n, d, E, k, s, gathered);
+
+  const int32_t* counts = nullptr;  // host copy, when needed
+  if (gemm != MoeGemm::kGrouped || expert_load) counts = download_counts(ctx, s, E, ws);
+  if (expert_load) {
+    for (int e = 0; e < E; ++e) expert_load[e] += counts[e];
+  }
+
+  std::vector<ExpertDev> table(E);
+  for (int e = 0; e < E; ++e) {
+    table[e] = {L.w1[e].weight, L.w1[e].bias, L.w2[e].weight, L.w2[e].bias, L.w1[e].type == WeightType::kBF16,
+                L.w2[e].type == WeightType::kBF16};
+  }
+
+  switch (gemm) {
+    case MoeGemm::kGrouped: {
+      HostPack pack(ws);
+      const size_t o_table = pack.add(table.data(), table.size());
+      const ExpertDev* d_table = reinterpret_cast<const ExpertDev*>(pack.upload(ctx) + o_table);
+      // A token picks an expert at most once: no expert gets more than n rows.
+      grouped_gemm(ctx, gathered, n, E, s.offsets, d_table, 1, H, d, true, L.activation, hidden);
+      grouped_gemm(ctx, hidden, n, E, s.offsets, d_table, 2, d, H, false, L.activation, out);
+      break;
+    }
+    case MoeGemm::kPerExpertLoop: {
+      int64_t begin = 0;
+      for (int e = 0; e < E; ++e) {
+        const int64_t m = counts[e];
+        if (m > 0) {
+          linear(ctx, gathered + begin * d, m, L.w1[e], hidden + begin * H, ws);
+          activation(ctx, hidden + begin * H, m * H, L.activation);
+          linear(ctx, hidden + begin * H, m, L.w2[e], out + begin * d, ws);
+        }
+        begin += m;
+      }
+      break;
+    }
+    case MoeGemm::kCublasGrouped: {
+      // One call needs one input type for every expert.
+      for (int e = 1; e < E; ++e) {
+        MOEASR_CHECK(L.w1[e].type == L.w1[0].type && L.w2[e].type == L.w2[0].type, MOEASR_ERR_UNSUPPORTED,
+                     "CUDA moe_ffn (cublas_grouped): experts with different weight types");
+      }
+      const bool bf16_1 = L.w1[0].type == WeightType::kBF16, bf16_2 = L.w2[0].type == WeightType::kBF16;
+      MOEASR_CHECK(d <= INT32_MAX && H <= INT32_MAX, MOEASR_ERR_UNSUPPORTED, "CUDA moe_ffn: dimensions too large");
+      // bf16 activations, when needed, in ws.e: the gathered rows first, later the hidden rows.
+      if (bf16_1 || bf16_2) ws.e.reserve(ctx, sizeof(uint16_t) * rows * std::max(d, H));
+      const size_t a1_bytes = bf16_1 ? 2 : 4, a2_bytes = bf16_2 ? 2 : 4;
+      const uint8_t* a1 = bf16_1 ? ws.e.as<uint8_t>() : reinterpret_cast<const uint8_t*>(gathered);
+      const uint8_t* a2 = bf16_2 ? ws.e.as<uint8_t>() : reinterpret_cast<const uint8_t*>(hidden);
+      // Pointer arrays (device memory, one entry per non-empty expert): A = weights, B = activations, C = output.
+      std::vector<const void*> w1p, x1p, w2p, x2p;
+      std::vector<void*> h1p, o2p;
+      int64_t begin = 0;
+      for (int e = 0; e < E; ++e) {
+        if (counts[e] > 0) {
+          w1p.push_back(L.w1[e].weight);
+          x1p.push_back(a1 + begin * d * a1_bytes);
+          h1p.push_back(hidden + begin * H);
+          w2p.push_back(L.w2[e].weight);
+          x2p.push_back(a2 + begin * H * a2_bytes);
+          o2p.push_back(out + begin * d);
+        }
+        begin += counts[e];
+      }
+      HostPack pack(ws);
+      const size_t o_table = pack.add(table.data(), table.size());
+      const size_t o_w1 = pack.add(w1p.data(), w1p.size()), o_x1 = pack.add(x1p.data(), x1p.size()),
+                   o_h1 = pack.add(h1p.data(), h1p.size()), o_w2 = pack.add(w2p.data(), w2p.size()),
+                   o_x2 = pack.add(x2p.data(), x2p.size()), o_o2 = pack.add(o2p.data(), o2p.size());
+      uint8_t* dev = pack.upload(ctx);
+      const ExpertDev* d_table = reinterpret_cast<const ExpertDev*>(dev + o_table);
+      auto ptrs = [dev](size_t o) { return reinterpret_cast<void* const*>(dev + o); };
+
+      if (bf16_1) round_to_bf16(ctx, gathered, rows * d, ws.e.data());
+      cublas_grouped_gemm(ctx, L.w1, counts, E, d, H, ptrs(o_w1), ptrs(o_x1), ptrs(o_h1));
+      expert_bias_act(ctx, hidden, rows, H, E, s.offsets, d_table, 1, true, L.activation);
+      if (bf16_2) round_to_bf16(ctx, hidden, rows * H, ws.e.data());
+      cublas_grouped_gemm(ctx, L.w2, counts, E, H, d, ptrs(o_w2), ptrs(o_x2), ptrs(o_o2));
+      expert_bias_act(ctx, out, rows, d, E, s.offsets, d_table, 2, false, L.activation);
+      break;
+    }
+  }
+  moe_combine(ctx, n, d, k, s, out, y);
+}
+
+}  // namespace moeasr::cuda
