@@ -337,7 +337,8 @@ class Subject {
       j["encoder_fraction_of_peak"] = gflops / sgemm_peak;
     }
     j["peak_rss_mb"] = peak_rss_mb();
-    if (c.encoder.ffn.moe && profile_.forwards > 0) {
+    // A GPU model collects no expert load (it would stall every MoE layer).
+    if (c.encoder.ffn.moe && profile_.forwards > 0 && !profile_.expert_load.empty()) {
       const int E = c.encoder.ffn.num_experts;
       json layers = json::array();
       for (int l = 0; l < c.encoder.num_blocks; ++l) {
