@@ -107,8 +107,14 @@ step_kernels() {
   local t
   for t in moeasr-cuda-moe-bench cuda_moe_bench moeasr_cuda_moe_bench; do
     if [[ -x "$BUILD/bench/$t" ]]; then
-      say "CUDA MoE kernel bench ($t)"
-      "$BUILD/bench/$t" > "$OUT/kernel_moe.txt" 2>&1 || die "$t failed (see $OUT/kernel_moe.txt)"
+      : > "$OUT/kernel_moe.txt"
+      local dtype
+      for dtype in f32 bf16; do
+        say "CUDA MoE kernel bench ($t --dtype $dtype)"
+        echo "\$ $t --streams 1,16,64,256 --dtype $dtype" >> "$OUT/kernel_moe.txt"
+        "$BUILD/bench/$t" --streams 1,16,64,256 --dtype "$dtype" >> "$OUT/kernel_moe.txt" 2>&1 ||
+          die "$t failed (see $OUT/kernel_moe.txt)"
+      done
       return
     fi
   done
