@@ -16,6 +16,11 @@ if(MOEASR_WITH_CUDA STREQUAL "AUTO" OR MOEASR_WITH_CUDA)
       # Hopper (H100/H200) at least; add older archs with -DCMAKE_CUDA_ARCHITECTURES=...
       set(CMAKE_CUDA_ARCHITECTURES 90)
     endif()
+    if(NOT DEFINED CMAKE_CUDA_RUNTIME_LIBRARY)
+      # cuBLAS links the shared runtime anyway: one copy of it in the process
+      # (CMake's default, Static, would link cudart_static beside it).
+      set(CMAKE_CUDA_RUNTIME_LIBRARY Shared)
+    endif()
     enable_language(CUDA)
     find_package(CUDAToolkit REQUIRED)
     set(MOEASR_CUDA_ENABLED ON)

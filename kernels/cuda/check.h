@@ -21,8 +21,20 @@ struct Context::Impl {
   cublasHandle_t cublas = nullptr;
 };
 
-inline cudaStream_t stream_of(Context& ctx) { return ctx.impl().stream; }
-inline cublasHandle_t cublas_of(Context& ctx) { return ctx.impl().cublas; }
+// Makes the context's device current for the calling thread (a context may
+// be used from another thread than the one that opened it, or after another
+// context changed the current device). Cheap when it is current already.
+void make_current(Context& ctx);
+
+// The stream / handle for queuing work, with the context's device current.
+inline cudaStream_t stream_of(Context& ctx) {
+  make_current(ctx);
+  return ctx.impl().stream;
+}
+inline cublasHandle_t cublas_of(Context& ctx) {
+  make_current(ctx);
+  return ctx.impl().cublas;
+}
 
 const char* cublas_status_name(cublasStatus_t s);
 

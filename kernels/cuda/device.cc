@@ -64,15 +64,22 @@ Context::Context(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Context::~Context() {
   if (!impl_) return;
   // Errors here cannot be reported (destructor); the device is released anyway.
+  cudaSetDevice(impl_->index);
   if (impl_->stream) cudaStreamSynchronize(impl_->stream);
   if (impl_->cublas) cublasDestroy(impl_->cublas);
   if (impl_->stream) cudaStreamDestroy(impl_->stream);
 }
 
+void make_current(Context& ctx) {
+  int current = -1;
+  MOEASR_CUDA_CHECK(cudaGetDevice(&current));
+  if (current != ctx.index()) MOEASR_CUDA_CHECK(cudaSetDevice(ctx.index()));
+}
+
 int Context::index() const { return impl_->index; }
 const std::string& Context::name() const { return impl_->name; }
 
-void Context::synchronize() { MOEASR_CUDA_CHECK(cudaStreamSynchronize(impl_->stream)); }
+void Context::synchronize() { MOEASR_CUDA_CHECK(cudaStreamSynchronize(stream_of(*this))); }
 
 // ---------------------------------------------------------------------------
 
@@ -96,7 +103,7 @@ Buffer& Buffer::operator=(Buffer&& other) noexcept {
 
 void Buffer::reserve(Context& ctx, size_t bytes) {
   if (bytes <= bytes_) return;
-  MOEASR_CUDA_CHECK(cudaSetDevice(ctx.index()));
+  make_current(ctx);
   // cudaFree waits for the device to go idle, so a kernel still reading the
   // old allocation finishes first.
   release();

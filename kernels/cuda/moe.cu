@@ -73,19 +73,25 @@ const int32_t* download_counts(Context& ctx, const MoeScratch& s, int num_expert
   return ws.host_counts.data();
 }
 
-// One cublasGemmGroupedBatchedEx for all non-empty experts' c = a W^T (one
-// group of one problem per expert: the sizes differ), then bias + activation.
-// `a` is float, or bf16 (already rounded) when the weights are bf16.
-// d_w, d_x, d_c: device arrays of the non-empty experts' weight, input and
-// output pointers.
-void cublas_grouped_gemm(Context& ctx, const DeviceLinear* weights, const int32_t* counts, int num_experts,
-                         int64_t k_dim, int64_t n_dim, void* const* d_w, void* const* d_x, void* const* d_c) {
+// The non-empty experts' pointers for one of the two GEMMs: on the host
+// (built here) and their device copies (offsets into the uploaded pack).
+struct ExpertPtrs {
+  std::vector<const void*> w, x;  // weights, inputs (float or bf16)
+  std::vector<void*> c;           // outputs (float)
+  size_t o_w = 0, o_x = 0, o_c = 0;
+};
+
+// One cublasGemmGroupedBatchedEx for all non-empty experts' c = x W^T (one
+// group of one problem per expert: the sizes differ); bias and activation
+// come after. x is float, or bf16 (already rounded) when the weights are bf16.
+void cublas_grouped_gemm(Context& ctx, WeightType type, const int32_t* counts, int num_experts, int64_t k_dim,
+                         int64_t n_dim, const ExpertPtrs& p, const uint8_t* dev) {
   std::vector<cublasOperation_t> ta, tb;
   std::vector<int> m, n, k, lda, ldb, ldc, group_size;
   std::vector<float> alpha, beta;
   for (int e = 0; e < num_experts; ++e) {
     if (counts[e] == 0) continue;
-    ta.push_back(CUBLAS_OP_T);  // see linear.cu: C^T [n_dim, rows] = W (as W^T col-major, op T) * A^T
+    ta.push_back(CUBLAS_OP_T);  // see linear.cu: C^T [n_dim, rows] = W (as W^T col-major, op T) * X^T
     tb.push_back(CUBLAS_OP_N);
     m.push_back(static_cast<int>(n_dim));
     n.push_back(counts[e]);
@@ -98,12 +104,24 @@ void cublas_grouped_gemm(Context& ctx, const DeviceLinear* weights, const int32_
     beta.push_back(0.f);
   }
   if (m.empty()) return;
-  const cudaDataType_t ab = weights[0].type == WeightType::kBF16 ? CUDA_R_16BF : CUDA_R_32F;
-  MOEASR_CUBLAS_CHECK(cublasGemmGroupedBatchedEx(
+  const cudaDataType_t ab = type == WeightType::kBF16 ? CUDA_R_16BF : CUDA_R_32F;
+  const cublasStatus_t st = cublasGemmGroupedBatchedEx(
       cublas_of(ctx), ta.data(), tb.data(), m.data(), n.data(), k.data(), alpha.data(),
-      reinterpret_cast<const void* const*>(d_w), ab, lda.data(), reinterpret_cast<const void* const*>(d_x), ab,
-      ldb.data(), beta.data(), d_c, CUDA_R_32F, ldc.data(), static_cast<int>(m.size()), group_size.data(),
-      CUBLAS_COMPUTE_32F));
+      reinterpret_cast<const void* const*>(dev + p.o_w), ab, lda.data(),
+      reinterpret_cast<const void* const*>(dev + p.o_x), ab, ldb.data(), beta.data(),
+      reinterpret_cast<void* const*>(dev + p.o_c), CUDA_R_32F, ldc.data(), static_cast<int>(m.size()),
+      group_size.data(), CUBLAS_COMPUTE_32F);
+  if ((st == CUBLAS_STATUS_NOT_SUPPORTED || st == CUBLAS_STATUS_INVALID_VALUE) && ab == CUDA_R_16BF) {
+    // A cuBLAS that rejects bf16 inputs with float outputs in the grouped
+    // call (its documented type table is narrower than GemmEx's): the same
+    // products, one GemmEx per expert (same arithmetic, more launches). The
+    // float32 path has no fallback: any failure there is reported.
+    for (size_t g = 0; g < m.size(); ++g) {
+      gemm_xwt(ctx, p.x[g], type, n[g], p.w[g], n_dim, k_dim, static_cast<float*>(p.c[g]));
+    }
+    return;
+  }
+  if (st != CUBLAS_STATUS_SUCCESS) throw_cublas("cublasGemmGroupedBatchedEx", st);
 }
 
 }  // namespace
@@ -194,34 +212,34 @@ void moe_ffn(Context& ctx, const float* x, int64_t n, const DeviceMoe& L, float*
       const uint8_t* a1 = bf16_1 ? ws.e.as<uint8_t>() : reinterpret_cast<const uint8_t*>(gathered);
       const uint8_t* a2 = bf16_2 ? ws.e.as<uint8_t>() : reinterpret_cast<const uint8_t*>(hidden);
       // Pointer arrays (device memory, one entry per non-empty expert): A = weights, B = activations, C = output.
-      std::vector<const void*> w1p, x1p, w2p, x2p;
-      std::vector<void*> h1p, o2p;
+      ExpertPtrs p1, p2;
       int64_t begin = 0;
       for (int e = 0; e < E; ++e) {
         if (counts[e] > 0) {
-          w1p.push_back(L.w1[e].weight);
-          x1p.push_back(a1 + begin * d * a1_bytes);
-          h1p.push_back(hidden + begin * H);
-          w2p.push_back(L.w2[e].weight);
-          x2p.push_back(a2 + begin * H * a2_bytes);
-          o2p.push_back(out + begin * d);
+          p1.w.push_back(L.w1[e].weight);
+          p1.x.push_back(a1 + begin * d * a1_bytes);
+          p1.c.push_back(hidden + begin * H);
+          p2.w.push_back(L.w2[e].weight);
+          p2.x.push_back(a2 + begin * H * a2_bytes);
+          p2.c.push_back(out + begin * d);
         }
         begin += counts[e];
       }
       HostPack pack(ws);
       const size_t o_table = pack.add(table.data(), table.size());
-      const size_t o_w1 = pack.add(w1p.data(), w1p.size()), o_x1 = pack.add(x1p.data(), x1p.size()),
-                   o_h1 = pack.add(h1p.data(), h1p.size()), o_w2 = pack.add(w2p.data(), w2p.size()),
-                   o_x2 = pack.add(x2p.data(), x2p.size()), o_o2 = pack.add(o2p.data(), o2p.size());
-      uint8_t* dev = pack.upload(ctx);
+      for (ExpertPtrs* p : {&p1, &p2}) {
+        p->o_w = pack.add(p->w.data(), p->w.size());
+        p->o_x = pack.add(p->x.data(), p->x.size());
+        p->o_c = pack.add(p->c.data(), p->c.size());
+      }
+      const uint8_t* dev = pack.upload(ctx);
       const ExpertDev* d_table = reinterpret_cast<const ExpertDev*>(dev + o_table);
-      auto ptrs = [dev](size_t o) { return reinterpret_cast<void* const*>(dev + o); };
 
       if (bf16_1) round_to_bf16(ctx, gathered, rows * d, ws.e.data());
-      cublas_grouped_gemm(ctx, L.w1, counts, E, d, H, ptrs(o_w1), ptrs(o_x1), ptrs(o_h1));
+      cublas_grouped_gemm(ctx, L.w1[0].type, counts, E, d, H, p1, dev);
       expert_bias_act(ctx, hidden, rows, H, E, s.offsets, d_table, 1, true, L.activation);
       if (bf16_2) round_to_bf16(ctx, hidden, rows * H, ws.e.data());
-      cublas_grouped_gemm(ctx, L.w2, counts, E, H, d, ptrs(o_w2), ptrs(o_x2), ptrs(o_o2));
+      cublas_grouped_gemm(ctx, L.w2[0].type, counts, E, H, d, p2, dev);
       expert_bias_act(ctx, out, rows, d, E, s.offsets, d_table, 2, false, L.activation);
       break;
     }
