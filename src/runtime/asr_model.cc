@@ -5,6 +5,7 @@
 #include "runtime/device_spec.h"
 
 #if MOEASR_HAVE_CUDA
+#include "core/logging.h"
 #include "gpu/model.h"
 #include "kernels/cuda/device.h"
 #endif
@@ -64,6 +65,8 @@ std::shared_ptr<const AsrModel> AsrModel::from_model_dir(ModelDir dir, const Mod
   if (device.cuda) {
     m->gpu_ = std::make_shared<const gpu::GpuModel>(device.index, m->dir_.config, *m->encoder_, m->decoder_.get(),
                                                      m->ctc_, gpu::parse_moe_gemm(options.cuda_moe_gemm));
+    log_info("model on ", options.device, " (", m->gpu_->device_name(), "): ",
+             m->gpu_->weight_bytes() / (1 << 20), " MiB of weights uploaded");
   }
 #else
   (void)device;  // check_options refused "cuda" already
