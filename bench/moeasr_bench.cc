@@ -14,6 +14,7 @@
 #include <iostream>
 #include <memory>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -59,7 +60,8 @@ options:
   --left-chunks N        (default -1)
   --mode ctc|rescore     (default rescore)
   --streams N            streams decoded together by the batched step (default 1)
-  --threads N            intra-op threads (default 1)
+  --threads N            intra-op threads (default 1); on a GPU: host threads for the streams'
+                         fbank and CTC prefix beam search
   --device D             cpu (default), or cuda / cuda:N in a build with the CUDA backend; on a GPU
                          the step time includes the download of the log-probs (it synchronizes),
                          and the whole forward is reported as encoder_other
@@ -252,12 +254,26 @@ class Subject {
     double wall = 0, fbank = 0, first_partial = -1;
     size_t longest = 0;
     for (const auto& a : audio) longest = std::max(longest, a.size());
+    // On a GPU the front end is host work that grows with the streams: with
+    // --threads > 1 the streams' fbank runs in parallel (a server would run
+    // it on each connection's thread). The CPU path keeps it serial.
+    const bool parallel_fbank = model_->on_gpu() && opts_.threads > 1;
+    omp_set_num_threads(opts_.threads);
     for (size_t pos = 0; pos < longest; pos += piece) {
       const auto t0 = Clock::now();
-      for (size_t i = 0; i < streams_.size(); ++i) {
+      const int n = static_cast<int>(streams_.size());
+      bool failed = false;
+#pragma omp parallel for schedule(dynamic, 4) if (parallel_fbank)
+      for (int i = 0; i < n; ++i) {
         const auto& a = audio[i];
-        if (pos < a.size()) streams_[i]->accept_waveform(a.data() + pos, std::min(piece, a.size() - pos), rate);
+        try {
+          if (pos < a.size()) streams_[i]->accept_waveform(a.data() + pos, std::min(piece, a.size() - pos), rate);
+        } catch (...) {
+#pragma omp atomic write
+          failed = true;
+        }
       }
+      if (failed) throw std::runtime_error("accept_waveform failed");
       const double fb = seconds_since(t0);
       moeasr::decode_streams(raw_, &profile);
       const double step = seconds_since(t0);

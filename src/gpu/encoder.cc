@@ -178,24 +178,38 @@ void GpuEncoder::forward(cuda::Context& ctx, std::vector<EncoderChunk>& chunks,
     reserve_floats(ctx, ws.nc_cache, jobs_with_frames * (c.cnn_kernel - 1) * ch);
   }
   reserve_floats(ctx, ws.result, total * (vocab_ + d));
+  int64_t last_position = 0;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    last_position = std::max(last_position, states[i]->offset_ + chunks[i].out_frames);
+  }
+  if (last_position > ws.pe_rows) {
+    const int64_t n = std::max({last_position, 2 * ws.pe_rows, int64_t{1024}});
+    ws.host_pe.resize(static_cast<size_t>(n * d));
+    pos_enc_.rows(0, n, ws.host_pe.data());
+    ws.pe_table = cuda::Buffer(ctx, ws.host_pe.size() * sizeof(float));
+    cuda::upload(ctx, ws.pe_table.data(), ws.host_pe.data(), ws.host_pe.size() * sizeof(float));
+    ws.pe_rows = n;
+  }
   for (size_t i = 0; i < chunks.size(); ++i) {
     if (chunks[i].out_frames > 0) prepare_state(ctx, *states[i], chunks[i].out_frames, ws);
   }
 
-  // Features (before CMVN) and the position encodings of each stream's new frames go up.
+  // Features (before CMVN) go up; each stream's new frames get the position
+  // encodings of their absolute positions from the device table.
   ws.host_feats.resize(static_cast<size_t>(feat_rows * f_in));
-  ws.host_pos.resize(static_cast<size_t>(total * d));
+  std::vector<cuda::RowCopy> positions;
   int64_t fo = 0;
   for (size_t i = 0; i < chunks.size(); ++i) {
     const EncoderChunk& ck = chunks[i];
     if (ck.out_frames == 0) continue;
     std::memcpy(ws.host_feats.data() + fo * f_in, ck.features, sizeof(float) * ck.num_frames * f_in);
     fo += ck.num_frames;
-    pos_enc_.rows(states[i]->offset_, ck.out_frames, ws.host_pos.data() + ck.out_row * d);
+    positions.push_back({ws.pos_in.as<float>() + ck.out_row * d, ws.pe_table.as<float>() + states[i]->offset_ * d,
+                         static_cast<int32_t>(ck.out_frames)});
   }
   float* feats = ws.feats.as<float>();
   cuda::upload(ctx, feats, ws.host_feats.data(), ws.host_feats.size() * sizeof(float));
-  cuda::upload(ctx, ws.pos_in.data(), ws.host_pos.data(), ws.host_pos.size() * sizeof(float));
+  cuda::copy_rows(ctx, positions, d, ws.ops);
 
   // Conv2dSubsampling4, both convolutions batched over the streams.
   if (c.global_cmvn) cuda::cmvn(ctx, feats, feat_rows, f_in, cmvn_mean_, cmvn_istd_);

@@ -28,7 +28,12 @@ struct GpuEncoderWorkspace {
   cuda::Buffer feats, conv1, conv2, x, h, q, k, v, pos_in, p, att, y, g, c, hidden;
   cuda::Buffer nc_in, nc_out, nc_cache;  // non-causal depthwise convolution staging
   cuda::Buffer result;                   // [rows, vocab] log-probs, then [rows, d] encoder rows
-  std::vector<float> host_feats, host_pos;
+  // Position encodings of positions [0, pe_rows), computed once on the host
+  // and grown (doubling) when a stream gets further; each step gathers its
+  // rows with copy_rows instead of computing sin/cos for every frame.
+  cuda::Buffer pe_table;
+  int64_t pe_rows = 0;
+  std::vector<float> host_feats, host_pe;
   std::vector<cuda::Buffer> retired;     // outgrown caches, freed after the step's download
 };
 

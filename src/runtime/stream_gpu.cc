@@ -3,7 +3,10 @@
 // CPU), and attention rescoring on the device. Compiled in every build; the
 // bodies exist only with the CUDA backend (a CPU-only build never has a GPU
 // model, AsrModel::load refuses "cuda" there).
+#include <omp.h>
+
 #include <chrono>
+#include <exception>
 
 #include "core/error.h"
 #include "runtime/stream.h"
@@ -35,8 +38,27 @@ void Stream::gpu_step(const std::vector<Stream*>& owners, std::vector<EncoderChu
     profile->forwards += 1;
     profile->encoder_frames += lead.log_probs_.dim(0);
   }
-  for (size_t i = 0; i < chunks.size(); ++i) {
-    if (chunks[i].out_frames > 0) owners[i]->consume_chunk(chunks[i], lead.encoder_rows_, lead.log_probs_, profile);
+  // The CTC prefix beam search of each stream, on the host: with threads > 1
+  // (ModelOptions::threads) the streams search in parallel, since with the
+  // encoder on the GPU this is most of a large batch's host time. Each stream
+  // touches only its own state; an exception leaves the parallel region as a
+  // value (one escaping it would terminate the process) and is rethrown.
+  const auto search_start = std::chrono::steady_clock::now();
+  const int n = static_cast<int>(chunks.size());
+  std::vector<std::exception_ptr> errors(chunks.size());
+#pragma omp parallel for schedule(dynamic, 1) if (model.options().threads > 1 && n > 1)
+  for (int i = 0; i < n; ++i) {
+    try {
+      if (chunks[i].out_frames > 0) owners[i]->consume_chunk(chunks[i], lead.encoder_rows_, lead.log_probs_, nullptr);
+    } catch (...) {
+      errors[i] = std::current_exception();
+    }
+  }
+  for (const std::exception_ptr& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+  if (profile) {
+    profile->ctc_search += std::chrono::duration<double>(std::chrono::steady_clock::now() - search_start).count();
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (Stream* s : owners) s->stats_.chunk_seconds.push_back(seconds);

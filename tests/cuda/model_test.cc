@@ -31,10 +31,11 @@ struct Mode {
 const Mode kModes[] = {{-1, -1}, {16, -1}, {4, 2}, {1, -1}};
 
 std::shared_ptr<const AsrModel> load(const std::string& name, const std::string& device,
-                                     const std::string& compute_type = "default") {
+                                     const std::string& compute_type = "default", int threads = 1) {
   ModelOptions o;
   o.device = device;
   o.compute_type = compute_type;
+  o.threads = threads;
   return AsrModel::load(test::data_path("models/" + name), o);
 }
 
@@ -160,9 +161,12 @@ TEST(CudaModel, GoldenBestTokensOnTheGpu) {
 
 // Many streams of different lengths in one batched GPU step give what each
 // gives alone; a reset stream decodes its next utterance from a clean state.
+// The batch runs on a model with 4 threads: the streams' CTC searches run in
+// parallel there.
 TEST(CudaModel, BatchedStreamsEqualSequentialOnes) {
   MOEASR_REQUIRE_CUDA_DEVICE();
   auto gpu = load("moe_ln", "cuda");
+  auto gpu_threads = load("moe_ln", "cuda", "default", 4);
   const Waveform hello = read_wav(test::data_path("audio/hello.wav"));
   const Waveform numbers = read_wav(test::data_path("audio/numbers.wav"));
   std::vector<std::vector<float>> audio;
@@ -187,7 +191,7 @@ TEST(CudaModel, BatchedStreamsEqualSequentialOnes) {
     std::vector<std::unique_ptr<Stream>> streams;
     std::vector<Stream*> raw;
     for (size_t i = 0; i < audio.size(); ++i) {
-      streams.push_back(std::make_unique<Stream>(gpu, o));
+      streams.push_back(std::make_unique<Stream>(gpu_threads, o));
       raw.push_back(streams.back().get());
     }
     for (int round = 0; round < 2; ++round) {  // the second round after reset()
