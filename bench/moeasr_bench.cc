@@ -14,6 +14,7 @@
 #include <iostream>
 #include <memory>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,10 @@
 #include "runtime/asr_model.h"
 #include "runtime/stream.h"
 #include "synthetic_audio.h"
+
+#if MOEASR_HAVE_CUDA
+#include "gpu/model.h"
+#endif
 
 namespace {
 
@@ -55,11 +60,15 @@ options:
   --left-chunks N        (default -1)
   --mode ctc|rescore     (default rescore)
   --streams N            streams decoded together by the batched step (default 1)
-  --threads N            intra-op threads (default 1)
-  --device cpu           (default cpu)
+  --threads N            intra-op threads (default 1); on a GPU: host threads for the streams'
+                         fbank and CTC prefix beam search
+  --device D             cpu (default), or cuda / cuda:N in a build with the CUDA backend; on a GPU
+                         the step time includes the download of the log-probs (it synchronizes),
+                         and the whole forward is reported as encoder_other
   --warmup N             untimed runs first (default 1)
   --repeat N             timed runs (default 3)
-  --moe-path grouped|loop  MoE kernel: expert-grouped (default) or the per-expert loop
+  --moe-path grouped|loop  MoE kernel: expert-grouped (default) or the per-expert loop (cpu)
+  --moe-gemm M           GPU MoE GEMMs: grouped (default) | cublas_grouped | loop (per-expert cuBLAS)
   --compute-type T       Linear weights: default (as stored) | float32 | bfloat16 | int8
   --experts-only         apply --compute-type to the MoE experts only
   --seed N               random weights / synthetic audio seed (default 1)
@@ -75,6 +84,7 @@ struct Options {
   int chunk_size = 16, left_chunks = -1, streams = 1, threads = 1, warmup = 1, repeat = 3;
   bool rescore = true, json_out = false, probe = true, per_expert_loop = false;
   std::string device = "cpu";
+  std::string moe_gemm = "grouped";
   std::string compute_type = "default";
   bool experts_only = false;
   uint32_t seed = 1;
@@ -142,6 +152,11 @@ Options parse(int argc, char** argv) {
       const std::string m = value();
       if (m != "grouped" && m != "loop") usage_error("--moe-path must be grouped or loop");
       o.per_expert_loop = m == "loop";
+    } else if (f == "--moe-gemm") {
+      o.moe_gemm = value();
+      if (o.moe_gemm != "grouped" && o.moe_gemm != "cublas_grouped" && o.moe_gemm != "loop") {
+        usage_error("--moe-gemm must be grouped, cublas_grouped or loop");
+      }
     } else if (f == "--compute-type") {
       o.compute_type = value();
     } else if (f == "--experts-only") {
@@ -158,6 +173,9 @@ Options parse(int argc, char** argv) {
   if (o.streams < 1 || o.repeat < 1 || o.warmup < 0 || o.threads < 1) usage_error("bad --streams/--repeat/--warmup/--threads");
   if (o.chunk_size == 0) usage_error("--chunk-size must be positive or -1");
   if (!(o.audio_seconds > 0)) usage_error("--audio-seconds must be positive");
+  const bool cuda = o.device.rfind("cuda", 0) == 0;
+  if (cuda && o.per_expert_loop) usage_error("--moe-path is for the CPU; on a GPU use --moe-gemm loop");
+  if (!cuda && o.moe_gemm != "grouped") usage_error("--moe-gemm is for --device cuda");
   return o;
 }
 
@@ -192,6 +210,7 @@ class Subject {
     moeasr::ModelOptions mo;
     mo.threads = o.threads;
     mo.device = o.device;
+    mo.cuda_moe_gemm = o.moe_gemm;
     mo.compute_type = o.compute_type;
     mo.compute_experts_only = o.experts_only;
     if (is_config(source)) {
@@ -218,6 +237,13 @@ class Subject {
   }
 
   const moeasr::ModelConfig& config() const { return model_->config(); }
+  // The GPU's name, or "" on the CPU.
+  std::string device_name() const {
+#if MOEASR_HAVE_CUDA
+    if (model_->gpu()) return model_->gpu()->device_name();
+#endif
+    return "";
+  }
 
   // Decodes one utterance per stream the way a live application would: audio
   // arrives in chunk-sized pieces, each followed by a batched decode call.
@@ -228,12 +254,26 @@ class Subject {
     double wall = 0, fbank = 0, first_partial = -1;
     size_t longest = 0;
     for (const auto& a : audio) longest = std::max(longest, a.size());
+    // On a GPU the front end is host work that grows with the streams: with
+    // --threads > 1 the streams' fbank runs in parallel (a server would run
+    // it on each connection's thread). The CPU path keeps it serial.
+    const bool parallel_fbank = model_->on_gpu() && opts_.threads > 1;
+    omp_set_num_threads(opts_.threads);
     for (size_t pos = 0; pos < longest; pos += piece) {
       const auto t0 = Clock::now();
-      for (size_t i = 0; i < streams_.size(); ++i) {
+      const int n = static_cast<int>(streams_.size());
+      bool failed = false;
+#pragma omp parallel for schedule(dynamic, 4) if (parallel_fbank)
+      for (int i = 0; i < n; ++i) {
         const auto& a = audio[i];
-        if (pos < a.size()) streams_[i]->accept_waveform(a.data() + pos, std::min(piece, a.size() - pos), rate);
+        try {
+          if (pos < a.size()) streams_[i]->accept_waveform(a.data() + pos, std::min(piece, a.size() - pos), rate);
+        } catch (...) {
+#pragma omp atomic write
+          failed = true;
+        }
       }
+      if (failed) throw std::runtime_error("accept_waveform failed");
       const double fb = seconds_since(t0);
       moeasr::decode_streams(raw_, &profile);
       const double step = seconds_since(t0);
@@ -268,6 +308,7 @@ class Subject {
                                    profile_.encoder.ffn + profile_.encoder.other;
     json j;
     j["source"] = source_;
+    j["device_name"] = device_name();
     j["load_seconds"] = load_seconds_;
     j["model"] = {{"encoder_layers", c.encoder.num_blocks},
                   {"d_model", c.encoder.d_model},
@@ -312,7 +353,8 @@ class Subject {
       j["encoder_fraction_of_peak"] = gflops / sgemm_peak;
     }
     j["peak_rss_mb"] = peak_rss_mb();
-    if (c.encoder.ffn.moe && profile_.forwards > 0) {
+    // A GPU model collects no expert load (it would stall every MoE layer).
+    if (c.encoder.ffn.moe && profile_.forwards > 0 && !profile_.expert_load.empty()) {
       const int E = c.encoder.ffn.num_experts;
       json layers = json::array();
       for (int l = 0; l < c.encoder.num_blocks; ++l) {
@@ -480,7 +522,8 @@ int main(int argc, char** argv) {
                        {"threads", o.threads},       {"mode", o.rescore ? "rescore" : "ctc"},
                        {"repeat", o.repeat},         {"moe_path", o.per_expert_loop ? "loop" : "grouped"},
                        {"device", o.device},         {"compute_type", o.compute_type},
-                       {"experts_only", o.experts_only}};
+                       {"experts_only", o.experts_only}, {"moe_gemm", o.moe_gemm},
+                       {"device_name", subjects[0]->device_name()}};
     std::vector<json> reports;
     for (auto& s : subjects) reports.push_back(s->report(peak, bandwidth));
     if (reports.size() == 1) {
@@ -498,8 +541,10 @@ int main(int argc, char** argv) {
     } else {
       std::cout << "chunk " << o.chunk_size << ", left " << o.left_chunks << ", " << o.streams << " stream(s), "
                 << o.threads << " thread(s), " << (o.rescore ? "rescore" : "ctc") << ", "
-                << (o.per_expert_loop ? "per-expert loop" : "grouped MoE") << ", weights " << o.compute_type
-                << (o.experts_only ? " (experts)" : "") << "\n";
+                << (o.device.rfind("cuda", 0) == 0 ? o.device + " (" + subjects[0]->device_name() + "), MoE GEMM " +
+                                                         o.moe_gemm
+                                                   : std::string(o.per_expert_loop ? "per-expert loop" : "grouped MoE"))
+                << ", weights " << o.compute_type << (o.experts_only ? " (experts)" : "") << "\n";
       for (const json& r : reports) print_table(r);
       if (out.contains("ratio")) {
         std::cout << "ratio RTF(B)/RTF(A) = " << fmt(out["ratio"].get<double>(), 3) << "  (FLOP ratio per frame "

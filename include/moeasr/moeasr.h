@@ -111,8 +111,10 @@ typedef struct moeasr_model moeasr_model;
 typedef struct moeasr_model_options {
   size_t struct_size;  /* sizeof(moeasr_model_options) */
   int32_t threads;     /* intra-op threads of one decode call; default 1 */
-  const char* device;  /* "cpu" (default). "cuda" / "cuda:N": MOEASR_ERR_UNSUPPORTED in this
-                          version. The string is copied. */
+  const char* device;  /* "cpu" (default), or "cuda" / "cuda:N" (GPU N) in a build with the CUDA
+                          backend: MOEASR_ERR_DEVICE when that GPU is missing, MOEASR_ERR_UNSUPPORTED
+                          in a build without the backend or for a feature the GPU path lacks
+                          (README "GPU (CUDA)"). The string is copied. */
   /* Added in 0.2 (structs of 0.1's size keep the defaults): */
   const char* compute_type;      /* type of the Linear weights: "default" (as stored in the file),
                                     "float32", "bfloat16" or "int8" (converted at load); copied */

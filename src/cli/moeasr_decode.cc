@@ -45,6 +45,7 @@ options:
   --ctc-weight W         weight of the CTC score in rescoring (default 0.5)
   --reverse-weight W     weight of the right-to-left decoder (default 0.0)
   --threads N            intra-op threads (default 1)
+  --device D             cpu (default), or cuda / cuda:N in a build with the CUDA backend
   --compute-type T       Linear weights as default (stored) | float32 | bfloat16 | int8
   --experts-only         convert only the MoE experts to --compute-type
   --channel N            channel to decode from multi-channel files
@@ -59,6 +60,7 @@ struct Args {
   int threads = 1;
   int channel = -1;
   std::string compute_type = "default";
+  std::string device = "cpu";
   bool experts_only = false;
 };
 
@@ -124,6 +126,7 @@ Args parse_args(int argc, char** argv) {
     else if (flag == "--channel") a.channel = parse_int(flag, v);
     else if (flag == "--dump-dir") a.dump_dir = v;
     else if (flag == "--compute-type") a.compute_type = v;
+    else if (flag == "--device") a.device = v;
     else if (flag == "--mode") {
       if (v != "ctc" && v != "rescore") usage_error("--mode must be ctc or rescore, got '" + v + "'");
       rescore = v == "rescore";
@@ -187,6 +190,7 @@ int main(int argc, char** argv) {
     moeasr::ModelOptions options;
     options.threads = args.threads;
     options.compute_type = args.compute_type;
+    options.device = args.device;
     options.compute_experts_only = args.experts_only;
     model = moeasr::AsrModel::load(args.model, options);
     for (const std::string& w : model->config().warnings) std::cerr << "moeasr-decode: warning: " << w << "\n";

@@ -25,6 +25,10 @@
 
 namespace moeasr {
 
+namespace gpu {
+class GpuEncoder;
+}
+
 // Per-stream encoder state: attention caches (keys, values and linear_pos of
 // the position encodings, time-major [rows, d]) and the convolution caches
 // (the last kernel-1 post-GLU frames), plus the output frame offset.
@@ -104,6 +108,9 @@ class Encoder {
   // True for a MoT model whose groups span examples (mot_grouping: cross_example):
   // its output for one utterance depends on the others in the batch.
   bool mixes_examples() const;
+
+  // The GPU encoder uploads this encoder's weights, derived tensors included.
+  friend class gpu::GpuEncoder;
 
   // Runs one chunk per entry; `out` becomes [sum of out_frames, d].
   // `expert_load` (optional): [layers][2 (macaron, ffn)][experts] token counts.

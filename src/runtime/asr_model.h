@@ -14,13 +14,23 @@
 
 namespace moeasr {
 
+namespace gpu {
+class GpuModel;
+}
+
 struct ModelOptions {
-  int threads = 1;             // intra-op threads for one decode call
-  std::string device = "cpu";  // "cpu" ("cuda[:N]" arrives with the CUDA backend)
+  int threads = 1;  // intra-op threads for one decode call
+  // "cpu", or "cuda" / "cuda:N" in a build with the CUDA backend (src/gpu/):
+  // the encoder, CTC head and attention decoder then run on that GPU.
+  std::string device = "cpu";
   // Storage/compute type of the Linear weights (see model/weight_precision.h):
   // "default" keeps what the file stores; "float32", "bfloat16", "int8" convert at load.
+  // On "cuda": default / float32 / bfloat16 (int8 is refused: no CUDA kernels).
   std::string compute_type = "default";
   bool compute_experts_only = false;  // convert only the MoE experts
+  // Internal (benchmarks): how the GPU runs the MoE experts' GEMMs:
+  // "grouped" (default), "cublas_grouped" or "loop" (see kernels/cuda/ops.h).
+  std::string cuda_moe_gemm = "grouped";
 };
 
 class AsrModel {
@@ -37,6 +47,10 @@ class AsrModel {
   const Encoder& encoder() const { return *encoder_; }
   // Null for CTC-only models (decoder: null).
   const AttentionDecoder* decoder() const { return decoder_.get(); }
+  // The GPU model when the device is "cuda[:N]" (CUDA builds only), else null.
+  // The host weights above stay loaded either way (configuration, tests).
+  const gpu::GpuModel* gpu() const { return gpu_.get(); }
+  bool on_gpu() const { return gpu_ != nullptr; }
   // CTC log-probabilities [rows, vocab] for encoder output rows [rows, d].
   void ctc_log_probs(const Tensor& encoder_out, Tensor& out) const;
   // Milliseconds of audio per encoder output frame (40 for 10 ms x 4).
@@ -49,6 +63,9 @@ class AsrModel {
   std::unique_ptr<Encoder> encoder_;
   std::unique_ptr<AttentionDecoder> decoder_;
   LinearWeights ctc_;
+  // shared_ptr: its deleter is fixed where it is made (src/gpu), so this
+  // header needs no complete GpuModel, and CPU-only builds none at all.
+  std::shared_ptr<const gpu::GpuModel> gpu_;
 };
 
 }  // namespace moeasr

@@ -10,6 +10,10 @@
 #include "core/error.h"
 #include "decode/detokenize.h"
 
+#if MOEASR_HAVE_CUDA
+#include "gpu/encoder_state.h"
+#endif
+
 namespace moeasr {
 
 namespace {
@@ -91,6 +95,9 @@ void Stream::reset() {
   features_begin_ = features_total_ = next_chunk_start_ = 0;
   input_rate_ = 0;
   encoder_state_.reset();
+#if MOEASR_HAVE_CUDA
+  if (gpu_state_) gpu_state_->reset();  // keeps its device memory for the next utterance
+#endif
   search_.reset();
   endpoint_.reset();
   encoder_out_.clear();
@@ -103,6 +110,8 @@ void Stream::reset() {
 void Stream::set_adapters(std::shared_ptr<const AdapterSet> adapters) {
   MOEASR_CHECK(state_ == State::kAccepting && input_rate_ == 0 && features_total_ == 0, MOEASR_ERR_STATE,
                "adapters can only be chosen before an utterance's first input (after create or reset)");
+  MOEASR_CHECK(!adapters || !model_->on_gpu(), MOEASR_ERR_UNSUPPORTED,
+               "adapter sets have no CUDA path yet; load the model with device \"cpu\" to use them");
   MOEASR_CHECK(!adapters || adapters->fits(*model_), MOEASR_ERR_INVALID_ARGUMENT,
                "the adapter set was made for a model of another size or layer count");
   adapters_ = std::move(adapters);
@@ -203,12 +212,16 @@ EncoderChunk Stream::next_chunk() {
 
 void Stream::consume_chunk(const EncoderChunk& c, const Tensor& encoder_out, const Tensor& log_probs,
                            DecodeProfile* profile) {
-  const int64_t d = encoder_out.dim(1), vocab = log_probs.dim(1);
-  const float* rows = encoder_out.data<float>() + c.out_row * d;
+  // A GPU step downloads the encoder rows only when some stream of the batch
+  // keeps them (rescoring or debug outputs); then every stream gets them.
+  const int64_t d = model_->encoder().d_model(), vocab = log_probs.dim(1);
+  const bool keep_rows = (options_.rescoring && model_->decoder()) || keep_debug_;
+  MOEASR_CHECK(!keep_rows || (encoder_out.rank() == 2 && encoder_out.dim(1) == d), MOEASR_ERR_INTERNAL,
+               "encoder rows missing from the step");
+  const float* rows = keep_rows ? encoder_out.data<float>() + c.out_row * d : nullptr;
   const float* logp = log_probs.data<float>() + c.out_row * vocab;
-  if (options_.rescoring && model_->decoder()) encoder_out_.insert(encoder_out_.end(), rows, rows + c.out_frames * d);
+  if (keep_rows) encoder_out_.insert(encoder_out_.end(), rows, rows + c.out_frames * d);
   if (keep_debug_) {
-    if (!options_.rescoring || !model_->decoder()) encoder_out_.insert(encoder_out_.end(), rows, rows + c.out_frames * d);
     ctc_logp_.insert(ctc_logp_.end(), logp, logp + c.out_frames * vocab);
   }
   const auto search_start = std::chrono::steady_clock::now();
@@ -274,7 +287,8 @@ void Stream::finalize(DecodeProfile* profile) {
     for (const Hypothesis& h : r.nbest) hyps.push_back(h.tokens);
     const Tensor memory = Tensor::view(encoder_out_.data(), {frames, d}, DType::kF32, nullptr);
     const bool with_r2l = options_.reverse_weight > 0.f && decoder->bidirectional();
-    std::vector<HypothesisScores> s = decoder->score(memory, hyps, with_r2l, decoder_ws_);
+    std::vector<HypothesisScores> s = model_->on_gpu() ? gpu_rescore(encoder_out_.data(), frames, hyps, with_r2l)
+                                                       : decoder->score(memory, hyps, with_r2l, decoder_ws_);
     size_t best = 0;
     for (size_t i = 0; i < r.nbest.size(); ++i) {
       Hypothesis& h = r.nbest[i];
@@ -300,6 +314,10 @@ void Stream::decode() { decode_streams({this}); }
 
 void Stream::step(const std::vector<Stream*>& owners, std::vector<EncoderChunk>& chunks, DecodeProfile* profile,
                   TokenMixing mixing) {
+  if (owners[0]->model().on_gpu()) {
+    gpu_step(owners, chunks, profile);  // every model the GPU runs is the same for either mixing
+    return;
+  }
   const AsrModel& model = owners[0]->model();
   Stream& lead = *owners[0];
   const bool moe = model.config().encoder.ffn.moe;

@@ -24,6 +24,10 @@
 
 namespace moeasr {
 
+namespace gpu {
+class GpuEncoderState;
+}
+
 struct DecodeOptions {
   int chunk_size = 16;       // encoder frames per chunk (40 ms each); <= 0: full attention
   int num_left_chunks = -1;  // attention history in chunks; < 0: all
@@ -61,6 +65,10 @@ struct StreamStats {
 };
 
 // Where decode time goes, filled by decode_streams when asked (benchmarks).
+// On a GPU model the encoder's ops run asynchronously, so the whole batched
+// forward (encoder + CTC head, up to the download of the log-probs) is
+// counted in encoder.other, and expert_load is not collected (it would make
+// every MoE layer wait for its routing counts).
 struct DecodeProfile {
   EncoderProfile encoder;       // subsampling, attention, conv module, FFN/MoE, other
   double ctc_head = 0;          // CTC projection + log-softmax
@@ -143,6 +151,10 @@ class Stream {
   // head, and each owner consuming its rows.
   static void step(const std::vector<Stream*>& owners, std::vector<EncoderChunk>& chunks, DecodeProfile* profile,
                    TokenMixing mixing);
+  // The same step on the model's GPU (CUDA builds only; stream_gpu.cc).
+  static void gpu_step(const std::vector<Stream*>& owners, std::vector<EncoderChunk>& chunks, DecodeProfile* profile);
+  std::vector<HypothesisScores> gpu_rescore(const float* memory, int64_t frames,
+                                            const std::vector<std::vector<int>>& hyps, bool with_r2l) const;
 
   bool chunk_ready() const;
   EncoderChunk next_chunk();
@@ -167,6 +179,9 @@ class Stream {
   int64_t features_total_ = 0;      // frames produced so far
   int64_t next_chunk_start_ = 0;    // absolute frame where the next chunk starts
   EncoderState encoder_state_;
+  // A GPU model's device caches for this stream, made by its first GPU step
+  // (after model_, so it is freed while the model lives).
+  std::shared_ptr<gpu::GpuEncoderState> gpu_state_;
   CtcPrefixBeamSearch search_;
   EndpointDetector endpoint_;
   std::vector<float> encoder_out_;  // kept for rescoring
@@ -179,6 +194,7 @@ class Stream {
   EncoderWorkspace encoder_ws_;
   DecoderWorkspace decoder_ws_;
   Tensor encoder_rows_, log_probs_;
+  Tensor gpu_download_;  // host copy of a GPU step's results (encoder_rows_ / log_probs_ view it)
 };
 
 // One batched encoder forward per step for all streams with a ready chunk,

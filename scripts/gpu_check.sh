@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# The whole GPU check of the CUDA backend (issue A5), for a machine with an
+# NVIDIA GPU: a CUDA Release build, the GPU tests (which must run, not skip),
+# moeasr-bench on Dense-225M and MoE-1B at 1/16/64/256 streams (float32 and
+# bfloat16), grouped vs per-expert-loop MoE GEMMs, the CUDA MoE kernel bench,
+# and one markdown report with the device name, date and commit, ready to
+# paste into docs/benchmarks.md, with the targets checked.
+#
+#   scripts/gpu_check.sh [STEP ...]
+#
+# Steps (default: all of them, in this order; each can run alone, so a GPU
+# machine that gives 10-minute commands can run them one per command, the
+# results accumulate in $MOEASR_GPU_OUT):
+#   build       configure + build the CUDA targets (build dir $MOEASR_GPU_BUILD)
+#   tests       ctest -R '^cuda\.' with MOEASR_REQUIRE_GPU=1 (a skipped GPU test fails)
+#   bench-fp32  Dense-225M vs MoE-1B (interleaved), float32, streams 1 16 64 256
+#   bench-bf16  the same with bfloat16 Linear weights
+#   moe-gemm    MoE-1B at 64 streams with --moe-gemm grouped / cublas_grouped / loop
+#   kernels     the CUDA MoE kernel benchmark, when it was built
+#   report      writes the markdown ($MOEASR_GPU_REPORT) from the results so far
+#
+# Environment:
+#   MOEASR_GPU_BUILD   build directory (default build-cuda, git-ignored)
+#   MOEASR_GPU_OUT     raw results (default bench-results/gpu, git-ignored)
+#   MOEASR_GPU_REPORT  the markdown report (default docs/gpu_results.md)
+#   MOEASR_GPU_STREAMS stream counts (default "1 16 64 256")
+#   MOEASR_GPU_SECONDS audio seconds per stream (default 10)
+#   MOEASR_GPU_DEVICE  device option (default cuda)
+#   MOEASR_GPU_THREADS host threads for fbank + CTC search (default: cores, at most 16)
+# Time: build ~3-5 min on 16 cores; tests ~1-2 min; each bench step ~3-6 min
+# (mostly generating the random MoE-1B weights on the host, once per stream count).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD=${MOEASR_GPU_BUILD:-build-cuda}
+OUT=${MOEASR_GPU_OUT:-bench-results/gpu}
+REPORT=${MOEASR_GPU_REPORT:-docs/gpu_results.md}
+STREAMS=${MOEASR_GPU_STREAMS:-"1 16 64 256"}
+SECONDS_PER_STREAM=${MOEASR_GPU_SECONDS:-10}
+DEVICE=${MOEASR_GPU_DEVICE:-cuda}
+DENSE=configs/u2pp_conformer_dense_225m.yaml
+MOE=configs/u2pp_conformer_moe_1b.yaml
+BENCH=$BUILD/bench/moeasr-bench
+# Host threads for the streams' fbank and CTC search (the encoder is on the GPU).
+THREADS=${MOEASR_GPU_THREADS:-$(( $(nproc) < 16 ? $(nproc) : 16 ))}
+common=(--random-weights --chunk-size 16 --threads "$THREADS" --audio-seconds "$SECONDS_PER_STREAM" --warmup 1
+        --repeat 3 --no-probe --json --device "$DEVICE")
+
+say() { echo "gpu_check: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+# Refuse clearly on a machine without a GPU: nothing here would mean anything.
+require_gpu() {
+  command -v nvidia-smi >/dev/null 2>&1 || die "no GPU: nvidia-smi not found (this script needs an NVIDIA GPU machine)"
+  nvidia-smi -L 2>/dev/null | grep -q '^GPU ' || die "no GPU: nvidia-smi lists no device"
+}
+
+step_build() {
+  command -v nvcc >/dev/null 2>&1 || [[ -x /usr/local/cuda/bin/nvcc ]] || die "nvcc not found: install the CUDA toolkit"
+  say "configuring $BUILD (Release, CUDA on)"
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMOEASR_WITH_CUDA=ON >&2
+  local targets=(moeasr_cuda_tests moeasr_gpu_model_tests moeasr-bench)
+  local t
+  for t in moeasr-cuda-moe-bench cuda_moe_bench moeasr_cuda_moe_bench; do
+    if ninja -C "$BUILD" -t targets all 2>/dev/null | grep -q "^$t:"; then targets+=("$t"); fi
+  done
+  say "building ${targets[*]}"
+  ninja -C "$BUILD" "${targets[@]}" >&2
+}
+
+step_tests() {
+  require_gpu
+  mkdir -p "$OUT"
+  say "GPU tests (MOEASR_REQUIRE_GPU=1: a test that finds no device fails instead of skipping)"
+  local rc=0
+  MOEASR_REQUIRE_GPU=1 ctest --test-dir "$BUILD" -R '^cuda\.' --output-on-failure --timeout 900 \
+    > "$OUT/ctest.txt" 2>&1 || rc=$?
+  tail -n 40 "$OUT/ctest.txt" >&2
+  grep -q "tests passed" "$OUT/ctest.txt" || die "ctest ran no cuda.* tests (was the build configured with CUDA?)"
+  # Only the checks meant for machines without a GPU (named NoGpu...) may skip
+  # here; any other skip means a test found no device on a GPU machine.
+  local skipped
+  skipped=$(grep -E '\(Skipped\)' "$OUT/ctest.txt" | grep -v 'NoGpu' || true)
+  if [[ -n "$skipped" ]]; then die "GPU tests were skipped on a GPU machine:"$'\n'"$skipped"; fi
+  echo "$rc" > "$OUT/ctest.rc"
+  [[ $rc == 0 ]] || die "GPU tests failed (see $OUT/ctest.txt)"
+}
+
+bench_types() {  # $1: compute type
+  require_gpu
+  mkdir -p "$OUT"
+  local s
+  for s in $STREAMS; do
+    say "Dense-225M vs MoE-1B, $1, $s stream(s)"
+    "$BENCH" --compare "$DENSE" "$MOE" --streams "$s" --compute-type "$1" "${common[@]}" > "$OUT/compare_$1_s$s.json"
+  done
+}
+
+step_moe_gemm() {
+  require_gpu
+  mkdir -p "$OUT"
+  local g
+  for g in grouped cublas_grouped loop; do
+    say "MoE-1B, 64 streams, --moe-gemm $g"
+    "$BENCH" --config "$MOE" --streams 64 --moe-gemm "$g" "${common[@]}" > "$OUT/moe_gemm_$g.json"
+  done
+}
+
+step_kernels() {
+  require_gpu
+  mkdir -p "$OUT"
+  local t
+  for t in moeasr-cuda-moe-bench cuda_moe_bench moeasr_cuda_moe_bench; do
+    if [[ -x "$BUILD/bench/$t" ]]; then
+      : > "$OUT/kernel_moe.txt"
+      local dtype
+      for dtype in f32 bf16; do
+        say "CUDA MoE kernel bench ($t --dtype $dtype)"
+        echo "\$ $t --streams 1,16,64,256 --dtype $dtype" >> "$OUT/kernel_moe.txt"
+        "$BUILD/bench/$t" --streams 1,16,64,256 --dtype "$dtype" >> "$OUT/kernel_moe.txt" 2>&1 ||
+          die "$t failed (see $OUT/kernel_moe.txt)"
+      done
+      return
+    fi
+  done
+  say "no CUDA MoE kernel bench was built; skipping it"
+}
+
+step_report() {
+  mkdir -p "$(dirname "$REPORT")"
+  local gpu_name="unknown (nvidia-smi missing)"
+  if command -v nvidia-smi >/dev/null 2>&1; then
+    gpu_name=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -n 1)
+  fi
+  local commit
+  commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+  if ! git diff --quiet HEAD 2>/dev/null; then commit="$commit (with local changes)"; fi
+  GPU_NAME="$gpu_name" COMMIT="$commit" OUT="$OUT" REPORT="$REPORT" STREAMS="$STREAMS" \
+    AUDIO_SECONDS="$SECONDS_PER_STREAM" THREADS="$THREADS" \
+    /usr/bin/env python3 - <<'PY'
+import glob, json, os, datetime
+out, report = os.environ["OUT"], os.environ["REPORT"]
+streams = [int(s) for s in os.environ["STREAMS"].split()]
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+lines = ["# GPU results (CUDA backend)", "",
+         f"- device: {os.environ['GPU_NAME']}",
+         f"- date: {datetime.datetime.utcnow().strftime('%Y-%m-%d %H:%M UTC')}",
+         f"- commit: {os.environ['COMMIT']}",
+         f"- moeasr-bench: random weights, chunk 16, {os.environ['AUDIO_SECONDS']} s of synthetic audio per stream, "
+         f"{os.environ['THREADS']} host threads (fbank, CTC search), warmup 1, median of 3,",
+         "  attention rescoring at the end; RTF = decode wall time / total audio time of all streams, so",
+         "  1 / RTF is how many real-time streams the batch sustains (streams / per-stream RTF).", ""]
+rc = None
+if os.path.exists(os.path.join(out, "ctest.rc")):
+    rc = open(os.path.join(out, "ctest.rc")).read().strip()
+lines.append("## GPU tests\n")
+if rc is None:
+    lines.append("not run\n")
+else:
+    summary = [l for l in open(os.path.join(out, "ctest.txt")) if "tests passed" in l]
+    lines.append(("PASSED" if rc == "0" else "FAILED") + (": " + summary[0].strip() if summary else "") + "\n")
+targets = []
+for ct in ("float32", "bfloat16"):
+    rows = []
+    for s in streams:
+        j = load(os.path.join(out, f"compare_{ct}_s{s}.json"))
+        if not j:
+            continue
+        a, b = j["a"], j["b"]
+        rows.append((s, a["rtf"], b["rtf"], j["ratio"], 1 / a["rtf"] if a["rtf"] > 0 else 0,
+                     1 / b["rtf"] if b["rtf"] > 0 else 0, a["chunk_latency_ms"]["p50"], b["chunk_latency_ms"]["p50"]))
+    if not rows:
+        continue
+    lines += [f"## Dense-225M vs MoE-1B, {ct}\n",
+              "| streams | RTF Dense-225M | RTF MoE-1B | ratio MoE/Dense | real-time streams Dense | real-time streams MoE | step p50 ms Dense | step p50 ms MoE |",
+              "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r[0]} | {r[1]:.5f} | {r[2]:.5f} | **{r[3]:.3f}** | {r[4]:.0f} | {r[5]:.0f} | {r[6]:.2f} | {r[7]:.2f} |")
+    lines.append("")
+    at64 = [r for r in rows if r[0] == 64]
+    if at64:
+        targets.append((f"MoE-1B / Dense-225M RTF at 64 streams ({ct}) <= 1.1", f"{at64[0][3]:.3f}", at64[0][3] <= 1.1))
+    top = max(rows, key=lambda r: r[0])
+    targets.append((f"real-time Dense-225M streams at {top[0]} streams ({ct}) >= 2000", f"{top[4]:.0f}", top[4] >= 2000))
+gemm = {g: load(os.path.join(out, f"moe_gemm_{g}.json")) for g in ("grouped", "cublas_grouped", "loop")}
+if any(gemm.values()):
+    lines += ["## MoE-1B expert GEMMs, 64 streams, float32 (end to end)\n",
+              "| --moe-gemm | RTF | step p50 ms |", "|---|---:|---:|"]
+    for g, j in gemm.items():
+        if j:
+            lines.append(f"| {g} | {j['result']['rtf']:.5f} | {j['result']['chunk_latency_ms']['p50']:.2f} |")
+    lines.append("")
+    if gemm["grouped"] and gemm["loop"]:
+        ratio = gemm["loop"]["result"]["rtf"] / gemm["grouped"]["result"]["rtf"]
+        targets.append(("grouped MoE vs per-expert loop at 64 streams, end to end (x faster) >= 2", f"{ratio:.2f}", ratio >= 2))
+kernel = os.path.join(out, "kernel_moe.txt")
+if os.path.exists(kernel):
+    lines += ["## CUDA MoE kernel bench\n", "```", open(kernel).read().rstrip(), "```", ""]
+if targets:
+    lines += ["## Targets\n", "| target | measured | met |", "|---|---:|---|"]
+    for name, value, ok in targets:
+        lines.append(f"| {name} | {value} | {'yes' if ok else '**no**'} |")
+    lines.append("")
+with open(report, "w") as f:
+    f.write("\n".join(lines) + "\n")
+print("\n".join(lines))
+PY
+  say "wrote $REPORT"
+}
+
+steps=("$@")
+if ((${#steps[@]} == 0)); then
+  require_gpu  # the whole check means nothing without a GPU: say so before building
+  steps=(build tests bench-fp32 bench-bf16 moe-gemm kernels report)
+fi
+for s in "${steps[@]}"; do
+  case "$s" in
+    build) step_build ;;
+    tests) step_tests ;;
+    bench-fp32) bench_types float32 ;;
+    bench-bf16) bench_types bfloat16 ;;
+    moe-gemm) step_moe_gemm ;;
+    kernels) step_kernels ;;
+    report) step_report ;;
+    *) die "unknown step '$s' (build tests bench-fp32 bench-bf16 moe-gemm kernels report)" ;;
+  esac
+done
