@@ -27,6 +27,11 @@
 #   MOEASR_GPU_SECONDS audio seconds per stream (default 10)
 #   MOEASR_GPU_DEVICE  device option (default cuda)
 #   MOEASR_GPU_THREADS host threads for fbank + CTC search (default: cores, at most 16)
+# Libraries: the lent GPU machines have nvcc, CMake and ninja but not moeasr's
+# Debian libraries and cannot fetch them. Run `scripts/gpu_deps.sh download`
+# here first and carry `.gpu-deps` (git-ignored, ~11 MB) with the command; this
+# script then unpacks it into a private prefix ($MOEASR_DEPS_PREFIX, default
+# /opt/moeasr-deps) and builds against it.
 # Time: build ~3-5 min on 16 cores; tests ~1-2 min; each bench step ~3-6 min
 # (mostly generating the random MoE-1B weights on the host, once per stream count).
 set -euo pipefail
@@ -213,11 +218,22 @@ PY
   say "wrote $REPORT"
 }
 
+# A GPU machine without moeasr's Debian libraries gets them from .gpu-deps/
+# (scripts/gpu_deps.sh download, run where apt works, then carried along).
+use_carried_deps() {
+  [[ -d .gpu-deps && ! -e /usr/include/oneapi/dnnl/dnnl.hpp ]] || return 0
+  local prefix=${MOEASR_DEPS_PREFIX:-/opt/moeasr-deps}
+  [[ -d $prefix/usr ]] || scripts/gpu_deps.sh install "$prefix"
+  # shellcheck disable=SC1090
+  source <(scripts/gpu_deps.sh env "$prefix")
+  say "using the carried Debian libraries under $prefix"
+}
 steps=("$@")
 if ((${#steps[@]} == 0)); then
   require_gpu  # the whole check means nothing without a GPU: say so before building
   steps=(build tests bench-fp32 bench-bf16 moe-gemm kernels report)
 fi
+use_carried_deps
 for s in "${steps[@]}"; do
   case "$s" in
     build) step_build ;;
