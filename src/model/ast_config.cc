@@ -3,9 +3,8 @@
 #include <cmath>
 #include <initializer_list>
 
-#include <yaml-cpp/yaml.h>
-
 #include "core/error.h"
+#include "model/yaml_section.h"
 
 namespace moeasr {
 
@@ -19,90 +18,18 @@ constexpr int kMaxFrames = 1 << 16;
 constexpr int kMaxMelBins = 1024;
 constexpr int kMaxLabels = 1 << 20;
 
-// One mapping of classifier.yaml: typed getters naming "section.key" in every
-// error, and a check that no key outside `known` is present.
-class Mapping {
- public:
-  Mapping(const YAML::Node& root, const std::string& name, const std::string& source,
-          std::initializer_list<const char*> known)
-      : node_(root[name]), name_(name), source_(source) {
-    MOEASR_CHECK(node_ && node_.IsMap(), MOEASR_ERR_FORMAT, source_, ": needs a '", name_, "' mapping");
-    for (auto it = node_.begin(); it != node_.end(); ++it) {
-      const std::string key = it->first.as<std::string>("?");
-      bool ok = false;
-      for (const char* k : known) ok = ok || key == k;
-      MOEASR_CHECK(ok, MOEASR_ERR_FORMAT, source_, ": unknown key ", name_, ".", key);
-    }
-  }
+// A required mapping of classifier.yaml; a new format, so unknown keys are errors.
+YamlSection section(const YAML::Node& root, const std::string& name, const std::string& source,
+                    std::initializer_list<const char*> known) {
+  const YAML::Node node = root[name];
+  MOEASR_CHECK(node && node.IsMap(), MOEASR_ERR_FORMAT, source, ": needs a '", name, "' mapping");
+  reject_unknown_keys(node, name + ".", source, known);
+  return YamlSection(node, name, source);
+}
 
-  std::string where(const std::string& key) const { return name_ + "." + key; }
-
-  // An integer in [lo, hi]; required unless a fallback is given.
-  int get_int(const std::string& key, int lo, int hi, const int* fallback = nullptr) const {
-    if (!present(key)) {
-      MOEASR_CHECK(fallback, MOEASR_ERR_FORMAT, source_, ": ", where(key), " is missing");
-      return *fallback;
-    }
-    long long v = 0;
-    try {
-      v = node_[key].as<long long>();
-    } catch (const YAML::Exception&) {
-      throw_error(MOEASR_ERR_FORMAT, source_, ": ", where(key), " is not an integer: '", scalar(key), "'");
-    }
-    MOEASR_CHECK(v >= lo && v <= hi, MOEASR_ERR_FORMAT, source_, ": ", where(key), " must be in [", lo, ", ", hi,
-                 "], got ", v);
-    return static_cast<int>(v);
-  }
-
-  int get_int(const std::string& key, int lo, int hi, int fallback) const { return get_int(key, lo, hi, &fallback); }
-
-  float get_float(const std::string& key, float fallback) const {
-    if (!present(key)) return fallback;
-    double v = 0;
-    try {
-      v = node_[key].as<double>();
-    } catch (const YAML::Exception&) {
-      throw_error(MOEASR_ERR_FORMAT, source_, ": ", where(key), " is not a number: '", scalar(key), "'");
-    }
-    MOEASR_CHECK(std::isfinite(v) && std::fabs(v) < 1e30, MOEASR_ERR_FORMAT, source_, ": ", where(key),
-                 " is not a finite number");
-    return static_cast<float>(v);
-  }
-
-  std::string get_choice(const std::string& key, const std::string& fallback,
-                         std::initializer_list<const char*> supported) const {
-    std::string v = fallback;
-    if (present(key)) {
-      MOEASR_CHECK(node_[key].IsScalar(), MOEASR_ERR_FORMAT, source_, ": ", where(key), " is not a string");
-      v = node_[key].Scalar();
-    }
-    std::string list;
-    for (const char* s : supported) {
-      if (v == s) return v;
-      list += (list.empty() ? "" : ", ") + std::string(s);
-    }
-    throw_error(MOEASR_ERR_UNSUPPORTED, source_, ": ", where(key), ": '", v,
-                "' is not supported by this runtime (supported: ", list, ")");
-  }
-
- private:
-  bool present(const std::string& key) const { return node_[key] && !node_[key].IsNull(); }
-  std::string scalar(const std::string& key) const {
-    const YAML::Node n = node_[key];
-    return n.IsScalar() ? n.Scalar() : n.IsSequence() ? "<list>" : "<mapping>";
-  }
-
-  YAML::Node node_;
-  std::string name_, source_;
-};
-
+// The adapters.yaml schema, by its own parser, so both stay one format.
 AdapterConfig parse_ast_adapters(const YAML::Node& node, const std::string& source) {
-  // The adapters.yaml schema, parsed by its own parser so both stay one format.
-  YAML::Node wrapped;
-  wrapped["adapter_conf"] = node;
-  YAML::Emitter out;
-  out << wrapped;
-  AdapterConfig a = parse_adapter_config(out.c_str(), source);
+  AdapterConfig a = parse_adapter_conf(node, source);
   MOEASR_CHECK(!a.feed_forward_macaron, MOEASR_ERR_FORMAT, source,
                ": adapter_conf.adapter_placement: an AST layer has no macaron FFN (use self_attn, feed_forward)");
   return a;
@@ -113,58 +40,47 @@ AdapterConfig parse_ast_adapters(const YAML::Node& node, const std::string& sour
 std::string ast_layer_prefix(int i) { return "audio_spectrogram_transformer.encoder.layer." + std::to_string(i); }
 
 AstConfig parse_ast_config(const std::string& yaml_text, const std::string& source) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml_text);
-  } catch (const YAML::Exception& e) {
-    throw_error(MOEASR_ERR_FORMAT, source, ": invalid YAML: ", e.what());
-  }
-  MOEASR_CHECK(root.IsMap(), MOEASR_ERR_FORMAT, source, ": not a YAML mapping");
+  const YAML::Node root = load_yaml_mapping(yaml_text, source);
   AstConfig c;
   try {
-    for (auto it = root.begin(); it != root.end(); ++it) {
-      const std::string key = it->first.as<std::string>("?");
-      MOEASR_CHECK(key == "model_type" || key == "frontend" || key == "encoder" || key == "head" ||
-                       key == "adapter_conf" || key == "description",
-                   MOEASR_ERR_FORMAT, source, ": unknown key ", key);
-    }
+    reject_unknown_keys(root, "", source, {"model_type", "frontend", "encoder", "head", "adapter_conf", "description"});
     MOEASR_CHECK(root["model_type"] && root["model_type"].IsScalar(), MOEASR_ERR_FORMAT, source,
                  ": model_type is missing (expected 'ast')");
     const std::string type = root["model_type"].Scalar();
     MOEASR_CHECK(type == "ast", MOEASR_ERR_UNSUPPORTED, source, ": model_type '", type,
                  "' is not supported by this runtime (supported: ast)");
 
-    const Mapping fe(root, "frontend", source, {"sample_rate", "num_mel_bins", "max_length", "mean", "std"});
-    c.sample_rate = fe.get_int("sample_rate", 8000, 192000, 16000);
-    c.num_mel_bins = fe.get_int("num_mel_bins", 1, kMaxMelBins, 128);
-    c.max_length = fe.get_int("max_length", 1, kMaxFrames);
+    YamlSection fe = section(root, "frontend", source, {"sample_rate", "num_mel_bins", "max_length", "mean", "std"});
+    c.sample_rate = fe.get_int_in("sample_rate", 8000, 192000, 16000);
+    c.num_mel_bins = fe.get_int_in("num_mel_bins", 1, kMaxMelBins, 128);
+    c.max_length = fe.get_int_in("max_length", 1, kMaxFrames);
     c.mean = fe.get_float("mean", c.mean);
     c.std = fe.get_float("std", c.std);
     MOEASR_CHECK(c.std > 0, MOEASR_ERR_FORMAT, source, ": frontend.std must be positive, got ", c.std);
 
-    const Mapping enc(root, "encoder", source,
+    YamlSection enc = section(root, "encoder", source,
                       {"hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "hidden_act",
                        "layer_norm_eps", "patch_size", "frequency_stride", "time_stride"});
-    c.hidden = enc.get_int("hidden_size", 1, kMaxWidth);
-    c.layers = enc.get_int("num_hidden_layers", 0, kMaxLayers);
-    c.heads = enc.get_int("num_attention_heads", 1, kMaxWidth);
+    c.hidden = enc.get_int_in("hidden_size", 1, kMaxWidth);
+    c.layers = enc.get_int_in("num_hidden_layers", 0, kMaxLayers);
+    c.heads = enc.get_int_in("num_attention_heads", 1, kMaxWidth);
     MOEASR_CHECK(c.hidden % c.heads == 0, MOEASR_ERR_FORMAT, source, ": encoder.hidden_size ", c.hidden,
                  " is not divisible by num_attention_heads ", c.heads);
-    c.intermediate = enc.get_int("intermediate_size", 1, 4 * kMaxWidth);
+    c.intermediate = enc.get_int_in("intermediate_size", 1, 4 * kMaxWidth);
     enc.get_choice("hidden_act", "gelu", {"gelu"});  // HF's "gelu": the exact erf form
     c.layer_norm_eps = enc.get_float("layer_norm_eps", 1e-12f);
     MOEASR_CHECK(c.layer_norm_eps >= 0, MOEASR_ERR_FORMAT, source, ": encoder.layer_norm_eps must be >= 0");
-    c.patch_size = enc.get_int("patch_size", 1, kMaxMelBins, 16);
-    c.frequency_stride = enc.get_int("frequency_stride", 1, kMaxMelBins, 10);
-    c.time_stride = enc.get_int("time_stride", 1, kMaxFrames, 10);
+    c.patch_size = enc.get_int_in("patch_size", 1, kMaxMelBins, 16);
+    c.frequency_stride = enc.get_int_in("frequency_stride", 1, kMaxMelBins, 10);
+    c.time_stride = enc.get_int_in("time_stride", 1, kMaxFrames, 10);
     MOEASR_CHECK(c.patch_size <= c.num_mel_bins && c.patch_size <= c.max_length, MOEASR_ERR_FORMAT, source,
                  ": encoder.patch_size ", c.patch_size, " is larger than the spectrogram (", c.num_mel_bins,
                  " mel bins x ", c.max_length, " frames)");
     MOEASR_CHECK(int64_t{c.num_tokens()} * c.hidden <= (int64_t{1} << 28), MOEASR_ERR_FORMAT, source, ": ",
                  c.num_tokens(), " tokens of width ", c.hidden, " is too large");
 
-    const Mapping head(root, "head", source, {"num_labels", "pooling", "score"});
-    c.num_labels = head.get_int("num_labels", 1, kMaxLabels);
+    YamlSection head = section(root, "head", source, {"num_labels", "pooling", "score"});
+    c.num_labels = head.get_int_in("num_labels", 1, kMaxLabels);
     c.pooling = head.get_choice("pooling", "cls_dist", {"cls_dist", "mean"}) == "mean" ? AstPooling::kMean
                                                                                         : AstPooling::kClsDist;
     c.score = head.get_choice("score", "sigmoid", {"sigmoid", "softmax"}) == "softmax" ? AstScore::kSoftmax

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/mapped_file.h"
+#include "model/yaml_section.h"
 
 namespace moeasr {
 
@@ -25,104 +26,7 @@ const char* activation_name(Activation a) {
 
 namespace {
 
-// Reads one mapping of train.yaml (e.g. encoder_conf), with typed getters that
-// name the key in every error, and remembers which keys were looked at so the
-// rest can be reported.
-class Section {
- public:
-  Section(const YAML::Node& node, std::string name, std::string source)
-      : node_(node), name_(std::move(name)), source_(std::move(source)) {
-    if (node_ && !node_.IsNull() && !node_.IsMap()) {
-      throw_error(MOEASR_ERR_FORMAT, source_, ": ", name_, " is not a mapping");
-    }
-  }
-
-  bool has(const std::string& key) {
-    seen_.insert(key);
-    return node_ && node_.IsMap() && node_[key] && !node_[key].IsNull();
-  }
-
-  template <typename T>
-  T get(const std::string& key, T fallback) {
-    if (!has(key)) return fallback;
-    try {
-      return node_[key].as<T>();
-    } catch (const YAML::Exception&) {
-      throw_error(MOEASR_ERR_FORMAT, source_, ": ", where(key), " has an invalid value '", scalar(key), "'");
-    }
-  }
-
-  int get_positive(const std::string& key, int fallback) {
-    int v = get<int>(key, fallback);
-    MOEASR_CHECK(v > 0, MOEASR_ERR_FORMAT, source_, ": ", where(key), " must be positive, got ", v);
-    return v;
-  }
-
-  float get_float(const std::string& key, float fallback) {
-    double v = get<double>(key, fallback);
-    MOEASR_CHECK(std::isfinite(v), MOEASR_ERR_FORMAT, source_, ": ", where(key), " is not a finite number");
-    return static_cast<float>(v);
-  }
-
-  // A string key that must take one of `supported` values.
-  std::string get_choice(const std::string& key, const std::string& fallback,
-                         const std::vector<std::string>& supported) {
-    std::string v = get<std::string>(key, fallback);
-    if (std::find(supported.begin(), supported.end(), v) == supported.end()) {
-      std::string list;
-      for (const auto& s : supported) list += (list.empty() ? "" : ", ") + s;
-      throw_error(MOEASR_ERR_UNSUPPORTED, source_, ": ", where(key), ": '", v,
-                  "' is not supported by this runtime (supported: ", list, ")");
-    }
-    return v;
-  }
-
-  // A boolean key the runtime supports only at one value.
-  void require_bool(const std::string& key, bool fallback, bool supported) {
-    bool v = get<bool>(key, fallback);
-    MOEASR_CHECK(v == supported, MOEASR_ERR_UNSUPPORTED, source_, ": ", where(key), ": ", v ? "true" : "false",
-                 " is not supported by this runtime (only ", supported ? "true" : "false", ")");
-  }
-
-  // A key that must be absent or null (features the runtime does not implement).
-  void require_null(const std::string& key) {
-    if (has(key)) {
-      throw_error(MOEASR_ERR_UNSUPPORTED, source_, ": ", where(key), ": '", scalar(key),
-                  "' is not supported by this runtime (must be null)");
-    }
-  }
-
-  void ignore(std::initializer_list<const char*> keys) {
-    for (const char* k : keys) seen_.insert(k);
-  }
-
-  // Keys present in the mapping that nobody asked for.
-  void collect_unknown(std::vector<std::string>* warnings) const {
-    if (!node_ || !node_.IsMap()) return;
-    for (auto it = node_.begin(); it != node_.end(); ++it) {
-      std::string key = it->first.as<std::string>("?");
-      if (!seen_.count(key)) {
-        warnings->push_back(source_ + ": unknown key " + name_ + "." + key + " ignored");
-      }
-    }
-  }
-
-  std::string where(const std::string& key) const { return name_ + "." + key; }
-
- private:
-  std::string scalar(const std::string& key) const {
-    const YAML::Node n = node_[key];
-    if (n.IsScalar()) return n.Scalar();
-    return n.IsSequence() ? "<list>" : n.IsMap() ? "<mapping>" : "<null>";
-  }
-
-  YAML::Node node_;
-  std::string name_;
-  std::string source_;
-  std::set<std::string> seen_;
-};
-
-Activation parse_activation(Section& s, const std::string& fallback) {
+Activation parse_activation(YamlSection& s, const std::string& fallback) {
   std::string v = s.get_choice("activation_type", fallback, {"relu", "swish", "gelu", "tanh", "selu", "hardtanh"});
   if (v == "relu") return Activation::kRelu;
   if (v == "swish") return Activation::kSwish;
@@ -136,7 +40,7 @@ Activation parse_activation(Section& s, const std::string& fallback) {
 // Tokens and Soft MoE exist only in the encoder: in the attention decoder they
 // would mix hypotheses or future tokens (`encoder` false names the key in the
 // refusal).
-FfnConfig parse_ffn(Section& s, Activation activation, const std::string& source, bool encoder) {
+FfnConfig parse_ffn(YamlSection& s, Activation activation, const std::string& source, bool encoder) {
   FfnConfig f;
   f.activation = activation;
   f.hidden = s.get_positive("linear_units", 2048);
@@ -194,7 +98,7 @@ FfnConfig parse_ffn(Section& s, Activation activation, const std::string& source
 
 // `macaron`: whether the base model has macaron FFNs (adapters.yaml: checked
 // later against the model the set is used with).
-AdapterConfig parse_adapter(Section& s, bool macaron, const std::string& source) {
+AdapterConfig parse_adapter(YamlSection& s, bool macaron, const std::string& source) {
   AdapterConfig a;
   // Read every adapter key so none is reported as unknown; they only matter with a type.
   const std::string type = s.has("adapter_type") ? s.get_choice("adapter_type", "", {"soft_moa", "dense_moa"}) : "";
@@ -230,7 +134,7 @@ AdapterConfig parse_adapter(Section& s, bool macaron, const std::string& source)
   return a;
 }
 
-void parse_encoder(Section& s, ModelConfig* cfg, const std::string& source) {
+void parse_encoder(YamlSection& s, ModelConfig* cfg, const std::string& source) {
   EncoderConfig& e = cfg->encoder;
   s.ignore({"dropout_rate", "positional_dropout_rate", "attention_dropout_rate", "use_dynamic_left_chunk",
             "gradient_checkpointing", "use_sdpa"});
@@ -276,7 +180,7 @@ void parse_encoder(Section& s, ModelConfig* cfg, const std::string& source) {
   e.adapter = parse_adapter(s, e.macaron, source);
 }
 
-void parse_decoder(Section& s, ModelConfig* cfg, const std::string& source) {
+void parse_decoder(YamlSection& s, ModelConfig* cfg, const std::string& source) {
   DecoderConfig& d = cfg->decoder;
   s.ignore({"dropout_rate", "positional_dropout_rate", "self_attention_dropout_rate", "src_attention_dropout_rate",
             "gradient_checkpointing", "use_sdpa", "tie_word_embedding"});
@@ -312,17 +216,11 @@ void parse_decoder(Section& s, ModelConfig* cfg, const std::string& source) {
 }  // namespace
 
 ModelConfig parse_model_config(const std::string& yaml_text, const std::string& source, int vocab_size_hint) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml_text);
-  } catch (const YAML::Exception& e) {
-    throw_error(MOEASR_ERR_FORMAT, source, ": invalid YAML: ", e.what());
-  }
-  MOEASR_CHECK(root.IsMap(), MOEASR_ERR_FORMAT, source, ": not a YAML mapping");
+  const YAML::Node root = load_yaml_mapping(yaml_text, source);
 
   ModelConfig cfg;
   try {
-    Section top(root, "", source);
+    YamlSection top(root, "", source);
     top.get_choice("model", "asr_model", {"asr_model"});
     top.get_choice("encoder", "conformer", {"conformer"});
     // WeNet: `decoder` absent means bitransformer; `decoder: null` means a CTC-only model.
@@ -338,19 +236,19 @@ ModelConfig parse_model_config(const std::string& yaml_text, const std::string& 
     cfg.encoder.global_cmvn = top.has("cmvn");
 
     // Front end: dataset_conf.fbank_conf (WeNet's defaults otherwise).
-    Section dataset(root["dataset_conf"], "dataset_conf", source);
+    YamlSection dataset(root["dataset_conf"], "dataset_conf", source);
     if (dataset.has("feats_type")) dataset.get_choice("feats_type", "fbank", {"fbank"});
     MOEASR_CHECK(!dataset.has("mfcc_conf") && !dataset.has("log_mel_spectrogram_conf"), MOEASR_ERR_UNSUPPORTED,
                  source, ": only fbank features are supported (dataset_conf has mfcc/log-mel settings)");
-    Section fbank(root["dataset_conf"] ? root["dataset_conf"]["fbank_conf"] : YAML::Node(), "dataset_conf.fbank_conf",
-                  source);
+    YamlSection fbank(root["dataset_conf"] ? root["dataset_conf"]["fbank_conf"] : YAML::Node(),
+                      "dataset_conf.fbank_conf", source);
     cfg.fbank.num_mel_bins = fbank.get_positive("num_mel_bins", 80);
     cfg.fbank.frame_length_ms = fbank.get_float("frame_length", 25.f);
     cfg.fbank.frame_shift_ms = fbank.get_float("frame_shift", 10.f);
     MOEASR_CHECK(cfg.fbank.frame_length_ms > 0 && cfg.fbank.frame_shift_ms > 0, MOEASR_ERR_FORMAT, source,
                  ": dataset_conf.fbank_conf frame_length/frame_shift must be positive");
-    Section resample(root["dataset_conf"] ? root["dataset_conf"]["resample_conf"] : YAML::Node(),
-                     "dataset_conf.resample_conf", source);
+    YamlSection resample(root["dataset_conf"] ? root["dataset_conf"]["resample_conf"] : YAML::Node(),
+                         "dataset_conf.resample_conf", source);
     cfg.fbank.sample_rate = resample.get_positive("resample_rate", 16000);
 
     cfg.encoder.input_dim = top.get_positive("input_dim", cfg.fbank.num_mel_bins);
@@ -370,29 +268,29 @@ ModelConfig parse_model_config(const std::string& yaml_text, const std::string& 
     MOEASR_CHECK(cfg.vocab_size >= 2, MOEASR_ERR_FORMAT, source, ": vocabulary of size ", cfg.vocab_size,
                  " is too small");
 
-    Section encoder_conf(root["encoder_conf"], "encoder_conf", source);
+    YamlSection encoder_conf(root["encoder_conf"], "encoder_conf", source);
     parse_encoder(encoder_conf, &cfg, source);
     encoder_conf.collect_unknown(&cfg.warnings);
 
     if (cfg.decoder.type != DecoderType::kNone) {
-      Section decoder_conf(root["decoder_conf"], "decoder_conf", source);
+      YamlSection decoder_conf(root["decoder_conf"], "decoder_conf", source);
       parse_decoder(decoder_conf, &cfg, source);
       decoder_conf.collect_unknown(&cfg.warnings);
     }
 
-    Section ctc_conf(root["ctc_conf"], "ctc_conf", source);
+    YamlSection ctc_conf(root["ctc_conf"], "ctc_conf", source);
     cfg.blank_id = ctc_conf.get<int>("ctc_blank_id", 0);
     MOEASR_CHECK(cfg.blank_id >= 0 && cfg.blank_id < cfg.vocab_size, MOEASR_ERR_FORMAT, source,
                  ": ctc_conf.ctc_blank_id ", cfg.blank_id, " is outside the vocabulary");
 
-    Section model_conf(root["model_conf"], "model_conf", source);
+    YamlSection model_conf(root["model_conf"], "model_conf", source);
     cfg.train_ctc_weight = model_conf.get_float("ctc_weight", 0.5f);
     cfg.train_reverse_weight = model_conf.get_float("reverse_weight", 0.f);
 
     cfg.sos_id = cfg.eos_id = cfg.vocab_size - 1;
     YAML::Node tok = root["tokenizer_conf"];
     if (tok && tok.IsMap() && tok["special_tokens"] && tok["special_tokens"].IsMap()) {
-      Section special(tok["special_tokens"], "tokenizer_conf.special_tokens", source);
+      YamlSection special(tok["special_tokens"], "tokenizer_conf.special_tokens", source);
       cfg.sos_id = special.get<int>("<sos>", cfg.sos_id);
       cfg.eos_id = special.get<int>("<eos>", cfg.eos_id);
     }
@@ -405,34 +303,23 @@ ModelConfig parse_model_config(const std::string& yaml_text, const std::string& 
   return cfg;
 }
 
-AdapterConfig parse_adapter_config(const std::string& yaml_text, const std::string& source) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml_text);
-  } catch (const YAML::Exception& e) {
-    throw_error(MOEASR_ERR_FORMAT, source, ": invalid YAML: ", e.what());
-  }
-  MOEASR_CHECK(root.IsMap(), MOEASR_ERR_FORMAT, source, ": not a YAML mapping");
-  MOEASR_CHECK(root["adapter_conf"] && root["adapter_conf"].IsMap(), MOEASR_ERR_FORMAT, source,
-               ": needs an adapter_conf mapping");
+AdapterConfig parse_adapter_conf(const YAML::Node& conf, const std::string& source) {
+  MOEASR_CHECK(conf && conf.IsMap(), MOEASR_ERR_FORMAT, source, ": needs an adapter_conf mapping");
   // A new, small format: unknown keys are errors rather than warnings.
-  auto check_keys = [&](const YAML::Node& node, const std::string& where, std::initializer_list<const char*> known) {
-    for (auto it = node.begin(); it != node.end(); ++it) {
-      const std::string key = it->first.as<std::string>("?");
-      bool ok = false;
-      for (const char* k : known) ok = ok || key == k;
-      MOEASR_CHECK(ok, MOEASR_ERR_FORMAT, source, ": unknown key ", where, key);
-    }
-  };
+  reject_unknown_keys(conf, "adapter_conf.", source,
+                      {"adapter_type", "adapter_placement", "adapter_dim", "adapter_n_expert",
+                       "adapter_slots_per_expert", "adapter_normalize"});
+  YamlSection s(conf, "adapter_conf", source);
+  MOEASR_CHECK(s.has("adapter_type"), MOEASR_ERR_FORMAT, source, ": adapter_conf.adapter_type is missing");
+  return parse_adapter(s, true, source);
+}
+
+AdapterConfig parse_adapter_config(const std::string& yaml_text, const std::string& source) {
+  const YAML::Node root = load_yaml_mapping(yaml_text, source);
   AdapterConfig a;
   try {
-    check_keys(root, "", {"adapter_conf", "description"});
-    check_keys(root["adapter_conf"], "adapter_conf.",
-               {"adapter_type", "adapter_placement", "adapter_dim", "adapter_n_expert", "adapter_slots_per_expert",
-                "adapter_normalize"});
-    Section s(root["adapter_conf"], "adapter_conf", source);
-    MOEASR_CHECK(s.has("adapter_type"), MOEASR_ERR_FORMAT, source, ": adapter_conf.adapter_type is missing");
-    a = parse_adapter(s, true, source);
+    a = parse_adapter_conf(root["adapter_conf"], source);
+    reject_unknown_keys(root, "", source, {"adapter_conf", "description"});
   } catch (const YAML::Exception& e) {
     throw_error(MOEASR_ERR_FORMAT, source, ": ", e.what());
   }

@@ -12,6 +12,10 @@
 
 #include "core/activation.h"
 
+namespace YAML {
+class Node;
+}
+
 namespace moeasr {
 
 enum class ConvNorm { kBatchNorm, kLayerNorm };
@@ -131,5 +135,7 @@ ModelConfig load_model_config(const std::string& path, int vocab_size_hint);
 // Parses an adapter set's adapters.yaml: an `adapter_conf` mapping with the
 // adapter keys of encoder_conf (adapter_type required). Unknown keys are errors.
 AdapterConfig parse_adapter_config(const std::string& yaml_text, const std::string& source);
+// The `adapter_conf` mapping itself (also embedded in classifier.yaml).
+AdapterConfig parse_adapter_conf(const YAML::Node& conf, const std::string& source);
 
 }  // namespace moeasr
