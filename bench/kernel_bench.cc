@@ -5,6 +5,7 @@
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <random>
 #include <vector>
 
@@ -132,8 +133,10 @@ void BM_Linear(benchmark::State& state) {
   omp_set_num_threads(1);
   const int64_t m = state.range(0), k = state.range(1), n = state.range(2);
   const auto type = static_cast<cpu::WeightType>(state.range(3));
-  // Several matrices so the weights come from memory, not cache, as in a model.
-  constexpr int kCopies = 8;
+  // Enough matrices (128 MB, beyond the last-level cache) that the weights
+  // come from memory, as in a model.
+  const int64_t bytes = n * k * (type == cpu::WeightType::kF32 ? 4 : type == cpu::WeightType::kBF16 ? 2 : 1);
+  const int kCopies = static_cast<int>(std::max<int64_t>(2, (int64_t{128} << 20) / bytes));
   std::vector<std::vector<float>> f32(kCopies, std::vector<float>(n * k, 0.01f));
   std::vector<std::vector<uint16_t>> bf16(kCopies, std::vector<uint16_t>(n * k, 0x3C23));
   std::vector<std::vector<int8_t>> i8(kCopies, std::vector<int8_t>(n * k, 3));
@@ -161,8 +164,10 @@ void BM_Linear(benchmark::State& state) {
   state.counters["GFLOP/s"] = benchmark::Counter(2e-9 * m * n * k, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["weight GB/s"] = benchmark::Counter(1e-9 * w[0].bytes(), benchmark::Counter::kIsIterationInvariantRate);
 }
+// The FFN's two shapes: d -> hidden (k 704, n 2816) and hidden -> d (k 2816, n 704).
 BENCHMARK(BM_Linear)
     ->ArgsProduct({{1, 4, 16, 32, 64}, {704}, {2816}, {0, 1, 2}, {0, 1}})
+    ->ArgsProduct({{1, 4, 16, 32, 64}, {2816}, {704}, {0, 1, 2}, {0, 1}})
     ->ArgNames({"rows", "k", "n", "type", "path"})
     ->Unit(benchmark::kMicrosecond);
 

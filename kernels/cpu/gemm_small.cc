@@ -106,62 +106,6 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void small_gemm(const float
   }
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void small_gemm_vnni(const uint8_t* x, int64_t m, int64_t k,
-                                                                            const int8_t* w, int64_t n,
-                                                                            int32_t* acc_out) {
-  const int64_t kv = k / 64 * 64;
-  const __mmask64 tail = kv < k ? (~0ull >> (64 - (k - kv))) : 0;
-  const int64_t n4 = n / 4 * 4;
-#pragma omp parallel for schedule(static)
-  for (int64_t j = 0; j < n4; j += 4) {
-    const int8_t* w0 = w + j * k;
-    const int8_t* w1 = w0 + k;
-    const int8_t* w2 = w1 + k;
-    const int8_t* w3 = w2 + k;
-    for (int64_t i = 0; i < m; i += 4) {
-      const int64_t rows = m - i < 4 ? m - i : 4;
-      const uint8_t* xr[4];
-      for (int a = 0; a < 4; ++a) xr[a] = x + (i + (a < rows ? a : 0)) * k;
-      __m512i acc[4][4];
-      for (int a = 0; a < 4; ++a) {
-        for (int b = 0; b < 4; ++b) acc[a][b] = _mm512_setzero_si512();
-      }
-      for (int64_t c = 0; c < kv; c += 64) {
-        const __m512i v0 = _mm512_loadu_si512(w0 + c), v1 = _mm512_loadu_si512(w1 + c),
-                      v2 = _mm512_loadu_si512(w2 + c), v3 = _mm512_loadu_si512(w3 + c);
-        for (int a = 0; a < 4; ++a) {
-          const __m512i xv = _mm512_loadu_si512(xr[a] + c);
-          acc[a][0] = _mm512_dpbusd_epi32(acc[a][0], xv, v0);
-          acc[a][1] = _mm512_dpbusd_epi32(acc[a][1], xv, v1);
-          acc[a][2] = _mm512_dpbusd_epi32(acc[a][2], xv, v2);
-          acc[a][3] = _mm512_dpbusd_epi32(acc[a][3], xv, v3);
-        }
-      }
-      if (kv < k) {
-        const __m512i v0 = _mm512_maskz_loadu_epi8(tail, w0 + kv), v1 = _mm512_maskz_loadu_epi8(tail, w1 + kv),
-                      v2 = _mm512_maskz_loadu_epi8(tail, w2 + kv), v3 = _mm512_maskz_loadu_epi8(tail, w3 + kv);
-        for (int a = 0; a < 4; ++a) {
-          const __m512i xv = _mm512_maskz_loadu_epi8(tail, xr[a] + kv);
-          acc[a][0] = _mm512_dpbusd_epi32(acc[a][0], xv, v0);
-          acc[a][1] = _mm512_dpbusd_epi32(acc[a][1], xv, v1);
-          acc[a][2] = _mm512_dpbusd_epi32(acc[a][2], xv, v2);
-          acc[a][3] = _mm512_dpbusd_epi32(acc[a][3], xv, v3);
-        }
-      }
-      for (int a = 0; a < rows; ++a) {
-        for (int b = 0; b < 4; ++b) acc_out[(i + a) * n + j + b] = _mm512_reduce_add_epi32(acc[a][b]);
-      }
-    }
-  }
-  for (int64_t j = n4; j < n; ++j) {
-    for (int64_t i = 0; i < m; ++i) {
-      int32_t s = 0;
-      for (int64_t c = 0; c < k; ++c) s += static_cast<int32_t>(x[i * k + c]) * w[j * k + c];
-      acc_out[i * n + j] = s;
-    }
-  }
-}
-
 }  // namespace
 
 void small_gemm_f32(const float* x, int64_t m, int64_t k, const float* w, int64_t n, float* y, int64_t ldy) {
@@ -172,15 +116,10 @@ void small_gemm_bf16(const float* x, int64_t m, int64_t k, const uint16_t* w, in
   small_gemm<Bf16Weights>(x, m, k, w, n, y, ldy);
 }
 
-void small_gemm_u8s8(const uint8_t* xq, int64_t m, int64_t k, const int8_t* w, int64_t n, int32_t* acc) {
-  small_gemm_vnni(xq, m, k, w, n, acc);
-}
-
 #else  // not x86-64: callers check small_gemm_support() first
 
 void small_gemm_f32(const float*, int64_t, int64_t, const float*, int64_t, float*, int64_t) {}
 void small_gemm_bf16(const float*, int64_t, int64_t, const uint16_t*, int64_t, float*, int64_t) {}
-void small_gemm_u8s8(const uint8_t*, int64_t, int64_t, const int8_t*, int64_t, int32_t*) {}
 
 #endif
 

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/gemm_small.h"
+#include "kernels/cpu/gemm_small_i8.h"
 
 namespace moeasr::cpu {
 
@@ -78,29 +79,16 @@ void linear_bf16(const float* x, int64_t m, const WeightMatrix& w, const float* 
 
 void linear_i8(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy, bool small) {
   Scratch& s = scratch();
-  const int64_t k = w.k, n = w.n;
-  s.xq.resize(static_cast<size_t>(m * k));
+  const int64_t k = w.k, n = w.n, ldq = quantized_row_stride(k);
+  s.xq.resize(static_cast<size_t>(m * ldq));
   s.x_scale.resize(static_cast<size_t>(m));
+  quantize_rows_u8(x, m, k, s.xq.data(), ldq, s.x_scale.data());
+  if (small) return small_linear_u8s8(s.xq.data(), ldq, s.x_scale.data(), m, w, bias, y, ldy);
   s.acc.resize(static_cast<size_t>(m * n));
-  // Dynamic symmetric quantization of each activation row to [-127, 127], stored +128 as u8.
-  for (int64_t i = 0; i < m; ++i) {
-    const float* row = x + i * k;
-    float amax = 0.f;
-    for (int64_t c = 0; c < k; ++c) amax = std::max(amax, std::fabs(row[c]));
-    const float scale = amax > 0.f ? amax / 127.f : 1.f;
-    const float inv = 1.f / scale;
-    uint8_t* q = s.xq.data() + i * k;
-    for (int64_t c = 0; c < k; ++c) q[c] = static_cast<uint8_t>(std::lrintf(row[c] * inv) + 128);
-    s.x_scale[i] = scale;
-  }
-  if (small) {
-    small_gemm_u8s8(s.xq.data(), m, k, w.i8(), n, s.acc.data());
-  } else {
-    const int32_t zero = 0;
-    const dnnl_status_t st = dnnl_gemm_u8s8s32('N', 'T', 'F', m, n, k, 1.f, s.xq.data(), k, 0, w.i8(), k, 0, 0.f,
-                                               s.acc.data(), n, &zero);
-    MOEASR_CHECK(st == dnnl_success, MOEASR_ERR_INTERNAL, "oneDNN gemm_u8s8s32 failed (", static_cast<int>(st), ")");
-  }
+  const int32_t zero = 0;
+  const dnnl_status_t st = dnnl_gemm_u8s8s32('N', 'T', 'F', m, n, k, 1.f, s.xq.data(), ldq, 0, w.i8(), k, 0, 0.f,
+                                             s.acc.data(), n, &zero);
+  MOEASR_CHECK(st == dnnl_success, MOEASR_ERR_INTERNAL, "oneDNN gemm_u8s8s32 failed (", static_cast<int>(st), ")");
   for (int64_t i = 0; i < m; ++i) {
     const int32_t* acc = s.acc.data() + i * n;
     float* out = y + i * ldy;
@@ -119,17 +107,17 @@ void linear_with_path(const float* x, int64_t m, const WeightMatrix& w, const fl
   if (m == 0 || w.n == 0) return;
   const SmallGemmSupport& support = small_gemm_support();
   const bool available = w.type == WeightType::kF32 ? support.f32 : w.type == WeightType::kBF16 ? support.bf16 : support.i8;
-  // Measured with moeasr-kernel-bench (BM_Linear, k 704, n 2816, one thread):
-  // for f32 the weight-streaming kernel beats oneDNN's sgemm from 3 to ~48
-  // rows (1.7x at 16 rows) but not for 1-2 rows (its gemv); bf16 has no
-  // oneDNN path here that keeps the weights in 16 bits; for int8 oneDNN's
-  // gemm_u8s8s32 was faster at every size, so the VNNI kernel is only taken
-  // when asked for.
+  // Measured with moeasr-kernel-bench (BM_Linear, k 704, n 2816, one thread,
+  // weights from memory): for f32 the weight-streaming kernel beats oneDNN's
+  // sgemm from 3 to ~48 rows (1.7x at 16 rows) but not for 1-2 rows (its
+  // gemv); bf16 has no oneDNN path here that keeps the weights in 16 bits;
+  // for int8 the VNNI kernel of gemm_small_i8.h beats gemm_u8s8s32 by ~1.9x
+  // at 4 rows and ~1.15x at 16, matches it at 1 row and loses at 32.
   bool small = false;
   switch (w.type) {
     case WeightType::kF32: small = available && m >= 3 && m <= kSmallRows; break;
     case WeightType::kBF16: small = available && m <= kSmallRows; break;
-    case WeightType::kI8: small = false; break;
+    case WeightType::kI8: small = available && m <= kSmallRowsInt8; break;
   }
   if (path == LinearPath::kSmallRows) small = available;
   if (path == LinearPath::kLibrary) small = false;

@@ -4,8 +4,8 @@
 //   f32   weights as stored; oneDNN sgemm for many rows
 //   bf16  widened in registers (few rows) or per 64-row tile (many rows)
 //   int8  activations quantized per row (symmetric, dynamic) to u8 with a +128
-//         offset; u8 x s8 -> s32 (VNNI for few rows, oneDNN gemm_u8s8s32
-//         otherwise); y = (acc - 128 * row_sum) * x_scale * w_scale + bias
+//         offset; u8 x s8 -> s32 (gemm_small_i8.h for few rows, oneDNN
+//         gemm_u8s8s32 otherwise); y = (acc - 128 * row_sum) * x_scale * w_scale + bias
 #pragma once
 
 #include <cstdint>

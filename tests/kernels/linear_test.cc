@@ -19,7 +19,11 @@ struct Shape {
   int64_t m, k, n;
 };
 
-const Shape kShapes[] = {{1, 5, 3}, {2, 16, 4}, {3, 19, 7}, {4, 64, 8}, {5, 100, 13}, {17, 130, 9}, {48, 33, 20}, {70, 48, 5}};
+const Shape kShapes[] = {{1, 5, 3}, {2, 16, 4}, {3, 19, 7}, {4, 64, 8}, {5, 100, 13}, {17, 130, 9}, {48, 33, 20}, {70, 48, 5},
+                         // int8 panels: n across several 16-output panels with a tail, k across
+                         // several 64-byte chunks with a tail that is not a multiple of 4, and
+                         // more rows than one 8-row register block.
+                         {9, 203, 37}, {16, 128, 32}, {23, 66, 17}};
 
 uint16_t to_bf16(float f) {
   uint32_t u;
@@ -109,8 +113,13 @@ TEST(LinearKernel, Int8MatchesQuantizedArithmetic) {
       }
     }
     for (LinearPath p : int8_paths) {
-      std::vector<float> y(s.m * s.n);
-      cpu::linear_with_path(x.data(), s.m, wm, b.data(), y.data(), s.n, p);
+      const int64_t ldy = s.n + 5;
+      std::vector<float> y_padded(s.m * ldy, -7.f), y(s.m * s.n);
+      cpu::linear_with_path(x.data(), s.m, wm, b.data(), y_padded.data(), ldy, p);
+      for (int64_t i = 0; i < s.m; ++i) {
+        for (int64_t j = 0; j < s.n; ++j) y[i * s.n + j] = y_padded[i * ldy + j];
+        for (int64_t j = s.n; j < ldy; ++j) ASSERT_EQ(y_padded[i * ldy + j], -7.f) << "padding written";
+      }
       EXPECT_LT(test::max_abs_diff(y.data(), ref), 1e-4) << s.m << "x" << s.k << "x" << s.n;
       // And int8 is a fair approximation of float: error well under the output scale.
       EXPECT_LT(test::max_abs_diff(y.data(), exact), 0.05 * std::sqrt(static_cast<double>(s.k)));
