@@ -45,7 +45,9 @@ TEST_F(CApiClassifier, ClassifyMatchesReference) {
     const char* label = nullptr;
     ASSERT_EQ(moeasr_classifier_get_label(c_, e.index, &label), MOEASR_OK);
     EXPECT_STREQ(label, e.label);
-    if (i) EXPECT_GE(r->labels[i - 1].score, e.score);
+    if (i) {
+      EXPECT_GE(r->labels[i - 1].score, e.score);
+    }
   }
   const float best = *std::max_element(golden_.begin(), golden_.end());
   EXPECT_NEAR(r->labels[0].score, best, kTolerance);

@@ -97,9 +97,13 @@ TEST(AstTest, ClassifyRanksByScore) {
       // Nothing left out scores higher than what was kept.
       bool kept = false;
       for (const auto& t : top) kept = kept || t.index == static_cast<int>(j);
-      if (!kept) EXPECT_LE(golden[j], top.back().score + 1e-6);
+      if (!kept) {
+        EXPECT_LE(golden[j], top.back().score + 1e-6);
+      }
     }
-    if (i) EXPECT_GE(top[i - 1].score, top[i].score);
+    if (i) {
+      EXPECT_GE(top[i - 1].score, top[i].score);
+    }
   }
   EXPECT_EQ(c->classify(hello().samples.data(), hello().samples.size(), 16000, 1000).size(), c->labels().size());
 }
