@@ -19,7 +19,7 @@
 
 namespace moeasr::cpu {
 
-// Up to this many rows the panel kernel beats oneDNN's gemm_u8s8s32 (linear.cc).
+// Up to this many rows the kernel beats oneDNN's gemm_u8s8s32 (measured in linear.cc).
 constexpr int64_t kSmallRowsInt8 = 24;
 
 // Row stride of a quantized activation matrix: k rounded up to 64 (the
