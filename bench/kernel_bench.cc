@@ -135,7 +135,7 @@ void BM_Linear(benchmark::State& state) {
   const auto type = static_cast<cpu::WeightType>(state.range(3));
   // Enough matrices (128 MB, beyond the last-level cache) that the weights
   // come from memory, as in a model.
-  const int64_t bytes = n * k * (type == cpu::WeightType::kF32 ? 4 : type == cpu::WeightType::kBF16 ? 2 : 1);
+  const int64_t bytes = cpu::WeightMatrix{type, n, k}.bytes();
   const int kCopies = static_cast<int>(std::max<int64_t>(2, (int64_t{128} << 20) / bytes));
   std::vector<std::vector<float>> f32(kCopies, std::vector<float>(n * k, 0.01f));
   std::vector<std::vector<uint16_t>> bf16(kCopies, std::vector<uint16_t>(n * k, 0x3C23));

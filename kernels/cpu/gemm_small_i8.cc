@@ -82,6 +82,21 @@ MOEASR_VNNI inline __attribute__((always_inline)) __m512i sum_lanes16(const __m5
   return _mm512_add_epi32(_mm512_shuffle_i32x4(s01, s23, 0x88), _mm512_shuffle_i32x4(s01, s23, 0xDD));
 }
 
+// Lane q = a * T + t of a block's sum vector belongs to activation row a and
+// weight row t: the permutation indices that spread per-row values over it.
+struct LaneTables {
+  int32_t t[16], a[16];
+};
+template <int R, int T>
+constexpr LaneTables lane_tables() {
+  LaneTables l{};
+  for (int q = 0; q < 16; ++q) {
+    l.t[q] = q % T;
+    l.a[q] = q / T < R ? q / T : 0;
+  }
+  return l;
+}
+
 // One block: R activation rows x T weight rows (R * T <= 16 sums), each a dot
 // product over k in 64-byte steps whose 16 lanes are summed at the end.
 // x rows are ldq apart and zero-padded to ldq, so they are read in whole
@@ -124,12 +139,8 @@ MOEASR_VNNI void dot_block(const uint8_t* xq, int64_t ldq, const float* x_scale,
   // Lane q = a * T + t holds y[a][j0 + t]: spread row t's correction, scale
   // and bias and row a's activation scale over the lanes, dequantize, and
   // store each activation row's valid lanes with a compress store.
-  alignas(64) int32_t lane_t[16], lane_a[16];
-  for (int q = 0; q < 16; ++q) {
-    lane_t[q] = q % T;
-    lane_a[q] = q / T < R ? q / T : 0;
-  }
-  const __m512i idx_t = _mm512_load_si512(lane_t), idx_a = _mm512_load_si512(lane_a);
+  static constexpr LaneTables kLanes = lane_tables<R, T>();
+  const __m512i idx_t = _mm512_loadu_si512(kLanes.t), idx_a = _mm512_loadu_si512(kLanes.a);
   const __mmask16 cols = static_cast<__mmask16>((1u << valid_t) - 1);
   const __m512i row_sum = _mm512_permutexvar_epi32(idx_t, _mm512_maskz_loadu_epi32(cols, w.row_sum + j0));
   const __m512 scale = _mm512_mul_ps(_mm512_permutexvar_ps(idx_t, _mm512_maskz_loadu_ps(cols, w.scale + j0)),

@@ -3,7 +3,6 @@
 #include <dnnl.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 #include <vector>
 
