@@ -11,6 +11,7 @@
 
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/gemm_small.h"
 #include "kernels/cpu/linear.h"
 #include "kernels/cpu/moe.h"
 
@@ -154,7 +155,13 @@ void BM_Linear(benchmark::State& state) {
     w[c].scale = scale.data();
     w[c].row_sum = row_sum.data();
   }
-  const auto path = state.range(4) == 0 ? cpu::LinearPath::kSmallRows : cpu::LinearPath::kLibrary;
+  // path 0: the weight-streaming kernels, 1: oneDNN, 2: bf16 x bf16 products (gemm_bf16.h).
+  const cpu::LinearPath paths[] = {cpu::LinearPath::kSmallRows, cpu::LinearPath::kLibrary, cpu::LinearPath::kBf16Pairs};
+  const cpu::LinearPath path = paths[state.range(4)];
+  if (path == cpu::LinearPath::kBf16Pairs && (type != cpu::WeightType::kBF16 || !cpu::small_gemm_support().bf16_dot)) {
+    state.SkipWithError("path 2 is for bf16 weights on a CPU with AVX512_BF16");
+    return;
+  }
   int c = 0;
   for (auto _ : state) {
     cpu::linear_with_path(x.data(), m, w[c], nullptr, y.data(), n, path);
@@ -166,8 +173,8 @@ void BM_Linear(benchmark::State& state) {
 }
 // The FFN's two shapes: d -> hidden (k 704, n 2816) and hidden -> d (k 2816, n 704).
 BENCHMARK(BM_Linear)
-    ->ArgsProduct({{1, 4, 16, 32, 64}, {704}, {2816}, {0, 1, 2}, {0, 1}})
-    ->ArgsProduct({{1, 4, 16, 32, 64}, {2816}, {704}, {0, 1, 2}, {0, 1}})
+    ->ArgsProduct({{1, 4, 16, 32, 64, 128, 256}, {704}, {2816}, {0, 1, 2}, {0, 1, 2}})
+    ->ArgsProduct({{1, 4, 16, 32, 64, 128, 256}, {2816}, {704}, {0, 1, 2}, {0, 1, 2}})
     ->ArgNames({"rows", "k", "n", "type", "path"})
     ->Unit(benchmark::kMicrosecond);
 

@@ -12,6 +12,7 @@ const SmallGemmSupport& small_gemm_support() {
     s.f32 = s.bf16 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                      __builtin_cpu_supports("avx512vl");
     s.i8 = s.f32 && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw");
+    s.bf16_dot = s.f32 && __builtin_cpu_supports("avx512bf16");
 #endif
     return s;
   }();

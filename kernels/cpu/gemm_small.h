@@ -15,8 +15,10 @@ constexpr int64_t kSmallRows = 48;
 
 struct SmallGemmSupport {
   bool f32 = false, bf16 = false, i8 = false;
+  bool bf16_dot = false;  // bf16 x bf16 dot products (gemm_bf16.h)
 };
-// What this CPU runs (AVX-512F+BW for f32/bf16, AVX-512 VNNI for int8).
+// What this CPU runs (AVX-512F+BW for f32/bf16, AVX-512 VNNI for int8,
+// AVX512_BF16 for bf16_dot).
 const SmallGemmSupport& small_gemm_support();
 
 // y[i * ldy + j] = sum_c x[i * k + c] * w[j * k + c]   (no bias)

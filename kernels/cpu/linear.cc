@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/gemm_bf16.h"
 #include "kernels/cpu/gemm_small.h"
 #include "kernels/cpu/gemm_small_i8.h"
 
@@ -27,6 +28,7 @@ namespace {
 // Per-thread scratch: grows to the largest call a thread has made.
 struct Scratch {
   std::vector<uint8_t> xq;
+  std::vector<uint16_t> xs;  // bf16 activation pairs
   std::vector<float> x_scale, tile;
   std::vector<int32_t> acc;
 };
@@ -51,6 +53,14 @@ void linear_f32(const float* x, int64_t m, const WeightMatrix& w, const float* b
   } else {
     sgemm_linear(x, m, w.k, w.f32(), bias, w.n, y, ldy);
   }
+}
+
+void linear_bf16_split(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy) {
+  std::vector<uint16_t>& xs = scratch().xs;
+  const int64_t ldb = bf16_row_stride(w.k);
+  xs.resize(static_cast<size_t>(2 * m * ldb));
+  split_rows_bf16(x, m, w.k, xs.data(), ldb);
+  linear_bf16_pairs(xs.data(), ldb, m, w, bias, y, ldy);
 }
 
 void linear_bf16(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy,
@@ -109,7 +119,10 @@ void linear_with_path(const float* x, int64_t m, const WeightMatrix& w, const fl
   // Measured with moeasr-kernel-bench (BM_Linear, k 704, n 2816, one thread,
   // weights from memory): for f32 the weight-streaming kernel beats oneDNN's
   // sgemm from 3 to ~48 rows (1.7x at 16 rows) but not for 1-2 rows (its
-  // gemv); bf16 has no oneDNN path here that keeps the weights in 16 bits;
+  // gemv); bf16 has no oneDNN path here that keeps the weights in 16 bits,
+  // and with AVX512_BF16 the activation-pair kernel of gemm_bf16.h beats
+  // both widening paths up to 128 rows (1.7-1.85x at 1 row, 1.2-1.8x at 16,
+  // 1.1-1.2x over widened tiles + sgemm at 128) and loses at 256 for k 2816;
   // for int8 the VNNI kernel of gemm_small_i8.h beats gemm_u8s8s32 by ~1.9x
   // at 4 rows and ~1.15x at 16, matches it at 1 row and loses at 32.
   bool small = false;
@@ -120,6 +133,10 @@ void linear_with_path(const float* x, int64_t m, const WeightMatrix& w, const fl
   }
   if (path == LinearPath::kSmallRows) small = available;
   if (path == LinearPath::kLibrary) small = false;
+  if (w.type == WeightType::kBF16 && support.bf16_dot &&
+      (path == LinearPath::kBf16Pairs || (path == LinearPath::kAuto && m <= kBf16PairRows))) {
+    return linear_bf16_split(x, m, w, bias, y, ldy);
+  }
   switch (w.type) {
     case WeightType::kF32: return linear_f32(x, m, w, bias, y, ldy, small);
     case WeightType::kBF16: return linear_bf16(x, m, w, bias, y, ldy, small);

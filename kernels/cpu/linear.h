@@ -2,7 +2,10 @@
 // number of rows: few rows (one stream's chunk, a lightly loaded expert) go
 // to the weight-streaming kernels of gemm_small.h; many rows to oneDNN.
 //   f32   weights as stored; oneDNN sgemm for many rows
-//   bf16  widened in registers (few rows) or per 64-row tile (many rows)
+//   bf16  with AVX512_BF16 and up to 128 rows: activations split into pairs of
+//         bf16 (hi + lo), bf16 x bf16 products summed in f32 (gemm_bf16.h);
+//         otherwise the weights are widened to f32 in registers (few rows) or
+//         per 64-row tile (many rows)
 //   int8  activations quantized per row (symmetric, dynamic) to u8 with a +128
 //         offset; u8 x s8 -> s32 (gemm_small_i8.h for few rows, oneDNN
 //         gemm_u8s8s32 otherwise); y = (acc - 128 * row_sum) * x_scale * w_scale + bias
@@ -18,7 +21,9 @@ namespace moeasr::cpu {
 void linear(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy);
 
 // Which kernel family a call takes (for benchmarks and tests).
-enum class LinearPath { kAuto, kSmallRows, kLibrary };
+// kBf16Pairs: bf16 weights through gemm_bf16.h (AVX512_BF16 only; other
+// weight types and CPUs ignore it and take kAuto's choice).
+enum class LinearPath { kAuto, kSmallRows, kLibrary, kBf16Pairs };
 void linear_with_path(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy,
                       LinearPath path);
 

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <limits>
+#include <string>
 
 #include "kernels/cpu/gemm_small.h"
 #include "kernels/naive.h"
@@ -73,9 +75,63 @@ TEST(LinearKernel, Bfloat16WidensExactly) {
     cpu::WeightMatrix wm{WeightType::kBF16, s.n, s.k, w.data(), nullptr, nullptr};
     const std::vector<double> ref = test::naive_linear(x.data(), s.m, s.k, wide.data(), b.data(), s.n);
     for (LinearPath p : paths()) {
+      if (p == LinearPath::kAuto && cpu::small_gemm_support().bf16_dot) continue;  // rounds x: next test
       std::vector<float> y(s.m * s.n);
       cpu::linear_with_path(x.data(), s.m, wm, b.data(), y.data(), s.n, p);
       EXPECT_LT(test::max_abs_diff(y.data(), ref), 1e-4) << s.m << "x" << s.k << "x" << s.n;
+    }
+  }
+}
+
+// With AVX512_BF16 the activations travel as pairs of bf16 (hi + lo): the
+// result must be the exact sum of both halves' products with the bf16
+// weights (up to float32 accumulation), and so within float32 rounding of
+// the widening path's; the low half must be used (hi alone is measurably off).
+TEST(LinearKernel, Bfloat16PairsKeepTheActivationsPrecision) {
+  if (!cpu::small_gemm_support().bf16_dot) GTEST_SKIP() << "this CPU has no AVX512_BF16";
+  std::mt19937 rng(4);
+  const Shape shapes[] = {{1, 5, 3},   {2, 16, 4},   {3, 19, 7},   {4, 64, 8},   {5, 100, 13},
+                          {17, 130, 9}, {48, 33, 20}, {70, 48, 5},  {9, 203, 37}, {16, 128, 32},
+                          {23, 66, 17}, {6, 33, 16},  {1, 704, 50}, {300, 40, 18}};
+  for (const Shape& s : shapes) {
+    auto xf = test::random_vector(s.m * s.k, rng), wf = test::random_vector(s.n * s.k, rng), b = test::random_vector(s.n, rng);
+    // NaNs right after x: a kernel that read past the last row would spread them.
+    std::vector<float> x_buffer(xf.begin(), xf.end());
+    x_buffer.resize(xf.size() + 64, std::numeric_limits<float>::quiet_NaN());
+    std::vector<uint16_t> w(wf.size());
+    std::vector<float> w_wide(wf.size()), x_pair(xf.size()), x_hi(xf.size());
+    for (size_t i = 0; i < w.size(); ++i) {
+      w[i] = to_bf16(wf[i]);
+      w_wide[i] = from_bf16(w[i]);
+    }
+    for (size_t i = 0; i < xf.size(); ++i) {
+      x_hi[i] = from_bf16(to_bf16(xf[i]));
+      x_pair[i] = x_hi[i] + from_bf16(to_bf16(xf[i] - x_hi[i]));
+    }
+    cpu::WeightMatrix wm{WeightType::kBF16, s.n, s.k, w.data(), nullptr, nullptr};
+    const std::vector<double> ref = test::naive_linear(x_pair.data(), s.m, s.k, w_wide.data(), b.data(), s.n);
+    const std::vector<double> widened = test::naive_linear(xf.data(), s.m, s.k, w_wide.data(), b.data(), s.n);
+    const std::vector<double> hi_only = test::naive_linear(x_hi.data(), s.m, s.k, w_wide.data(), b.data(), s.n);
+    for (LinearPath p : {LinearPath::kAuto, LinearPath::kBf16Pairs}) {
+      const int64_t ldy = s.n + 3;
+      std::vector<float> y_padded(s.m * ldy, -7.f), y(s.m * s.n);
+      cpu::linear_with_path(x_buffer.data(), s.m, wm, b.data(), y_padded.data(), ldy, p);
+      for (int64_t i = 0; i < s.m; ++i) {
+        for (int64_t j = 0; j < s.n; ++j) y[i * s.n + j] = y_padded[i * ldy + j];
+        for (int64_t j = s.n; j < ldy; ++j) ASSERT_EQ(y_padded[i * ldy + j], -7.f) << "padding written";
+      }
+      const std::string shape = std::to_string(s.m) + "x" + std::to_string(s.k) + "x" + std::to_string(s.n);
+      // |x - hi - lo| <= 2^-18 |x|: over k random terms of size ~1/3 that is
+      // ~1e-6 sqrt(k) apart, with float32 accumulation on top of it.
+      const double tolerance = 2e-5 * std::sqrt(static_cast<double>(s.k));
+      const double error = test::max_abs_diff(y.data(), widened);
+      EXPECT_LT(test::max_abs_diff(y.data(), ref), tolerance) << shape;
+      EXPECT_LT(error, tolerance) << shape;
+      double hi_only_error = 0;
+      for (size_t i = 0; i < widened.size(); ++i) hi_only_error = std::max(hi_only_error, std::fabs(hi_only[i] - widened[i]));
+      if (s.k >= 64) {
+        EXPECT_GT(hi_only_error, 10 * error) << shape << ": no better than hi alone";
+      }
     }
   }
 }
