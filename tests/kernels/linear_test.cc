@@ -39,6 +39,22 @@ float from_bf16(uint16_t h) {
   return f;
 }
 
+// Runs linear_with_path into rows ldy = n + pad apart, pre-filled with -7;
+// returns the [m, n] result and fails (non-fatally) if the padding was written.
+std::vector<float> linear_padded(const float* x, const Shape& s, const cpu::WeightMatrix& w, const float* bias,
+                                 LinearPath path, int64_t pad) {
+  const int64_t ldy = s.n + pad;
+  std::vector<float> y_padded(s.m * ldy, -7.f), y(s.m * s.n);
+  cpu::linear_with_path(x, s.m, w, bias, y_padded.data(), ldy, path);
+  int64_t written = 0;
+  for (int64_t i = 0; i < s.m; ++i) {
+    for (int64_t j = 0; j < s.n; ++j) y[i * s.n + j] = y_padded[i * ldy + j];
+    for (int64_t j = s.n; j < ldy; ++j) written += y_padded[i * ldy + j] != -7.f;
+  }
+  EXPECT_EQ(written, 0) << "padding written";
+  return y;
+}
+
 std::vector<LinearPath> paths() {
   std::vector<LinearPath> p = {LinearPath::kAuto, LinearPath::kLibrary};
   if (cpu::small_gemm_support().f32) p.push_back(LinearPath::kSmallRows);
@@ -113,13 +129,7 @@ TEST(LinearKernel, Bfloat16PairsKeepTheActivationsPrecision) {
     const std::vector<double> widened = test::naive_linear(xf.data(), s.m, s.k, w_wide.data(), b.data(), s.n);
     const std::vector<double> hi_only = test::naive_linear(x_hi.data(), s.m, s.k, w_wide.data(), b.data(), s.n);
     for (LinearPath p : {LinearPath::kAuto, LinearPath::kBf16Pairs}) {
-      const int64_t ldy = s.n + 3;
-      std::vector<float> y_padded(s.m * ldy, -7.f), y(s.m * s.n);
-      cpu::linear_with_path(x_buffer.data(), s.m, wm, b.data(), y_padded.data(), ldy, p);
-      for (int64_t i = 0; i < s.m; ++i) {
-        for (int64_t j = 0; j < s.n; ++j) y[i * s.n + j] = y_padded[i * ldy + j];
-        for (int64_t j = s.n; j < ldy; ++j) ASSERT_EQ(y_padded[i * ldy + j], -7.f) << "padding written";
-      }
+      const std::vector<float> y = linear_padded(x_buffer.data(), s, wm, b.data(), p, 3);
       const std::string shape = std::to_string(s.m) + "x" + std::to_string(s.k) + "x" + std::to_string(s.n);
       // |x - hi - lo| <= 2^-18 |x|: over k random terms of size ~1/3 that is
       // ~1e-6 sqrt(k) apart, with float32 accumulation on top of it.
@@ -169,13 +179,7 @@ TEST(LinearKernel, Int8MatchesQuantizedArithmetic) {
       }
     }
     for (LinearPath p : int8_paths) {
-      const int64_t ldy = s.n + 5;
-      std::vector<float> y_padded(s.m * ldy, -7.f), y(s.m * s.n);
-      cpu::linear_with_path(x.data(), s.m, wm, b.data(), y_padded.data(), ldy, p);
-      for (int64_t i = 0; i < s.m; ++i) {
-        for (int64_t j = 0; j < s.n; ++j) y[i * s.n + j] = y_padded[i * ldy + j];
-        for (int64_t j = s.n; j < ldy; ++j) ASSERT_EQ(y_padded[i * ldy + j], -7.f) << "padding written";
-      }
+      const std::vector<float> y = linear_padded(x.data(), s, wm, b.data(), p, 5);
       EXPECT_LT(test::max_abs_diff(y.data(), ref), 1e-4) << s.m << "x" << s.k << "x" << s.n;
       // And int8 is a fair approximation of float: error well under the output scale.
       EXPECT_LT(test::max_abs_diff(y.data(), exact), 0.05 * std::sqrt(static_cast<double>(s.k)));
