@@ -25,6 +25,7 @@
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "frontend/wav_reader.h"
+#include "kernels/cpu/linear.h"
 #include "machine_probe.h"
 #include "model/random_model.h"
 #include "model_cost.h"
@@ -523,7 +524,8 @@ int main(int argc, char** argv) {
                        {"repeat", o.repeat},         {"moe_path", o.per_expert_loop ? "loop" : "grouped"},
                        {"device", o.device},         {"compute_type", o.compute_type},
                        {"experts_only", o.experts_only}, {"moe_gemm", o.moe_gemm},
-                       {"device_name", subjects[0]->device_name()}};
+                       {"device_name", subjects[0]->device_name()},
+                       {"cpu_linear_kernels", moeasr::cpu::linear_kernels_summary()}};
     std::vector<json> reports;
     for (auto& s : subjects) reports.push_back(s->report(peak, bandwidth));
     if (reports.size() == 1) {
@@ -545,6 +547,7 @@ int main(int argc, char** argv) {
                                                          o.moe_gemm
                                                    : std::string(o.per_expert_loop ? "per-expert loop" : "grouped MoE"))
                 << ", weights " << o.compute_type << (o.experts_only ? " (experts)" : "") << "\n";
+      if (o.device == "cpu") std::cout << "few-row kernels: " << moeasr::cpu::linear_kernels_summary() << "\n";
       for (const json& r : reports) print_table(r);
       if (out.contains("ratio")) {
         std::cout << "ratio RTF(B)/RTF(A) = " << fmt(out["ratio"].get<double>(), 3) << "  (FLOP ratio per frame "

@@ -144,6 +144,14 @@ void linear_with_path(const float* x, int64_t m, const WeightMatrix& w, const fl
   }
 }
 
+std::string linear_kernels_summary() {
+  const SmallGemmSupport& s = small_gemm_support();
+  std::string out = s.f32 ? "float32 AVX-512" : "float32 oneDNN only";
+  out += s.bf16_dot ? ", bfloat16 bf16 pairs (AVX512_BF16)" : s.bf16 ? ", bfloat16 widened in registers" : ", bfloat16 widened tiles";
+  out += s.i8 ? ", int8 VNNI" : ", int8 oneDNN only";
+  return out;
+}
+
 void linear(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy) {
   linear_with_path(x, m, w, bias, y, ldy, LinearPath::kAuto);
 }

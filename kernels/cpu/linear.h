@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "kernels/cpu/weights.h"
 
@@ -19,6 +20,10 @@ namespace moeasr::cpu {
 
 // y[m, w.n] (leading dimension ldy) = x[m, w.k] W^T + bias (bias may be null).
 void linear(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy);
+
+// What this CPU runs for few rows, per weight type, e.g. "float32 AVX-512,
+// bfloat16 bf16 pairs (AVX512_BF16), int8 VNNI" (for benchmark reports).
+std::string linear_kernels_summary();
 
 // Which kernel family a call takes (for benchmarks and tests).
 // kBf16Pairs: bf16 weights through gemm_bf16.h (AVX512_BF16 only; other
