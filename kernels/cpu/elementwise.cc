@@ -4,9 +4,43 @@
 
 #include <Eigen/Core>
 
+#include "kernels/cpu/gemm_small.h"
+#include "kernels/cpu/vec_math.h"
+
 namespace moeasr::cpu {
 
 namespace {
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) void activation_avx512(float* x, int64_t n, Activation act) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, vec::activation(_mm512_loadu_ps(x + i), act));
+  if (i < n) {
+    const __mmask16 tail = static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(x + i, tail, vec::activation(_mm512_maskz_loadu_ps(tail, x + i), act));
+  }
+}
+
+__attribute__((target("avx512f"))) void glu_row_avx512(const float* lin, const float* gate, int64_t n, float* y) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    _mm512_storeu_ps(y + i, _mm512_mul_ps(_mm512_loadu_ps(lin + i), vec::sigmoid(_mm512_loadu_ps(gate + i))));
+  }
+  if (i < n) {
+    const __mmask16 tail = static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(y + i, tail,
+                          _mm512_mul_ps(_mm512_maskz_loadu_ps(tail, lin + i), vec::sigmoid(_mm512_maskz_loadu_ps(tail, gate + i))));
+  }
+}
+#endif
+
+bool have_avx512() {
+#if defined(__x86_64__)
+  return small_gemm_support().f32;
+#else
+  return false;
+#endif
+}
 
 using ArrayMap = Eigen::Map<Eigen::ArrayXf>;
 using ConstArrayMap = Eigen::Map<const Eigen::ArrayXf>;
@@ -31,7 +65,12 @@ void apply(ArrayMap a, Activation act) {
 
 }  // namespace
 
-void activation(float* x, int64_t n, Activation act) { apply(ArrayMap(x, n), act); }
+void activation(float* x, int64_t n, Activation act) {
+#if defined(__x86_64__)
+  if (vec::in_registers(act) && have_avx512()) return activation_avx512(x, n, act);
+#endif
+  apply(ArrayMap(x, n), act);
+}
 
 void activation_rows(float* x, int64_t rows, int64_t cols, int64_t ld, Activation act) {
   if (ld == cols) {
@@ -42,6 +81,12 @@ void activation_rows(float* x, int64_t rows, int64_t cols, int64_t ld, Activatio
 }
 
 void glu(const float* a, int64_t rows, int64_t half, float* y) {
+#if defined(__x86_64__)
+  if (have_avx512()) {
+    for (int64_t r = 0; r < rows; ++r) glu_row_avx512(a + r * 2 * half, a + r * 2 * half + half, half, y + r * half);
+    return;
+  }
+#endif
   for (int64_t r = 0; r < rows; ++r) {
     ConstArrayMap lin(a + r * 2 * half, half), gate(a + r * 2 * half + half, half);
     ArrayMap(y + r * half, half) = lin / (1.f + (-gate).exp());
