@@ -20,8 +20,7 @@ void dense_moa(const float* x, int64_t n, const DenseMoaView& L, float* y, Dense
   std::memset(y, 0, sizeof(float) * n * d);
   for (int64_t e = 0; e < E; ++e) {
     const ExpertWeights& w = L.experts[e];
-    linear(x, n, w.w1, w.b1, ws.hidden.data(), H);
-    activation(ws.hidden.data(), n * H, L.activation);
+    linear_activation(x, n, w.w1, w.b1, L.activation, ws.hidden.data(), H);
     linear(ws.hidden.data(), n, w.w2, w.b2, ws.out.data(), d);
     for (int64_t t = 0; t < n; ++t) add_scaled(y + t * d, ws.out.data() + t * d, ws.weights[t * E + e], d);
   }

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "kernels/cpu/vec_math.h"
+
 namespace moeasr::cpu {
 
 int64_t bf16_row_stride(int64_t k) { return (k + 31) / 32 * 32; }
@@ -67,7 +69,8 @@ constexpr LaneTable lane_table() {
 // next column block's rows.
 template <int R, int T>
 MOEASR_BF16 void dot_block(const uint16_t* xs, int64_t ldb, const uint16_t* const* wrow, int valid_t, int64_t k,
-                           const float* bias, int64_t j0, float* y, int64_t ldy, int64_t prefetch_ahead) {
+                           const float* bias, int64_t j0, float* y, int64_t ldy, int64_t prefetch_ahead,
+                           const Activation* act) {
   static_assert(R * T <= 16, "one vector of sums");
   __m512 acc[16];
   for (int q = 0; q < 16; ++q) acc[q] = _mm512_setzero_ps();
@@ -103,7 +106,8 @@ MOEASR_BF16 void dot_block(const uint16_t* xs, int64_t ldb, const uint16_t* cons
   const __mmask16 cols = static_cast<__mmask16>((1u << valid_t) - 1);
   const __m512 add = bias ? _mm512_permutexvar_ps(_mm512_loadu_si512(kLanes.t), _mm512_maskz_loadu_ps(cols, bias + j0))
                           : _mm512_setzero_ps();
-  const __m512 out = _mm512_add_ps(sum_lanes16(acc), add);
+  __m512 out = _mm512_add_ps(sum_lanes16(acc), add);
+  if (act) out = vec::activation(out, *act);
   for (int a = 0; a < R; ++a) {
     _mm512_mask_compressstoreu_ps(y + a * ldy + j0, static_cast<__mmask16>(cols << (a * T)), out);
   }
@@ -114,7 +118,7 @@ constexpr int kColumnBlock = 16;  // W rows per outer step
 // Rows [j0, j0 + 16) of W against every activation row: blocks of 4 x 4,
 // and the last m % 4 rows as 1 x 16, 2 x 8 or 3 x 4 blocks.
 MOEASR_BF16 void column_block(const uint16_t* xs, int64_t ldb, int64_t m, const WeightMatrix& w, int64_t j0,
-                              const float* bias, float* y, int64_t ldy) {
+                              const float* bias, float* y, int64_t ldy, const Activation* act) {
   const uint16_t* rows[kColumnBlock];
   const int valid = static_cast<int>(std::min<int64_t>(kColumnBlock, w.n - j0));
   for (int t = 0; t < kColumnBlock; ++t) rows[t] = w.bf16() + (j0 + std::min(t, valid - 1)) * w.k;
@@ -125,22 +129,22 @@ MOEASR_BF16 void column_block(const uint16_t* xs, int64_t ldb, int64_t m, const 
   for (int64_t i = 0; i < m4; i += 4) {
     for (int t0 = 0; t0 < kColumnBlock && t0 < valid; t0 += 4) {
       dot_block<4, 4>(xs + 2 * i * ldb, ldb, rows + t0, valid_from(t0, 4), k, bias, j0 + t0, y + i * ldy, ldy,
-                      i == 0 ? ahead : 0);
+                      i == 0 ? ahead : 0, act);
     }
   }
   const uint16_t* xr = xs + 2 * m4 * ldb;
   float* yr = y + m4 * ldy;
   const int64_t pf = m4 == 0 ? ahead : 0;
   switch (m - m4) {
-    case 1: dot_block<1, 16>(xr, ldb, rows, valid, k, bias, j0, yr, ldy, pf); break;
+    case 1: dot_block<1, 16>(xr, ldb, rows, valid, k, bias, j0, yr, ldy, pf, act); break;
     case 2:
       for (int t0 = 0; t0 < kColumnBlock && t0 < valid; t0 += 8) {
-        dot_block<2, 8>(xr, ldb, rows + t0, valid_from(t0, 8), k, bias, j0 + t0, yr, ldy, pf);
+        dot_block<2, 8>(xr, ldb, rows + t0, valid_from(t0, 8), k, bias, j0 + t0, yr, ldy, pf, act);
       }
       break;
     case 3:
       for (int t0 = 0; t0 < kColumnBlock && t0 < valid; t0 += 4) {
-        dot_block<3, 4>(xr, ldb, rows + t0, valid_from(t0, 4), k, bias, j0 + t0, yr, ldy, pf);
+        dot_block<3, 4>(xr, ldb, rows + t0, valid_from(t0, 4), k, bias, j0 + t0, yr, ldy, pf, act);
       }
       break;
     default: break;
@@ -164,10 +168,10 @@ MOEASR_BF16 void split_rows_avx512(const float* x, int64_t m, int64_t k, uint16_
 }
 
 MOEASR_BF16 void linear_avx512_bf16(const uint16_t* xs, int64_t ldb, int64_t m, const WeightMatrix& w,
-                                    const float* bias, float* y, int64_t ldy) {
+                                    const float* bias, float* y, int64_t ldy, const Activation* act) {
   const int64_t blocks = (w.n + kColumnBlock - 1) / kColumnBlock;
 #pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < blocks; ++b) column_block(xs, ldb, m, w, b * kColumnBlock, bias, y, ldy);
+  for (int64_t b = 0; b < blocks; ++b) column_block(xs, ldb, m, w, b * kColumnBlock, bias, y, ldy, act);
 }
 
 }  // namespace
@@ -177,14 +181,15 @@ void split_rows_bf16(const float* x, int64_t m, int64_t k, uint16_t* xs, int64_t
 }
 
 void linear_bf16_pairs(const uint16_t* xs, int64_t ldb, int64_t m, const WeightMatrix& w, const float* bias, float* y,
-                       int64_t ldy) {
-  linear_avx512_bf16(xs, ldb, m, w, bias, y, ldy);
+                       int64_t ldy, std::optional<Activation> act) {
+  linear_avx512_bf16(xs, ldb, m, w, bias, y, ldy, act ? &*act : nullptr);
 }
 
 #else  // not x86-64: callers check small_gemm_support().bf16_dot first
 
 void split_rows_bf16(const float*, int64_t, int64_t, uint16_t*, int64_t) {}
-void linear_bf16_pairs(const uint16_t*, int64_t, int64_t, const WeightMatrix&, const float*, float*, int64_t) {}
+void linear_bf16_pairs(const uint16_t*, int64_t, int64_t, const WeightMatrix&, const float*, float*, int64_t,
+                       std::optional<Activation>) {}
 
 #endif
 

@@ -19,7 +19,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
+#include "core/activation.h"
 #include "kernels/cpu/weights.h"
 
 namespace moeasr::cpu {
@@ -37,9 +39,10 @@ int64_t bf16_row_stride(int64_t k);
 // Requires small_gemm_support().bf16_dot.
 void split_rows_bf16(const float* x, int64_t m, int64_t k, uint16_t* xs, int64_t ldb);
 
-// y[i * ldy + j] = sum_c (hi[i][c] + lo[i][c]) * w[j][c] + bias[j] (bias may
-// be null). Requires small_gemm_support().bf16_dot.
+// y[i * ldy + j] = act(sum_c (hi[i][c] + lo[i][c]) * w[j][c] + bias[j]) (bias
+// may be null; act, if given, must be one vec::in_registers() accepts,
+// applied before the store). Requires small_gemm_support().bf16_dot.
 void linear_bf16_pairs(const uint16_t* xs, int64_t ldb, int64_t m, const WeightMatrix& w, const float* bias, float* y,
-                       int64_t ldy);
+                       int64_t ldy, std::optional<Activation> act = std::nullopt);
 
 }  // namespace moeasr::cpu

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "kernels/cpu/gemm_small.h"
+#include "kernels/cpu/vec_math.h"
 
 namespace moeasr::cpu {
 
@@ -110,7 +111,7 @@ constexpr LaneTables lane_tables() {
 template <int R, int T>
 MOEASR_VNNI void dot_block(const uint8_t* xq, int64_t ldq, const float* x_scale, const int8_t* const* wrow, int valid_t,
                            const WeightMatrix& w, int64_t j0, const float* bias, float* y, int64_t ldy,
-                           int64_t prefetch_ahead) {
+                           int64_t prefetch_ahead, const Activation* act) {
   static_assert(R * T <= 16, "one vector of sums");
   const int64_t k = w.k;
   __m512i acc[16];
@@ -147,7 +148,8 @@ MOEASR_VNNI void dot_block(const uint8_t* xq, int64_t ldq, const float* x_scale,
                                      _mm512_permutexvar_ps(idx_a, _mm512_maskz_loadu_ps((1u << R) - 1, x_scale)));
   const __m512 add = bias ? _mm512_permutexvar_ps(idx_t, _mm512_maskz_loadu_ps(cols, bias + j0)) : _mm512_setzero_ps();
   const __m512i sums = _mm512_sub_epi32(sum_lanes16(acc), _mm512_slli_epi32(row_sum, 7));
-  const __m512 out = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), scale, add);
+  __m512 out = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), scale, add);
+  if (act) out = vec::activation(out, *act);
   for (int a = 0; a < R; ++a) {
     _mm512_mask_compressstoreu_ps(y + a * ldy + j0, static_cast<__mmask16>(cols << (a * T)), out);
   }
@@ -158,7 +160,7 @@ constexpr int kColumnBlock = 16;  // W rows per outer step (one sum vector at 1 
 // Rows [j0, j0 + 16) of W against every activation row: blocks of 4 x 4,
 // and the last m % 4 rows as 1 x 16, 2 x 8 or 3 x 4 blocks.
 MOEASR_VNNI void column_block(const uint8_t* xq, int64_t ldq, const float* x_scale, int64_t m, const WeightMatrix& w,
-                              int64_t j0, const float* bias, float* y, int64_t ldy) {
+                              int64_t j0, const float* bias, float* y, int64_t ldy, const Activation* act) {
   const int8_t* rows[kColumnBlock];
   const int valid = static_cast<int>(std::min<int64_t>(kColumnBlock, w.n - j0));
   for (int t = 0; t < kColumnBlock; ++t) rows[t] = w.i8() + (j0 + std::min(t, valid - 1)) * w.k;
@@ -169,22 +171,22 @@ MOEASR_VNNI void column_block(const uint8_t* xq, int64_t ldq, const float* x_sca
   for (int64_t i = 0; i < m4; i += 4) {
     for (int t0 = 0; t0 < kColumnBlock && t0 < valid; t0 += 4) {
       dot_block<4, 4>(xq + i * ldq, ldq, x_scale + i, rows + t0, valid_from(t0, 4), w, j0 + t0, bias, y + i * ldy, ldy,
-                      i == 0 ? ahead : 0);
+                      i == 0 ? ahead : 0, act);
     }
   }
   const uint8_t* xr = xq + m4 * ldq;
   const float* sr = x_scale + m4;
   float* yr = y + m4 * ldy;
   switch (m - m4) {
-    case 1: dot_block<1, 16>(xr, ldq, sr, rows, valid, w, j0, bias, yr, ldy, m4 == 0 ? ahead : 0); break;
+    case 1: dot_block<1, 16>(xr, ldq, sr, rows, valid, w, j0, bias, yr, ldy, m4 == 0 ? ahead : 0, act); break;
     case 2:
       for (int t0 = 0; t0 < kColumnBlock && t0 < valid; t0 += 8) {
-        dot_block<2, 8>(xr, ldq, sr, rows + t0, valid_from(t0, 8), w, j0 + t0, bias, yr, ldy, m4 == 0 ? ahead : 0);
+        dot_block<2, 8>(xr, ldq, sr, rows + t0, valid_from(t0, 8), w, j0 + t0, bias, yr, ldy, m4 == 0 ? ahead : 0, act);
       }
       break;
     case 3:
       for (int t0 = 0; t0 < kColumnBlock && t0 < valid; t0 += 4) {
-        dot_block<3, 4>(xr, ldq, sr, rows + t0, valid_from(t0, 4), w, j0 + t0, bias, yr, ldy, m4 == 0 ? ahead : 0);
+        dot_block<3, 4>(xr, ldq, sr, rows + t0, valid_from(t0, 4), w, j0 + t0, bias, yr, ldy, m4 == 0 ? ahead : 0, act);
       }
       break;
     default: break;
@@ -192,10 +194,10 @@ MOEASR_VNNI void column_block(const uint8_t* xq, int64_t ldq, const float* x_sca
 }
 
 MOEASR_VNNI void small_linear_vnni(const uint8_t* xq, int64_t ldq, const float* x_scale, int64_t m,
-                                   const WeightMatrix& w, const float* bias, float* y, int64_t ldy) {
+                                   const WeightMatrix& w, const float* bias, float* y, int64_t ldy, const Activation* act) {
   const int64_t blocks = (w.n + kColumnBlock - 1) / kColumnBlock;
 #pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < blocks; ++b) column_block(xq, ldq, x_scale, m, w, b * kColumnBlock, bias, y, ldy);
+  for (int64_t b = 0; b < blocks; ++b) column_block(xq, ldq, x_scale, m, w, b * kColumnBlock, bias, y, ldy, act);
 }
 
 #endif  // __x86_64__
@@ -210,11 +212,11 @@ void quantize_rows_u8(const float* x, int64_t m, int64_t k, uint8_t* xq, int64_t
 }
 
 void small_linear_u8s8(const uint8_t* xq, int64_t ldq, const float* x_scale, int64_t m, const WeightMatrix& w,
-                       const float* bias, float* y, int64_t ldy) {
+                       const float* bias, float* y, int64_t ldy, std::optional<Activation> act) {
 #if defined(__x86_64__)
-  small_linear_vnni(xq, ldq, x_scale, m, w, bias, y, ldy);
+  small_linear_vnni(xq, ldq, x_scale, m, w, bias, y, ldy, act ? &*act : nullptr);
 #else
-  (void)xq, (void)ldq, (void)x_scale, (void)m, (void)w, (void)bias, (void)y, (void)ldy;  // callers check support first
+  (void)xq, (void)ldq, (void)x_scale, (void)m, (void)w, (void)bias, (void)y, (void)ldy, (void)act;  // callers check support first
 #endif
 }
 

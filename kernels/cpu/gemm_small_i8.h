@@ -14,7 +14,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
+#include "core/activation.h"
 #include "kernels/cpu/weights.h"
 
 namespace moeasr::cpu {
@@ -30,9 +32,10 @@ int64_t quantized_row_stride(int64_t k);
 // x_scale[i] = max|x[i, :]| / 127 (1 for an all-zero row); padding set to 0.
 void quantize_rows_u8(const float* x, int64_t m, int64_t k, uint8_t* xq, int64_t ldq, float* x_scale);
 
-// y[i * ldy + j] = (sum_c xq[i][c] * w[j][c] - 128 * row_sum[j]) * x_scale[i] * scale[j] + bias[j]
-// (bias may be null). Requires small_gemm_support().i8.
+// y[i * ldy + j] = act((sum_c xq[i][c] * w[j][c] - 128 * row_sum[j]) * x_scale[i] * scale[j] + bias[j])
+// (bias may be null; act, if given, must be one vec::in_registers() accepts,
+// applied before the store). Requires small_gemm_support().i8.
 void small_linear_u8s8(const uint8_t* xq, int64_t ldq, const float* x_scale, int64_t m, const WeightMatrix& w,
-                       const float* bias, float* y, int64_t ldy);
+                       const float* bias, float* y, int64_t ldy, std::optional<Activation> act = std::nullopt);
 
 }  // namespace moeasr::cpu

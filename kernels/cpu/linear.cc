@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "core/error.h"
@@ -11,6 +12,8 @@
 #include "kernels/cpu/gemm_bf16.h"
 #include "kernels/cpu/gemm_small.h"
 #include "kernels/cpu/gemm_small_i8.h"
+#include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/vec_math.h"
 
 namespace moeasr::cpu {
 
@@ -55,12 +58,16 @@ void linear_f32(const float* x, int64_t m, const WeightMatrix& w, const float* b
   }
 }
 
-void linear_bf16_split(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy) {
+// `act`: an activation for the kernel to apply before storing (the two
+// few-row kernels that do; the functions say whether they did).
+bool linear_bf16_split(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy,
+                       std::optional<Activation> act) {
   std::vector<uint16_t>& xs = scratch().xs;
   const int64_t ldb = bf16_row_stride(w.k);
   xs.resize(static_cast<size_t>(2 * m * ldb));
   split_rows_bf16(x, m, w.k, xs.data(), ldb);
-  linear_bf16_pairs(xs.data(), ldb, m, w, bias, y, ldy);
+  linear_bf16_pairs(xs.data(), ldb, m, w, bias, y, ldy, act);
+  return act.has_value();
 }
 
 void linear_bf16(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy,
@@ -86,13 +93,17 @@ void linear_bf16(const float* x, int64_t m, const WeightMatrix& w, const float* 
   }
 }
 
-void linear_i8(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy, bool small) {
+bool linear_i8(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy, bool small,
+               std::optional<Activation> act) {
   Scratch& s = scratch();
   const int64_t k = w.k, n = w.n, ldq = quantized_row_stride(k);
   s.xq.resize(static_cast<size_t>(m * ldq));
   s.x_scale.resize(static_cast<size_t>(m));
   quantize_rows_u8(x, m, k, s.xq.data(), ldq, s.x_scale.data());
-  if (small) return small_linear_u8s8(s.xq.data(), ldq, s.x_scale.data(), m, w, bias, y, ldy);
+  if (small) {
+    small_linear_u8s8(s.xq.data(), ldq, s.x_scale.data(), m, w, bias, y, ldy, act);
+    return act.has_value();
+  }
   s.acc.resize(static_cast<size_t>(m * n));
   const int32_t zero = 0;
   const dnnl_status_t st = dnnl_gemm_u8s8s32('N', 'T', 'F', m, n, k, 1.f, s.xq.data(), ldq, 0, w.i8(), k, 0, 0.f,
@@ -107,13 +118,13 @@ void linear_i8(const float* x, int64_t m, const WeightMatrix& w, const float* bi
       out[j] = bias ? v + bias[j] : v;
     }
   }
+  return false;
 }
 
-}  // namespace
-
-void linear_with_path(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy,
-                      LinearPath path) {
-  if (m == 0 || w.n == 0) return;
+// Returns whether `act` was applied.
+bool linear_dispatch(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy,
+                     LinearPath path, std::optional<Activation> act) {
+  if (m == 0 || w.n == 0) return true;
   const SmallGemmSupport& support = small_gemm_support();
   const bool available = w.type == WeightType::kF32 ? support.f32 : w.type == WeightType::kBF16 ? support.bf16 : support.i8;
   // Measured with moeasr-kernel-bench (BM_Linear, k 704, n 2816, one thread,
@@ -135,13 +146,33 @@ void linear_with_path(const float* x, int64_t m, const WeightMatrix& w, const fl
   if (path == LinearPath::kLibrary) small = false;
   if (w.type == WeightType::kBF16 && support.bf16_dot &&
       (path == LinearPath::kBf16Pairs || (path == LinearPath::kAuto && m <= kBf16PairRows))) {
-    return linear_bf16_split(x, m, w, bias, y, ldy);
+    return linear_bf16_split(x, m, w, bias, y, ldy, act);
   }
   switch (w.type) {
-    case WeightType::kF32: return linear_f32(x, m, w, bias, y, ldy, small);
-    case WeightType::kBF16: return linear_bf16(x, m, w, bias, y, ldy, small);
-    case WeightType::kI8: return linear_i8(x, m, w, bias, y, ldy, small);
+    case WeightType::kF32: linear_f32(x, m, w, bias, y, ldy, small); return false;
+    case WeightType::kBF16: linear_bf16(x, m, w, bias, y, ldy, small); return false;
+    case WeightType::kI8: return linear_i8(x, m, w, bias, y, ldy, small, act);
   }
+  return false;
+}
+
+}  // namespace
+
+void linear_with_path(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy,
+                      LinearPath path) {
+  linear_dispatch(x, m, w, bias, y, ldy, path, std::nullopt);
+}
+
+void linear_activation(const float* x, int64_t m, const WeightMatrix& w, const float* bias, Activation act, float* y,
+                       int64_t ldy) {
+#if defined(__x86_64__)
+  const bool in_registers = vec::in_registers(act);
+#else
+  const bool in_registers = false;
+#endif
+  const bool applied = linear_dispatch(x, m, w, bias, y, ldy, LinearPath::kAuto,
+                                       in_registers ? std::optional<Activation>(act) : std::nullopt);
+  if (!applied) activation_rows(y, m, w.n, ldy, act);
 }
 
 std::string linear_kernels_summary() {

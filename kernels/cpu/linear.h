@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/activation.h"
 #include "kernels/cpu/weights.h"
 
 namespace moeasr::cpu {
@@ -24,6 +25,12 @@ void linear(const float* x, int64_t m, const WeightMatrix& w, const float* bias,
 // What this CPU runs for few rows, per weight type, e.g. "float32 AVX-512,
 // bfloat16 bf16 pairs (AVX512_BF16), int8 VNNI" (for benchmark reports).
 std::string linear_kernels_summary();
+
+// y = act(x W^T + bias). The few-row int8 and bf16-pair kernels apply ReLU
+// and swish in registers before the store; other paths and activations run
+// cpu::activation over y afterwards.
+void linear_activation(const float* x, int64_t m, const WeightMatrix& w, const float* bias, Activation act, float* y,
+                       int64_t ldy);
 
 // Which kernel family a call takes (for benchmarks and tests).
 // kBf16Pairs: bf16 weights through gemm_bf16.h (AVX512_BF16 only; other

@@ -81,8 +81,7 @@ void moe_ffn(const float* x, int64_t n, const MoeLayerView& L, float* y, MoeWork
     if (count == 0) continue;
     const ExpertWeights& w = L.experts[e];
     float* h = ws.hidden.data() + begin * H;
-    linear(ws.gathered.data() + begin * d, count, w.w1, w.b1, h, H);
-    activation(h, count * H, L.activation);
+    linear_activation(ws.gathered.data() + begin * d, count, w.w1, w.b1, L.activation, h, H);
     linear(h, count, w.w2, w.b2, ws.expert_out.data() + begin * d, d);
   }
   // Weighted scatter-add. Rows are visited expert by expert, so every token
@@ -120,8 +119,7 @@ void moe_ffn_per_expert_loop(const float* x, int64_t n, const MoeLayerView& L, f
     he.resize(m * H);
     ye.resize(m * d);
     const ExpertWeights& w = L.experts[e];
-    linear(xe.data(), m, w.w1, w.b1, he.data(), H);
-    activation(he.data(), m * H, L.activation);
+    linear_activation(xe.data(), m, w.w1, w.b1, L.activation, he.data(), H);
     linear(he.data(), m, w.w2, w.b2, ye.data(), d);
     for (int64_t i = 0; i < m; ++i) add_scaled(y + tokens[i] * d, ye.data() + i * d, weights[i], d);
   }

@@ -62,8 +62,7 @@ void mot_ffn(const float* x, int64_t n, const MotLayerView& L, const MotGroups& 
   ws.expert_out.resize(static_cast<size_t>(E) * M * d);
   for (int e = 0; e < E; ++e) {
     const ExpertWeights& ew = L.experts[e];
-    linear(ws.mixed.data() + e * M * d, M, ew.w1, ew.b1, ws.hidden.data(), H);
-    activation(ws.hidden.data(), M * H, L.activation);
+    linear_activation(ws.mixed.data() + e * M * d, M, ew.w1, ew.b1, L.activation, ws.hidden.data(), H);
     linear(ws.hidden.data(), M, ew.w2, ew.b2, ws.expert_out.data() + e * M * d, d);
   }
   // Emit each expert's output back to the group's tokens with the same weights,

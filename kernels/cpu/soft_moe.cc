@@ -100,8 +100,7 @@ void soft_moe(const float* x, const int64_t* offsets, int num_groups, const Soft
   ws.slots_out.resize(static_cast<size_t>(m * G * d));
   for (int e = 0; e < L.num_experts; ++e) {
     const ExpertWeights& w = L.experts[e];
-    linear(ws.slots_in.data() + e * rows * d, rows, w.w1, w.b1, ws.hidden.data(), H);
-    activation(ws.hidden.data(), rows * H, L.activation);
+    linear_activation(ws.slots_in.data() + e * rows * d, rows, w.w1, w.b1, L.activation, ws.hidden.data(), H);
     linear(ws.hidden.data(), rows, w.w2, w.b2, ws.slots_out.data() + e * rows * d, d);
   }
 

@@ -22,6 +22,13 @@ void linear(const Tensor& x, const LinearWeights& w, Tensor& y) {
   cpu::linear(x.data<float>(), rows, w.matrix, w.bias_data(), y.data<float>(), w.out());
 }
 
+void linear_activation(const Tensor& x, const LinearWeights& w, Activation act, Tensor& y) {
+  MOEASR_CHECK(x.dim(-1) == w.in(), MOEASR_ERR_INTERNAL, "linear: input width ", x.dim(-1), " != ", w.in());
+  const int64_t rows = rows_of(x);
+  y.resize({rows, w.out()});
+  cpu::linear_activation(x.data<float>(), rows, w.matrix, w.bias_data(), act, y.data<float>(), w.out());
+}
+
 void layer_norm(const Tensor& x, const LayerNormWeights& n, Tensor& y) {
   const int64_t cols = x.dim(-1);
   MOEASR_CHECK(n.gamma.numel() == cols, MOEASR_ERR_INTERNAL, "layer_norm: width ", cols, " != ", n.gamma.numel());
@@ -108,8 +115,7 @@ void ffn(const Tensor& x, const FfnWeights& f, Tensor& y, FfnWorkspace& ws, int6
     return;
   }
   if (!f.config.moe) {
-    linear(x, f.w1, ws.hidden);
-    activation(ws.hidden, f.config.activation);
+    linear_activation(x, f.w1, f.config.activation, ws.hidden);
     linear(ws.hidden, f.w2, y);
     return;
   }

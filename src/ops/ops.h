@@ -16,6 +16,8 @@ namespace moeasr::ops {
 
 // y = x W^T + b, y resized to [rows(x), out].
 void linear(const Tensor& x, const LinearWeights& w, Tensor& y);
+// y = act(x W^T + b), the activation fused into the kernel where it can be.
+void linear_activation(const Tensor& x, const LinearWeights& w, Activation act, Tensor& y);
 // y = LayerNorm(x) over the last dimension; y resized like x (may alias x).
 void layer_norm(const Tensor& x, const LayerNormWeights& n, Tensor& y);
 // y += alpha * x (same shape).

@@ -8,6 +8,7 @@
 #include <limits>
 #include <string>
 
+#include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gemm_small.h"
 #include "kernels/naive.h"
 
@@ -141,6 +142,44 @@ TEST(LinearKernel, Bfloat16PairsKeepTheActivationsPrecision) {
       for (size_t i = 0; i < widened.size(); ++i) hi_only_error = std::max(hi_only_error, std::fabs(hi_only[i] - widened[i]));
       if (s.k >= 64) {
         EXPECT_GT(hi_only_error, 10 * error) << shape << ": no better than hi alone";
+      }
+    }
+  }
+}
+
+// linear_activation = linear, then activation over the result, for every
+// weight type and activation; where a kernel fuses it (few-row int8 and bf16
+// pairs, ReLU and swish) the same vector math runs before the store, so the
+// two agree to the bit.
+TEST(LinearKernel, FusedActivationEqualsLinearThenActivation) {
+  std::mt19937 rng(5);
+  const Shape shapes[] = {{1, 64, 40}, {3, 100, 17}, {16, 128, 32}, {23, 66, 19}, {40, 48, 21}, {150, 40, 9}};
+  for (const Shape& s : shapes) {
+    auto x = test::random_vector(s.m * s.k, rng), wf = test::random_vector(s.n * s.k, rng), b = test::random_vector(s.n, rng);
+    std::vector<uint16_t> w16(wf.size());
+    for (size_t i = 0; i < wf.size(); ++i) w16[i] = to_bf16(wf[i]);
+    std::vector<int8_t> w8(wf.size());
+    std::vector<float> scale(s.n);
+    std::vector<int32_t> row_sum(s.n, 0);
+    for (int64_t j = 0; j < s.n; ++j) {
+      scale[j] = 1.f / 127.f;
+      for (int64_t c = 0; c < s.k; ++c) {
+        w8[j * s.k + c] = static_cast<int8_t>(std::lrintf(wf[j * s.k + c] * 127.f));
+        row_sum[j] += w8[j * s.k + c];
+      }
+    }
+    const cpu::WeightMatrix matrices[] = {{WeightType::kF32, s.n, s.k, wf.data(), nullptr, nullptr},
+                                          {WeightType::kBF16, s.n, s.k, w16.data(), nullptr, nullptr},
+                                          {WeightType::kI8, s.n, s.k, w8.data(), scale.data(), row_sum.data()}};
+    for (const cpu::WeightMatrix& wm : matrices) {
+      for (Activation act : {Activation::kSwish, Activation::kRelu, Activation::kGelu}) {
+        const int64_t ldy = s.n + 2;
+        std::vector<float> fused(s.m * ldy, -7.f), separate(s.m * ldy, -7.f);
+        cpu::linear_activation(x.data(), s.m, wm, b.data(), act, fused.data(), ldy);
+        cpu::linear(x.data(), s.m, wm, b.data(), separate.data(), ldy);
+        cpu::activation_rows(separate.data(), s.m, s.n, ldy, act);
+        EXPECT_EQ(fused, separate) << cpu::weight_type_name(wm.type) << " " << activation_name(act) << " " << s.m
+                                   << "x" << s.k << "x" << s.n;
       }
     }
   }
