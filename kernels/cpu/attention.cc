@@ -37,7 +37,7 @@ void rel_pos_attention(const float* q, int64_t t, int64_t ldq, const float* k, c
 
 void dot_product_attention(const float* q, int64_t t, int64_t ldq, const float* k, const float* v, int64_t l,
                            int64_t ldkv, int heads, int d_k, bool causal, float* out, int64_t ldo,
-                           AttentionScratch& s) {
+                           AttentionScratch& s, int64_t first_query_position) {
   if (t == 0) return;
   const float scale = 1.f / std::sqrt(static_cast<float>(d_k));
   s.scores.resize(static_cast<size_t>(t) * l);
@@ -48,7 +48,7 @@ void dot_product_attention(const float* q, int64_t t, int64_t ldq, const float* 
       // Masked scores get probability exactly 0 (WeNet: fill -inf, softmax, fill 0).
       for (int64_t i = 0; i < t; ++i) {
         float* row = s.scores.data() + i * l;
-        const int64_t visible = std::min<int64_t>(i + 1, l);
+        const int64_t visible = std::min<int64_t>(first_query_position + i + 1, l);
         softmax_rows(row, 1, visible, visible);
         for (int64_t j = visible; j < l; ++j) row[j] = 0.f;
       }

@@ -20,9 +20,11 @@ void rel_pos_attention(const float* q, int64_t t, int64_t ldq, const float* k, c
                        int64_t l, int64_t ldkv, const float* pos_bias_u, const float* pos_bias_v, int heads, int d_k,
                        float* out, int64_t ldo, AttentionScratch& scratch);
 
-// Scaled dot-product attention. With `causal`, query i sees keys 0..i.
+// Scaled dot-product attention. With `causal`, query i sees keys
+// 0..first_query_position + i (the queries are positions
+// first_query_position.. of the sequence whose l positions are the keys).
 void dot_product_attention(const float* q, int64_t t, int64_t ldq, const float* k, const float* v, int64_t l,
                            int64_t ldkv, int heads, int d_k, bool causal, float* out, int64_t ldo,
-                           AttentionScratch& scratch);
+                           AttentionScratch& scratch, int64_t first_query_position = 0);
 
 }  // namespace moeasr::cpu

@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <map>
+#include <utility>
 
 #include "core/error.h"
 
@@ -25,57 +27,82 @@ AttentionDecoder::AttentionDecoder(const ModelConfig& config, const SafeTensors&
   }
 }
 
-void AttentionDecoder::log_probs(const DecoderWeights& dec, const Tensor& memory,
-                                 const std::vector<std::vector<int>>& inputs, DecoderWorkspace& ws, Tensor& out) const {
-  const int64_t d = d_;
-  const int d_k = static_cast<int>(d / heads_);
-  std::vector<int64_t> row(inputs.size() + 1, 0);
-  for (size_t i = 0; i < inputs.size(); ++i) row[i + 1] = row[i] + static_cast<int64_t>(inputs[i].size()) + 1;
-  const int64_t n = row.back();
-  const float xscale = std::sqrt(static_cast<float>(d));
-
-  // Embedding * sqrt(d) + absolute position encoding; <sos> first.
-  ws.x.resize({n, d});
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const int64_t len = row[i + 1] - row[i];
-    float* x = ws.x.data<float>() + row[i] * d;
-    pos_enc_.rows(0, len, x);
-    for (int64_t j = 0; j < len; ++j) {
-      const int token = j == 0 ? sos_ : inputs[i][j - 1];
+AttentionDecoder::Prefixes AttentionDecoder::prefixes(const std::vector<std::vector<int>>& sequences) const {
+  Prefixes p;
+  std::map<std::pair<int64_t, int>, int64_t> child;  // (parent node, token) -> node
+  for (const std::vector<int>& seq : sequences) {
+    std::vector<int64_t> path(seq.size() + 1);
+    int64_t first_new = -1;
+    for (size_t j = 0; j <= seq.size(); ++j) {
+      const int token = j == 0 ? sos_ : seq[j - 1];
       MOEASR_CHECK(token >= 0 && token < vocab_, MOEASR_ERR_INVALID_ARGUMENT, "token id ", token,
                    " is outside the vocabulary of ", vocab_);
-      const float* e = dec.embedding.data<float>() + static_cast<int64_t>(token) * d;
-      for (int64_t c = 0; c < d; ++c) x[j * d + c] += e[c] * xscale;
+      const std::pair<int64_t, int> key(j == 0 ? -1 : path[j - 1], token);
+      auto it = child.find(key);
+      if (it == child.end()) {
+        it = child.emplace(key, p.size()).first;
+        p.token.push_back(token);
+        p.depth.push_back(static_cast<int64_t>(j));
+        if (first_new < 0) first_new = static_cast<int64_t>(j);
+      }
+      path[j] = it->second;
     }
+    p.path.push_back(std::move(path));
+    p.first_new.push_back(first_new < 0 ? static_cast<int64_t>(seq.size()) + 1 : first_new);
+  }
+  return p;
+}
+
+void AttentionDecoder::log_probs(const DecoderWeights& dec, const Tensor& memory, const Prefixes& pre,
+                                 DecoderWorkspace& ws, Tensor& out) const {
+  const int64_t d = d_;
+  const int d_k = static_cast<int>(d / heads_);
+  const int64_t n = pre.size();
+  const float xscale = std::sqrt(static_cast<float>(d));
+
+  // Embedding * sqrt(d) + absolute position encoding, one row per prefix.
+  ws.x.resize({n, d});
+  for (int64_t r = 0; r < n; ++r) {
+    float* x = ws.x.data<float>() + r * d;
+    pos_enc_.rows(pre.depth[r], 1, x);
+    const float* e = dec.embedding.data<float>() + static_cast<int64_t>(pre.token[r]) * d;
+    for (int64_t c = 0; c < d; ++c) x[c] += e[c] * xscale;
   }
 
   const int64_t t_mem = memory.dim(0);
   for (const DecoderLayerWeights& layer : dec.layers) {
-    // Causal self-attention, per hypothesis.
+    // Causal self-attention: each sequence's new prefixes attend to the
+    // prefixes on its path (gathered, as earlier sequences may own them).
     ops::layer_norm(ws.x, layer.norm1, ws.h);
     ops::linear(ws.h, layer.self_attn.q, ws.q);
     ops::linear(ws.h, layer.self_attn.k, ws.k);
     ops::linear(ws.h, layer.self_attn.v, ws.v);
     ws.att.resize({n, d});
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      const int64_t r = row[i], len = row[i + 1] - row[i];
-      cpu::dot_product_attention(ws.q.data<float>() + r * d, len, d, ws.k.data<float>() + r * d,
-                                 ws.v.data<float>() + r * d, len, d, heads_, d_k, true, ws.att.data<float>() + r * d,
-                                 d, ws.attention);
+    for (size_t i = 0; i < pre.path.size(); ++i) {
+      const std::vector<int64_t>& path = pre.path[i];
+      const int64_t len = static_cast<int64_t>(path.size()), first = pre.first_new[i];
+      if (first >= len) continue;  // a duplicate: every prefix computed already
+      ws.path_k.resize({len, d});
+      ws.path_v.resize({len, d});
+      for (int64_t j = 0; j < len; ++j) {
+        std::memcpy(ws.path_k.data<float>() + j * d, ws.k.data<float>() + path[j] * d, sizeof(float) * d);
+        std::memcpy(ws.path_v.data<float>() + j * d, ws.v.data<float>() + path[j] * d, sizeof(float) * d);
+      }
+      const int64_t r = path[first];
+      cpu::dot_product_attention(ws.q.data<float>() + r * d, len - first, d, ws.path_k.data<float>(),
+                                 ws.path_v.data<float>(), len, d, heads_, d_k, true, ws.att.data<float>() + r * d, d,
+                                 ws.attention, first);
     }
     ops::linear(ws.att, layer.self_attn.out, ws.y);
     ops::add_scaled(ws.x, ws.y, 1.f);
 
-    // Cross-attention to the encoder output: keys/values once for all hypotheses.
+    // Cross-attention to the encoder output, every prefix at once.
     ops::layer_norm(ws.x, layer.norm2, ws.h);
     ops::linear(ws.h, layer.src_attn.q, ws.q);
     ops::linear(memory, layer.src_attn.k, ws.mem_k);
     ops::linear(memory, layer.src_attn.v, ws.mem_v);
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      const int64_t r = row[i], len = row[i + 1] - row[i];
-      cpu::dot_product_attention(ws.q.data<float>() + r * d, len, d, ws.mem_k.data<float>(), ws.mem_v.data<float>(),
-                                 t_mem, d, heads_, d_k, false, ws.att.data<float>() + r * d, d, ws.attention);
-    }
+    cpu::dot_product_attention(ws.q.data<float>(), n, d, ws.mem_k.data<float>(), ws.mem_v.data<float>(), t_mem, d,
+                               heads_, d_k, false, ws.att.data<float>(), d, ws.attention);
     ops::linear(ws.att, layer.src_attn.out, ws.y);
     ops::add_scaled(ws.x, ws.y, 1.f);
 
@@ -94,17 +121,19 @@ std::vector<HypothesisScores> AttentionDecoder::score(const Tensor& memory, cons
   if (hyps.empty()) return scores;
   MOEASR_CHECK(memory.rank() == 2 && memory.dim(1) == d_ && memory.dim(0) > 0, MOEASR_ERR_INVALID_ARGUMENT,
                "rescoring needs a non-empty encoder output");
-  // Position j of hypothesis i predicts token j; position len predicts <eos>.
+  // The row of prefix (<sos>, t_0..t_{j-1}) predicts token j; the full
+  // hypothesis' row predicts <eos>.
   auto accumulate = [&](const std::vector<std::vector<int>>& inputs, bool reversed) {
-    log_probs(reversed ? right_ : left_, memory, inputs, ws, ws.logits);
-    int64_t r = 0;
+    const Prefixes pre = prefixes(inputs);
+    log_probs(reversed ? right_ : left_, memory, pre, ws, ws.logits);
+    const float* logits = ws.logits.data<float>();
     for (size_t i = 0; i < inputs.size(); ++i) {
       const std::vector<int>& in = inputs[i];
+      const std::vector<int64_t>& path = pre.path[i];
       double s = 0;
-      for (size_t j = 0; j < in.size(); ++j) s += ws.logits.data<float>()[(r + j) * vocab_ + in[j]];
-      s += ws.logits.data<float>()[(r + in.size()) * vocab_ + eos_];
+      for (size_t j = 0; j < in.size(); ++j) s += logits[path[j] * vocab_ + in[j]];
+      s += logits[path[in.size()] * vocab_ + eos_];
       (reversed ? scores[i].r2l : scores[i].l2r) = s;
-      r += static_cast<int64_t>(in.size()) + 1;
     }
   };
   accumulate(hyps, false);

@@ -1,11 +1,15 @@
 // WeNet's (Bi)TransformerDecoder, used to rescore CTC n-best hypotheses
 // (attention rescoring). All hypotheses of an utterance run in one batched
-// forward: their token rows are stacked ([sum of lengths, d]) for the
-// position-wise ops; self-attention (causal) and cross-attention run per
-// hypothesis. Padding is never needed, so the result equals WeNet's padded
-// batch on every valid position.
+// forward over the distinct prefixes they contain: with causal
+// self-attention the decoder state at a position depends only on the tokens
+// up to it, so a prefix shared by several hypotheses (the n-best of a prefix
+// beam search share most of theirs) is computed once. Position-wise ops and
+// cross-attention run over all prefixes stacked; self-attention runs per
+// hypothesis for the prefixes it adds. Padding is never needed, so the
+// result equals WeNet's padded batch on every valid position.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "core/tensor.h"
@@ -18,7 +22,7 @@
 namespace moeasr {
 
 struct DecoderWorkspace {
-  Tensor x, h, q, k, v, att, y, mem_k, mem_v, logits;
+  Tensor x, h, q, k, v, att, y, mem_k, mem_v, logits, path_k, path_v;
   ops::FfnWorkspace ffn;
   cpu::AttentionScratch attention;
 };
@@ -38,10 +42,24 @@ class AttentionDecoder {
   std::vector<HypothesisScores> score(const Tensor& memory, const std::vector<std::vector<int>>& hyps, bool with_r2l,
                                       DecoderWorkspace& ws) const;
 
-  // Log-probabilities [sum of (len + 1), vocab] of one direction for the given
-  // token sequences (each prefixed with <sos> internally). Exposed for tests.
-  void log_probs(const DecoderWeights& decoder, const Tensor& memory, const std::vector<std::vector<int>>& inputs,
-                 DecoderWorkspace& ws, Tensor& out) const;
+  // The distinct prefixes of token sequences, each prefixed with <sos>:
+  // node r is one prefix (<sos>, t_0, .., t_{j-1}) ending in token[r] at
+  // position depth[r]. Sequence i's position j is node path[i][j] (len + 1
+  // positions); the nodes it adds, from position first_new[i] on, are
+  // consecutive rows.
+  struct Prefixes {
+    std::vector<int> token;
+    std::vector<int64_t> depth;
+    std::vector<std::vector<int64_t>> path;
+    std::vector<int64_t> first_new;
+    int64_t size() const { return static_cast<int64_t>(token.size()); }
+  };
+  Prefixes prefixes(const std::vector<std::vector<int>>& sequences) const;
+
+  // Log-probabilities [prefixes.size(), vocab] of one direction: row r is the
+  // distribution of the token that follows prefix r. Exposed for tests.
+  void log_probs(const DecoderWeights& decoder, const Tensor& memory, const Prefixes& prefixes, DecoderWorkspace& ws,
+                 Tensor& out) const;
   const DecoderWeights& left() const { return left_; }
   const DecoderWeights& right() const { return right_; }
 

@@ -85,5 +85,22 @@ TEST(AttentionKernel, CausalDotProductMatchesNaive) {
   }
 }
 
+// Queries that are the last rows of a causal sequence (first_query_position
+// p): the same outputs as those rows of the whole sequence's attention.
+TEST(AttentionKernel, CausalQueriesFromAnOffsetEqualTheWholeSequence) {
+  const int heads = 2, d_k = 4;
+  const int64_t d = heads * d_k, l = 7;
+  std::mt19937 rng(3);
+  auto q = test::random_vector(l * d, rng), k = test::random_vector(l * d, rng), v = test::random_vector(l * d, rng);
+  cpu::AttentionScratch s;
+  std::vector<float> whole(l * d);
+  cpu::dot_product_attention(q.data(), l, d, k.data(), v.data(), l, d, heads, d_k, true, whole.data(), d, s);
+  for (int64_t p : {1, 3, 6}) {
+    std::vector<float> part((l - p) * d);
+    cpu::dot_product_attention(q.data() + p * d, l - p, d, k.data(), v.data(), l, d, heads, d_k, true, part.data(), d, s, p);
+    for (int64_t i = 0; i < (l - p) * d; ++i) EXPECT_NEAR(part[i], whole[p * d + i], 1e-6) << "offset " << p;
+  }
+}
+
 }  // namespace
 }  // namespace moeasr
