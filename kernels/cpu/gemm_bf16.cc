@@ -62,8 +62,9 @@ constexpr LaneTable lane_table() {
 }
 
 // One block: R activation rows x T weight rows (R * T <= 16 sums), each a dot
-// product over k in 32-element steps. x rows are ldb apart and zero-padded
-// to ldb; W rows are exactly k long, so the last step masks them. W rows past
+// product over k in 32-element steps. An activation row is a hi row and a lo
+// row, ldb apart (so rows are 2 ldb apart), zero-padded to ldb; W rows are
+// exactly k long, so the last step masks them. W rows past
 // n are clamped by the caller's `wrow` pointers and their sums dropped.
 // prefetch_ahead: 0, or the distance in elements to the same lines of the
 // next column block's rows.
