@@ -10,8 +10,9 @@
 // (rounding the activations to one bf16 as well, which would be 2x faster
 // again, changes a fixture model's n-best; tests/model/compute_type_test.cc).
 //
-// (vdpbf16ps reads bf16 denormals as zero; a lo half can only be one when
-// |x| < ~1e-36, where the product is negligible anyway.)
+// (vdpbf16ps reads bf16 denormals as zero; a nonzero lo half is at least
+// x's float32 ulp, so it can only be one when |x| < 2^-102, ~2e-31, where
+// the product is negligible anyway.)
 //
 // Weights are bf16 [n, k] as stored (row-major, read in place, never
 // repacked); vdpbf16ps takes adjacent pairs along k, which is that layout.
