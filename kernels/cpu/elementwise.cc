@@ -15,10 +15,8 @@ namespace {
 __attribute__((target("avx512f"))) void activation_avx512(float* x, int64_t n, Activation act) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, vec::activation(_mm512_loadu_ps(x + i), act));
-  if (i < n) {
-    const __mmask16 tail = static_cast<__mmask16>((1u << (n - i)) - 1);
-    _mm512_mask_storeu_ps(x + i, tail, vec::activation(_mm512_maskz_loadu_ps(tail, x + i), act));
-  }
+  const __mmask16 tail = vec::mask16(n - i);
+  if (tail) _mm512_mask_storeu_ps(x + i, tail, vec::activation(_mm512_maskz_loadu_ps(tail, x + i), act));
 }
 
 __attribute__((target("avx512f"))) void glu_row_avx512(const float* lin, const float* gate, int64_t n, float* y) {
@@ -26,8 +24,8 @@ __attribute__((target("avx512f"))) void glu_row_avx512(const float* lin, const f
   for (; i + 16 <= n; i += 16) {
     _mm512_storeu_ps(y + i, _mm512_mul_ps(_mm512_loadu_ps(lin + i), vec::sigmoid(_mm512_loadu_ps(gate + i))));
   }
-  if (i < n) {
-    const __mmask16 tail = static_cast<__mmask16>((1u << (n - i)) - 1);
+  const __mmask16 tail = vec::mask16(n - i);
+  if (tail) {
     _mm512_mask_storeu_ps(y + i, tail,
                           _mm512_mul_ps(_mm512_maskz_loadu_ps(tail, lin + i), vec::sigmoid(_mm512_maskz_loadu_ps(tail, gate + i))));
   }

@@ -16,11 +16,6 @@ namespace {
 
 #define MOEASR_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
-MOEASR_BF16 __mmask16 mask16(int64_t count) {
-  if (count <= 0) return 0;
-  return count >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << count) - 1);
-}
-
 // acc += pairwise bf16 products, accumulating in place (written as asm for the
 // same reason as dpbusd in gemm_small_i8.cc: GCC 12 otherwise moves the
 // accumulator around the instruction, on the loop-carried dependency).
@@ -158,7 +153,7 @@ MOEASR_BF16 void split_rows_avx512(const float* x, int64_t m, int64_t k, uint16_
     uint16_t* hi = xs + 2 * i * ldb;
     uint16_t* lo = hi + ldb;
     for (int64_t c = 0; c < ldb; c += 16) {  // zeros past k: the padding
-      const __m512 v = _mm512_maskz_loadu_ps(mask16(k - c), row + c);
+      const __m512 v = _mm512_maskz_loadu_ps(vec::mask16(k - c), row + c);
       const __m256i h = reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v));
       const __m512 h_wide = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
       const __m256i l = reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(_mm512_sub_ps(v, h_wide)));  // exact difference

@@ -32,17 +32,13 @@ void quantize_rows_scalar(const float* x, int64_t m, int64_t k, uint8_t* xq, int
 #if defined(__x86_64__)
 #define MOEASR_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 
-MOEASR_VNNI __mmask16 mask16(int64_t count) {
-  return count >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << count) - 1);
-}
-
 // Same arithmetic as the scalar version: cvtps rounds to nearest even, like lrintf.
 MOEASR_VNNI void quantize_rows_avx512(const float* x, int64_t m, int64_t k, uint8_t* xq, int64_t ldq, float* x_scale) {
   for (int64_t i = 0; i < m; ++i) {
     const float* row = x + i * k;
     __m512 vmax = _mm512_setzero_ps();
     for (int64_t c = 0; c < k; c += 16) {
-      vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_maskz_loadu_ps(mask16(k - c), row + c)));
+      vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_maskz_loadu_ps(vec::mask16(k - c), row + c)));
     }
     const float amax = _mm512_reduce_max_ps(vmax);
     const float scale = amax > 0.f ? amax / 127.f : 1.f;
@@ -50,7 +46,7 @@ MOEASR_VNNI void quantize_rows_avx512(const float* x, int64_t m, int64_t k, uint
     const __m512i offset = _mm512_set1_epi32(128);
     uint8_t* q = xq + i * ldq;
     for (int64_t c = 0; c < k; c += 16) {
-      const __mmask16 mk = mask16(k - c);
+      const __mmask16 mk = vec::mask16(k - c);
       const __m512i v = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(mk, row + c), inv)), offset);
       _mm512_mask_cvtepi32_storeu_epi8(q + c, mk, v);
     }

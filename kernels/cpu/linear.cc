@@ -165,13 +165,8 @@ void linear_with_path(const float* x, int64_t m, const WeightMatrix& w, const fl
 
 void linear_activation(const float* x, int64_t m, const WeightMatrix& w, const float* bias, Activation act, float* y,
                        int64_t ldy) {
-#if defined(__x86_64__)
-  const bool in_registers = vec::in_registers(act);
-#else
-  const bool in_registers = false;
-#endif
   const bool applied = linear_dispatch(x, m, w, bias, y, ldy, LinearPath::kAuto,
-                                       in_registers ? std::optional<Activation>(act) : std::nullopt);
+                                       vec::in_registers(act) ? std::optional<Activation>(act) : std::nullopt);
   if (!applied) activation_rows(y, m, w.n, ldy, act);
 }
 

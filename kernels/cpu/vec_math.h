@@ -1,18 +1,42 @@
 // AVX-512 math on 16 floats at a time, for kernels compiled for a baseline
 // x86-64 that take an AVX-512 path at run time (Eigen's exp is chosen at
 // compile time, so in this build it runs 4 lanes wide: 2.4 ns per swish
-// against 0.2 here). Include only from functions with an AVX-512F target.
+// against 0.2 here). Call the AVX-512 functions only from functions with an
+// AVX-512F target; in_registers() is for every platform.
 #pragma once
 
-#if defined(__x86_64__)
-
-#include <immintrin.h>
+#include <cstdint>
 
 #include "core/activation.h"
 
 namespace moeasr::cpu::vec {
 
+// Whether activation() below computes `act` in registers (never off x86-64).
+inline bool in_registers(Activation act) {
+#if defined(__x86_64__)
+  return act == Activation::kRelu || act == Activation::kSwish;
+#else
+  (void)act;
+  return false;
+#endif
+}
+
+}  // namespace moeasr::cpu::vec
+
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+
+namespace moeasr::cpu::vec {
+
 #define MOEASR_AVX512F_INLINE __attribute__((target("avx512f"), always_inline)) inline
+
+// The first `count` of 16 lanes (none for count <= 0, all for count >= 16):
+// the mask of a loop's last, partial vector.
+MOEASR_AVX512F_INLINE __mmask16 mask16(int64_t count) {
+  if (count <= 0) return 0;
+  return count >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << count) - 1);
+}
 
 // exp(x) to within 2 ulp: x = n ln2 + r, |r| <= ln2 / 2, Cephes' degree-6
 // polynomial for exp(r), then scaled by 2^n. Inputs are clamped to
@@ -44,9 +68,6 @@ MOEASR_AVX512F_INLINE __m512 sigmoid(__m512 x) {
 MOEASR_AVX512F_INLINE __m512 swish(__m512 x) {
   return _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.f), exp(_mm512_sub_ps(_mm512_setzero_ps(), x))));
 }
-
-// Whether activation() below computes `act` in registers.
-inline bool in_registers(Activation act) { return act == Activation::kRelu || act == Activation::kSwish; }
 
 // act(x) for the activations in_registers() accepts; x unchanged otherwise.
 MOEASR_AVX512F_INLINE __m512 activation(__m512 x, Activation act) {
