@@ -82,16 +82,23 @@ void AttentionDecoder::log_probs(const DecoderWeights& dec, const Tensor& memory
       const std::vector<int64_t>& path = pre.path[i];
       const int64_t len = static_cast<int64_t>(path.size()), first = pre.first_new[i];
       if (first >= len) continue;  // a duplicate: every prefix computed already
-      ws.path_k.resize({len, d});
-      ws.path_v.resize({len, d});
-      for (int64_t j = 0; j < len; ++j) {
-        std::memcpy(ws.path_k.data<float>() + j * d, ws.k.data<float>() + path[j] * d, sizeof(float) * d);
-        std::memcpy(ws.path_v.data<float>() + j * d, ws.v.data<float>() + path[j] * d, sizeof(float) * d);
+      // A sequence that owns its whole path (the first one) has its rows
+      // contiguous already; the others gather their path's keys and values.
+      const float* keys = ws.k.data<float>() + path[0] * d;
+      const float* values = ws.v.data<float>() + path[0] * d;
+      if (first > 0) {
+        ws.path_k.resize({len, d});
+        ws.path_v.resize({len, d});
+        for (int64_t j = 0; j < len; ++j) {
+          std::memcpy(ws.path_k.data<float>() + j * d, ws.k.data<float>() + path[j] * d, sizeof(float) * d);
+          std::memcpy(ws.path_v.data<float>() + j * d, ws.v.data<float>() + path[j] * d, sizeof(float) * d);
+        }
+        keys = ws.path_k.data<float>();
+        values = ws.path_v.data<float>();
       }
       const int64_t r = path[first];
-      cpu::dot_product_attention(ws.q.data<float>() + r * d, len - first, d, ws.path_k.data<float>(),
-                                 ws.path_v.data<float>(), len, d, heads_, d_k, true, ws.att.data<float>() + r * d, d,
-                                 ws.attention, first);
+      cpu::dot_product_attention(ws.q.data<float>() + r * d, len - first, d, keys, values, len, d, heads_, d_k, true,
+                                 ws.att.data<float>() + r * d, d, ws.attention, first);
     }
     ops::linear(ws.att, layer.self_attn.out, ws.y);
     ops::add_scaled(ws.x, ws.y, 1.f);
