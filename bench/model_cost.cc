@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "model/weight_spec.h"
+#include "formats/weight_spec.h"
 
 namespace moeasr::bench {
 

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "model/config.h"
+#include "formats/model_config.h"
 
 namespace moeasr::bench {
 

@@ -27,7 +27,7 @@
 #include "frontend/wav_reader.h"
 #include "kernels/cpu/linear.h"
 #include "machine_probe.h"
-#include "model/random_model.h"
+#include "formats/random_model.h"
 #include "model_cost.h"
 #include "runtime/asr_model.h"
 #include "runtime/stream.h"

@@ -3,7 +3,7 @@
 // hang or a huge allocation.
 #include "core/error.h"
 #include "fuzz_util.h"
-#include "model/ast_config.h"
+#include "formats/classifier_config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string yaml(reinterpret_cast<const char*>(data), size);

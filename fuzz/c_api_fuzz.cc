@@ -19,7 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fuzz_util.h"
-#include "model/units.h"
+#include "formats/units.h"
 #include "moeasr/moeasr.h"
 
 namespace {

@@ -3,8 +3,8 @@
 // config whose invariants hold, never a crash, a hang or a huge allocation.
 #include "core/error.h"
 #include "fuzz_util.h"
-#include "model/config.h"
-#include "model/weight_spec.h"
+#include "formats/model_config.h"
+#include "formats/weight_spec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;

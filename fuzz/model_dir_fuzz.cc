@@ -4,12 +4,12 @@
 // from the weights as AsrModel::load does. Only moeasr::Error may escape.
 #include "core/error.h"
 #include "fuzz_util.h"
-#include "model/config.h"
-#include "model/decoder.h"
-#include "model/encoder.h"
-#include "model/safetensors.h"
-#include "model/units.h"
-#include "model/weight_spec.h"
+#include "formats/model_config.h"
+#include "asr/decoder.h"
+#include "asr/encoder.h"
+#include "formats/safetensors.h"
+#include "formats/units.h"
+#include "formats/weight_spec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const moeasr::fuzz::PackedModelDir dir = moeasr::fuzz::unpack_model_dir(data, size);

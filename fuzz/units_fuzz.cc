@@ -4,7 +4,7 @@
 #include "core/error.h"
 #include "decode/detokenize.h"
 #include "fuzz_util.h"
-#include "model/units.h"
+#include "formats/units.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

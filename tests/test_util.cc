@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/safetensors.h"
+#include "formats/safetensors.h"
 
 namespace moeasr::test {
 

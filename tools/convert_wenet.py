@@ -100,7 +100,7 @@ def find_state_dict(checkpoint, path):
 DTYPES = ("fp32", "fp16", "bf16", "int8")
 SCOPES = ("experts", "linear", "all")
 
-# The runtime's quantizable Linear weights (src/model/weight_spec.cc: ExpectedTensor.quantizable).
+# The runtime's quantizable Linear weights (src/formats/weight_spec.cc: ExpectedTensor.quantizable).
 LINEAR_WEIGHT = re.compile(
     r"(\.linear_(q|k|v|out|pos)|\.w_[12]|\.pointwise_conv[12]|^ctc\.ctc_lo|\.output_layer)\.weight$")
 

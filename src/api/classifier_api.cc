@@ -10,7 +10,7 @@
 
 #include "api/handles.h"
 #include "core/logging.h"
-#include "runtime/classifier.h"
+#include "classifier/classifier.h"
 
 using moeasr::api::guarded;
 

@@ -3,7 +3,7 @@
 
 #include "api/handles.h"
 #include "core/logging.h"
-#include "model/weight_spec.h"
+#include "formats/weight_spec.h"
 
 using moeasr::api::checked;
 using moeasr::api::guarded;

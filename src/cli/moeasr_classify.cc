@@ -11,7 +11,7 @@
 
 #include "core/error.h"
 #include "frontend/wav_reader.h"
-#include "runtime/classifier.h"
+#include "classifier/classifier.h"
 
 namespace {
 

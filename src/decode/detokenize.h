@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-#include "model/units.h"
+#include "formats/units.h"
 
 namespace moeasr {
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "gpu/device_weights.h"
-#include "model/decoder.h"
+#include "asr/decoder.h"
 
 namespace moeasr::gpu {
 

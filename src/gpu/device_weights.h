@@ -11,7 +11,7 @@
 
 #include "core/tensor.h"
 #include "kernels/cuda/ops.h"
-#include "model/layers.h"
+#include "nn/layers.h"
 
 namespace moeasr::gpu {
 

@@ -18,7 +18,7 @@
 
 #include "gpu/device_weights.h"
 #include "gpu/encoder_state.h"
-#include "model/encoder.h"
+#include "asr/encoder.h"
 
 namespace moeasr::gpu {
 

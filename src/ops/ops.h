@@ -10,7 +10,7 @@
 #include "core/tensor.h"
 #include "kernels/cpu/moe.h"
 #include "kernels/cpu/mot.h"
-#include "model/layers.h"
+#include "nn/layers.h"
 
 namespace moeasr::ops {
 

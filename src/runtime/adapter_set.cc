@@ -4,8 +4,8 @@
 
 #include "core/error.h"
 #include "core/mapped_file.h"
-#include "model/weight_precision.h"
-#include "model/weight_spec.h"
+#include "nn/weight_precision.h"
+#include "formats/weight_spec.h"
 
 namespace moeasr {
 

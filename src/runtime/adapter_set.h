@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "model/config.h"
-#include "model/layers.h"
-#include "model/safetensors.h"
+#include "formats/model_config.h"
+#include "nn/layers.h"
+#include "formats/safetensors.h"
 #include "runtime/asr_model.h"
 
 namespace moeasr {

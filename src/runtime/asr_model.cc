@@ -2,7 +2,7 @@
 
 #include "core/error.h"
 #include "ops/ops.h"
-#include "runtime/device_spec.h"
+#include "core/device.h"
 
 #if MOEASR_HAVE_CUDA
 #include "core/logging.h"

@@ -7,10 +7,10 @@
 #include <string>
 
 #include "core/tensor.h"
-#include "model/decoder.h"
-#include "model/encoder.h"
-#include "model/layers.h"
-#include "model/model_dir.h"
+#include "asr/decoder.h"
+#include "asr/encoder.h"
+#include "nn/layers.h"
+#include "formats/model_dir.h"
 
 namespace moeasr {
 

@@ -17,8 +17,8 @@
 #include "decode/endpoint.h"
 #include "frontend/fbank.h"
 #include "frontend/resampler.h"
-#include "model/decoder.h"
-#include "model/encoder.h"
+#include "asr/decoder.h"
+#include "asr/encoder.h"
 #include "runtime/adapter_set.h"
 #include "runtime/asr_model.h"
 

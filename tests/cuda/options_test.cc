@@ -7,10 +7,10 @@
 
 #include "gpu/model.h"
 #include "kernels/cuda/device.h"
-#include "model/model_dir.h"
+#include "formats/model_dir.h"
 #include "moeasr/moeasr.h"
 #include "runtime/asr_model.h"
-#include "runtime/device_spec.h"
+#include "core/device.h"
 #include "test_util.h"
 
 namespace moeasr {

@@ -12,8 +12,8 @@
 #include <cmath>
 #include <string>
 
-#include "model/layers.h"
-#include "model/safetensors.h"
+#include "nn/layers.h"
+#include "formats/safetensors.h"
 #include "ops/ops.h"
 #include "test_util.h"
 

@@ -14,8 +14,8 @@
 #include "core/mapped_file.h"
 #include "frontend/fbank.h"
 #include "frontend/wav_reader.h"
-#include "model/ast_config.h"
-#include "runtime/classifier.h"
+#include "formats/classifier_config.h"
+#include "classifier/classifier.h"
 #include "test_util.h"
 
 namespace moeasr {

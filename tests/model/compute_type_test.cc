@@ -10,9 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/model_dir.h"
-#include "model/weight_precision.h"
-#include "model/weight_spec.h"
+#include "formats/model_dir.h"
+#include "nn/weight_precision.h"
+#include "formats/weight_spec.h"
 #include "runtime/asr_model.h"
 #include "runtime/stream.h"
 #include "test_util.h"

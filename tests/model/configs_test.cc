@@ -7,8 +7,8 @@
 #include <cstring>
 
 #include "core/mapped_file.h"
-#include "model/random_model.h"
-#include "model/weight_spec.h"
+#include "formats/random_model.h"
+#include "formats/weight_spec.h"
 #include "runtime/asr_model.h"
 #include "runtime/stream.h"
 #include "test_util.h"

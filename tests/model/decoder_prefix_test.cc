@@ -6,7 +6,7 @@
 
 #include <random>
 
-#include "model/decoder.h"
+#include "asr/decoder.h"
 #include "runtime/asr_model.h"
 #include "test_util.h"
 

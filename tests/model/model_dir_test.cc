@@ -1,4 +1,4 @@
-#include "model/model_dir.h"
+#include "formats/model_dir.h"
 
 #include <chrono>
 #include <cmath>
@@ -12,7 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "model/test_configs.h"
-#include "model/weight_spec.h"
+#include "formats/weight_spec.h"
 #include "test_util.h"
 
 namespace moeasr {

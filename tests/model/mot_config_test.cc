@@ -4,10 +4,10 @@
 
 #include <algorithm>
 
-#include "model/config.h"
-#include "model/random_model.h"
+#include "formats/model_config.h"
+#include "formats/random_model.h"
 #include "model/test_configs.h"
-#include "model/weight_spec.h"
+#include "formats/weight_spec.h"
 #include "runtime/asr_model.h"
 #include "runtime/stream.h"
 #include "test_util.h"

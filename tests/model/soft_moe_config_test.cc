@@ -4,9 +4,9 @@
 
 #include <map>
 
-#include "model/config.h"
-#include "model/random_model.h"
-#include "model/weight_spec.h"
+#include "formats/model_config.h"
+#include "formats/random_model.h"
+#include "formats/weight_spec.h"
 #include "model/test_configs.h"
 #include "test_util.h"
 

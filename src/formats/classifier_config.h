@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "model/config.h"
-#include "model/weight_spec.h"
+#include "formats/model_config.h"
+#include "formats/weight_spec.h"
 
 namespace moeasr {
 

@@ -1,4 +1,4 @@
-#include "runtime/device_spec.h"
+#include "core/device.h"
 
 #include "core/error.h"
 

@@ -1,4 +1,4 @@
-#include "model/config.h"
+#include "formats/model_config.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +8,7 @@
 
 #include "core/error.h"
 #include "core/mapped_file.h"
-#include "model/yaml_section.h"
+#include "formats/yaml_section.h"
 
 namespace moeasr {
 

@@ -1,4 +1,4 @@
-#include "model/weight_precision.h"
+#include "nn/weight_precision.h"
 
 #include <algorithm>
 #include <cmath>

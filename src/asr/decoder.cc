@@ -1,4 +1,4 @@
-#include "model/decoder.h"
+#include "asr/decoder.h"
 
 #include <cmath>
 #include <cstring>

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "model/ast_config.h"
-#include "model/ast_model.h"
-#include "model/safetensors.h"
+#include "formats/classifier_config.h"
+#include "classifier/ast_model.h"
+#include "formats/safetensors.h"
 
 namespace moeasr {
 

@@ -1,4 +1,4 @@
-#include "model/ast_model.h"
+#include "classifier/ast_model.h"
 
 #include <algorithm>
 #include <cstring>

@@ -1,4 +1,4 @@
-#include "model/units.h"
+#include "formats/units.h"
 
 #include <unordered_map>
 

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "model/model_dir.h"
+#include "formats/model_dir.h"
 
 namespace moeasr {
 

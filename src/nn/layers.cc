@@ -1,4 +1,4 @@
-#include "model/layers.h"
+#include "nn/layers.h"
 
 #include <algorithm>
 #include <cmath>

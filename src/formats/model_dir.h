@@ -6,9 +6,9 @@
 #include <memory>
 #include <string>
 
-#include "model/config.h"
-#include "model/safetensors.h"
-#include "model/units.h"
+#include "formats/model_config.h"
+#include "formats/safetensors.h"
+#include "formats/units.h"
 
 namespace moeasr {
 

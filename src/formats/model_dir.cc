@@ -1,9 +1,9 @@
-#include "model/model_dir.h"
+#include "formats/model_dir.h"
 
 #include <sys/stat.h>
 
 #include "core/error.h"
-#include "model/weight_spec.h"
+#include "formats/weight_spec.h"
 
 namespace moeasr {
 

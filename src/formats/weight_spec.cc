@@ -1,4 +1,4 @@
-#include "model/weight_spec.h"
+#include "formats/weight_spec.h"
 
 #include <algorithm>
 #include <set>

@@ -12,9 +12,9 @@
 #include "kernels/cpu/moe.h"
 #include "kernels/cpu/mot.h"
 #include "kernels/cpu/soft_moe.h"
-#include "model/config.h"
-#include "model/safetensors.h"
-#include "model/weight_precision.h"
+#include "formats/model_config.h"
+#include "formats/safetensors.h"
+#include "nn/weight_precision.h"
 
 namespace moeasr {
 

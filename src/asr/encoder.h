@@ -17,9 +17,9 @@
 
 #include "core/tensor.h"
 #include "kernels/cpu/attention.h"
-#include "model/config.h"
-#include "model/layers.h"
-#include "model/positional_encoding.h"
+#include "formats/model_config.h"
+#include "nn/layers.h"
+#include "nn/positional_encoding.h"
 #include "ops/ops.h"
 #include "ops/token_groups.h"
 

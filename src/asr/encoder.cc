@@ -1,4 +1,4 @@
-#include "model/encoder.h"
+#include "asr/encoder.h"
 
 #include <chrono>
 #include <cmath>

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "core/tensor.h"
-#include "model/config.h"
-#include "model/safetensors.h"
+#include "formats/model_config.h"
+#include "formats/safetensors.h"
 
 namespace moeasr {
 

@@ -7,9 +7,9 @@
 #include <memory>
 #include <vector>
 
-#include "model/ast_config.h"
-#include "model/layers.h"
-#include "model/safetensors.h"
+#include "formats/classifier_config.h"
+#include "nn/layers.h"
+#include "formats/safetensors.h"
 
 namespace moeasr {
 

@@ -1,4 +1,4 @@
-#include "model/random_model.h"
+#include "formats/random_model.h"
 
 #include <sys/mman.h>
 
@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "model/weight_spec.h"
+#include "formats/weight_spec.h"
 
 namespace moeasr {
 

@@ -14,7 +14,7 @@
 
 #include "core/tensor.h"
 #include "kernels/cpu/weights.h"
-#include "model/safetensors.h"
+#include "formats/safetensors.h"
 
 namespace moeasr {
 

@@ -1,4 +1,4 @@
-#include "model/yaml_section.h"
+#include "formats/yaml_section.h"
 
 namespace moeasr {
 

@@ -1,10 +1,10 @@
-#include "model/ast_config.h"
+#include "formats/classifier_config.h"
 
 #include <cmath>
 #include <initializer_list>
 
 #include "core/error.h"
-#include "model/yaml_section.h"
+#include "formats/yaml_section.h"
 
 namespace moeasr {
 

@@ -1,4 +1,4 @@
-#include "runtime/classifier.h"
+#include "classifier/classifier.h"
 
 #include <sys/stat.h>
 
@@ -12,7 +12,7 @@
 #include "core/mapped_file.h"
 #include "frontend/fbank.h"
 #include "frontend/resampler.h"
-#include "model/weight_spec.h"
+#include "formats/weight_spec.h"
 
 namespace moeasr {
 

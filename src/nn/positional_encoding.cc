@@ -1,4 +1,4 @@
-#include "model/positional_encoding.h"
+#include "nn/positional_encoding.h"
 
 #include <cmath>
 
