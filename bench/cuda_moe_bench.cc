@@ -108,18 +108,18 @@ int run(int argc, char** argv) {
   std::mt19937 rng(7);
   cuda::Buffer gate = random_device(*ctx, kExperts * kD, 0.5f, false, rng);
   std::vector<cuda::Buffer> weights;
-  std::vector<cuda::DeviceLinear> w1(kExperts), w2(kExperts);
-  const auto type = bf16 ? cuda::WeightType::kBF16 : cuda::WeightType::kF32;
+  std::vector<ExpertWeights> experts(kExperts);
+  const WeightType type = bf16 ? WeightType::kBF16 : WeightType::kF32;
   for (int e = 0; e < kExperts; ++e) {
     weights.push_back(random_device(*ctx, kHidden * kD, 0.03f, bf16, rng));
     weights.push_back(random_device(*ctx, kHidden, 0.1f, false, rng));
     weights.push_back(random_device(*ctx, kD * kHidden, 0.02f, bf16, rng));
     weights.push_back(random_device(*ctx, kD, 0.1f, false, rng));
     const size_t b = weights.size() - 4;
-    w1[e] = {weights[b].data(), type, kHidden, kD, weights[b + 1].as<float>()};
-    w2[e] = {weights[b + 2].data(), type, kD, kHidden, weights[b + 3].as<float>()};
+    experts[e] = {{type, kHidden, kD, weights[b].data(), nullptr, nullptr}, weights[b + 1].as<float>(),
+                  {type, kD, kHidden, weights[b + 2].data(), nullptr, nullptr}, weights[b + 3].as<float>()};
   }
-  const cuda::DeviceMoe layer{kD, kHidden, kExperts, kTopK, Activation::kSwish, gate.as<float>(), w1.data(), w2.data()};
+  const MoeView layer{kD, kHidden, kExperts, kTopK, Activation::kSwish, gate.as<float>(), experts.data()};
 
   std::printf("MoE FFN layer, d %lld, hidden %lld, %d experts, top-%d, swish, %s weights, on %s\n\n",
               static_cast<long long>(kD), static_cast<long long>(kHidden), kExperts, kTopK, bf16 ? "bf16" : "f32",
@@ -132,7 +132,7 @@ int run(int argc, char** argv) {
     const int64_t n = kTokensPerStream * s;
     cuda::Buffer x = random_device(*ctx, n * kD, 1.f, false, rng);
     cuda::Buffer y(*ctx, sizeof(float) * n * kD);
-    for (cuda::MoeGemm mode : {cuda::MoeGemm::kGrouped, cuda::MoeGemm::kCublasGrouped, cuda::MoeGemm::kPerExpertLoop}) {
+    for (MoeGemm mode : {MoeGemm::kGrouped, MoeGemm::kCublasGrouped, MoeGemm::kPerExpertLoop}) {
       for (int i = 0; i < warmup; ++i) cuda::moe_ffn(*ctx, x.as<float>(), n, layer, y.as<float>(), ws, mode);
       ctx->synchronize();
       cudaStream_t st = ctx->impl().stream;
@@ -145,7 +145,7 @@ int run(int argc, char** argv) {
       const double per_call = ms / iters;
       // Two GEMMs of 2 * d * hidden FLOPs per routed row.
       const double flops = 2.0 * 2.0 * static_cast<double>(n) * kTopK * kD * kHidden;
-      std::printf("| %d | %lld | %s | %.3f | %.0f | %.2f |\n", s, static_cast<long long>(n), cuda::moe_gemm_name(mode),
+      std::printf("| %d | %lld | %s | %.3f | %.0f | %.2f |\n", s, static_cast<long long>(n), moe_gemm_name(mode),
                   per_call, n / (per_call * 1e-3), flops / (per_call * 1e-3) / 1e12);
     }
   }

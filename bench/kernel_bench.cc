@@ -18,6 +18,10 @@
 namespace {
 
 using moeasr::Activation;
+using moeasr::ExpertWeights;
+using moeasr::MoeView;
+using moeasr::WeightMatrix;
+using moeasr::WeightType;
 namespace cpu = moeasr::cpu;
 
 // Weights of an MoE layer (and of the dense FFN with the same active size).
@@ -38,8 +42,8 @@ struct Layer {
       b2.push_back(rand(d));
     }
     for (int e = 0; e < experts; ++e) {
-      weights.push_back({cpu::WeightMatrix{cpu::WeightType::kF32, hidden, d, w1[e].data(), nullptr, nullptr}, b1[e].data(),
-                         cpu::WeightMatrix{cpu::WeightType::kF32, d, hidden, w2[e].data(), nullptr, nullptr}, b2[e].data()});
+      weights.push_back({WeightMatrix{WeightType::kF32, hidden, d, w1[e].data(), nullptr, nullptr}, b1[e].data(),
+                         WeightMatrix{WeightType::kF32, d, hidden, w2[e].data(), nullptr, nullptr}, b2[e].data()});
     }
     view = {d, hidden, experts, k, Activation::kSwish, gate.data(), weights.data()};
     dense_w1 = rand(k * hidden * d);  // the active size of top-k experts
@@ -50,8 +54,8 @@ struct Layer {
   int64_t d, hidden;
   std::vector<float> gate, dense_w1, dense_b1, dense_w2, dense_b2;
   std::vector<std::vector<float>> w1, b1, w2, b2;
-  std::vector<cpu::ExpertWeights> weights;
-  cpu::MoeLayerView view;
+  std::vector<ExpertWeights> weights;
+  MoeView view;
 };
 
 // Args: tokens, d, hidden, experts, k
@@ -133,10 +137,10 @@ namespace {
 void BM_Linear(benchmark::State& state) {
   omp_set_num_threads(1);
   const int64_t m = state.range(0), k = state.range(1), n = state.range(2);
-  const auto type = static_cast<cpu::WeightType>(state.range(3));
+  const auto type = static_cast<WeightType>(state.range(3));
   // Enough matrices (128 MB, beyond the last-level cache) that the weights
   // come from memory, as in a model.
-  const int64_t bytes = cpu::WeightMatrix{type, n, k}.bytes();
+  const int64_t bytes = WeightMatrix{type, n, k}.bytes();
   const int kCopies = static_cast<int>(std::max<int64_t>(2, (int64_t{128} << 20) / bytes));
   std::vector<std::vector<float>> f32(kCopies, std::vector<float>(n * k, 0.01f));
   std::vector<std::vector<uint16_t>> bf16(kCopies, std::vector<uint16_t>(n * k, 0x3C23));
@@ -144,13 +148,13 @@ void BM_Linear(benchmark::State& state) {
   std::vector<float> scale(n, 0.01f);
   std::vector<int32_t> row_sum(n, static_cast<int32_t>(3 * k));
   std::vector<float> x(m * k, 0.5f), y(m * n);
-  std::vector<cpu::WeightMatrix> w(kCopies);
+  std::vector<WeightMatrix> w(kCopies);
   for (int c = 0; c < kCopies; ++c) {
     w[c].type = type;
     w[c].n = n;
     w[c].k = k;
-    w[c].data = type == cpu::WeightType::kF32 ? static_cast<const void*>(f32[c].data())
-                : type == cpu::WeightType::kBF16 ? static_cast<const void*>(bf16[c].data())
+    w[c].data = type == WeightType::kF32 ? static_cast<const void*>(f32[c].data())
+                : type == WeightType::kBF16 ? static_cast<const void*>(bf16[c].data())
                                                  : static_cast<const void*>(i8[c].data());
     w[c].scale = scale.data();
     w[c].row_sum = row_sum.data();
@@ -158,7 +162,7 @@ void BM_Linear(benchmark::State& state) {
   // path 0: the weight-streaming kernels, 1: oneDNN, 2: bf16 x bf16 products (gemm_bf16.h).
   const cpu::LinearPath paths[] = {cpu::LinearPath::kSmallRows, cpu::LinearPath::kLibrary, cpu::LinearPath::kBf16Pairs};
   const cpu::LinearPath path = paths[state.range(4)];
-  if (path == cpu::LinearPath::kBf16Pairs && (type != cpu::WeightType::kBF16 || !cpu::small_gemm_support().bf16_dot)) {
+  if (path == cpu::LinearPath::kBf16Pairs && (type != WeightType::kBF16 || !cpu::small_gemm_support().bf16_dot)) {
     state.SkipWithError("path 2 is for bf16 weights on a CPU with AVX512_BF16");
     return;
   }

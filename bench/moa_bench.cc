@@ -9,70 +9,52 @@
 #include <random>
 #include <vector>
 
-#include "kernels/cpu/dense_moa.h"
-#include "kernels/cpu/soft_moe.h"
+#include "formats/random_model.h"
+#include "nn/feed_forward.h"
 
 namespace {
 
 using moeasr::Activation;
-namespace cpu = moeasr::cpu;
 
+// The runtime's adapter mixture (nn/soft_moe.h or nn/dense_moa.h) on random
+// weights, on the CPU.
 struct Adapters {
-  Adapters(int64_t d, int64_t r, int experts, int slots) {
-    std::mt19937 rng(3);
-    std::normal_distribution<float> n(0, 0.05f);
-    auto rand = [&](size_t count) {
-      std::vector<float> v(count);
-      for (float& x : v) x = n(rng);
-      return v;
-    };
-    router = rand(static_cast<size_t>(experts) * slots * d);
-    for (int e = 0; e < experts; ++e) {
-      w1.push_back(rand(r * d));
-      b1.push_back(rand(r));
-      w2.push_back(rand(d * r));
-      b2.push_back(rand(d));
-    }
-    for (int e = 0; e < experts; ++e) {
-      weights.push_back({cpu::WeightMatrix{cpu::WeightType::kF32, r, d, w1[e].data(), nullptr, nullptr}, b1[e].data(),
-                         cpu::WeightMatrix{cpu::WeightType::kF32, d, r, w2[e].data(), nullptr, nullptr}, b2[e].data()});
-    }
-    soft = {d, r, experts, slots, Activation::kGelu, router.data(), false, 1.f, weights.data()};
-    dense = {d, r, experts, Activation::kGelu, router.data(), weights.data()};
+  Adapters(int64_t d, int64_t r, int experts, int slots, bool soft) : be(moeasr::Backend::open(moeasr::Device::cpu())) {
+    moeasr::AdapterConfig c;
+    c.type = soft ? moeasr::AdapterType::kSoftMoa : moeasr::AdapterType::kDenseMoa;
+    c.dim = static_cast<int>(r);
+    c.num_experts = experts;
+    c.slots_per_expert = slots;
+    std::vector<moeasr::ExpectedTensor> tensors;
+    moeasr::append_adapter_tensors("adapter", d, c, tensors);
+    weights = moeasr::random_weights(tensors, "moa bench", 3);
+    layer = moeasr::make_adapter(moeasr::WeightReader(*weights, moeasr::PrecisionPolicy{}, *be), "adapter", d, c);
   }
-  std::vector<float> router;
-  std::vector<std::vector<float>> w1, b1, w2, b2;
-  std::vector<cpu::ExpertWeights> weights;
-  cpu::SoftMoeView soft;
-  cpu::DenseMoaView dense;
+  std::unique_ptr<moeasr::Backend> be;
+  std::shared_ptr<const moeasr::SafeTensors> weights;
+  std::unique_ptr<moeasr::FeedForward> layer;
 };
 
 // Args: streams, chunk, d, r, experts, slots (slots unused by dense)
 void run(benchmark::State& state, bool soft) {
   omp_set_num_threads(1);
   const int64_t streams = state.range(0), chunk = state.range(1), d = state.range(2), r = state.range(3);
-  Adapters a(d, r, static_cast<int>(state.range(4)), static_cast<int>(state.range(5)));
+  Adapters a(d, r, static_cast<int>(state.range(4)), static_cast<int>(state.range(5)), soft);
   const int64_t tokens = streams * chunk;
   std::mt19937 rng(4);
   std::normal_distribution<float> n(0, 1);
-  std::vector<float> x(tokens * d), y(tokens * d);
-  for (float& v : x) v = n(rng);
-  std::vector<int64_t> offsets;
-  for (int64_t s = 0; s <= streams; ++s) offsets.push_back(s * chunk);
-  cpu::SoftMoeWorkspace soft_ws;
-  cpu::DenseMoaWorkspace dense_ws;
+  moeasr::Tensor x({tokens, d}), y;
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = n(rng);
+  moeasr::FfnBatch batch;  // one example per stream's chunk
+  for (int64_t s = 0; s <= streams; ++s) batch.segments.push_back(s * chunk);
+  moeasr::FfnScratch scratch;
   for (auto _ : state) {
-    if (soft) {
-      cpu::soft_moe(x.data(), offsets.data(), static_cast<int>(streams), a.soft, y.data(), soft_ws);
-    } else {
-      cpu::dense_moa(x.data(), tokens, a.dense, y.data(), dense_ws);
-    }
-    benchmark::DoNotOptimize(y.data());
+    a.layer->forward(*a.be, x, y, batch, scratch);
+    benchmark::DoNotOptimize(y.data<float>());
   }
   state.counters["chunks/s"] =
       benchmark::Counter(static_cast<double>(streams), benchmark::Counter::kIsIterationInvariantRate);
 }
-
 void BM_SoftMoa(benchmark::State& state) { run(state, true); }
 void BM_DenseMoa(benchmark::State& state) { run(state, false); }
 

@@ -16,7 +16,7 @@ ParamCounts count_params(const ModelConfig& config) {
       p.encoder += n;
       const FfnConfig& f = config.encoder.ffn;
       // MoT: every expert runs once per group of G tokens, E / G expert evaluations per token.
-      p.encoder_active += !expert ? n : f.mot ? n / f.group_size : n * f.top_k / f.num_experts;
+      p.encoder_active += !expert ? n : f.kind == FfnKind::kMot ? n / f.group_size : n * f.top_k / f.num_experts;
     } else if (t.name.rfind("decoder.", 0) == 0) {
       p.decoder += n;
       const FfnConfig& f = config.decoder.ffn;
@@ -38,9 +38,9 @@ double encoder_chunk_flops(const EncoderConfig& c, int64_t frames, int64_t conte
   double flops = 2.0 * (2 * T + 1) * f1 * d * 9 + 2.0 * T * f2 * d * 9 * d + 2.0 * T * f2 * d * d;
   const FfnConfig& f = c.ffn;
   // MoT per token: controller, mixing in and out (2 * 2dE), E / G expert evaluations.
-  const double ffn = f.moe   ? 2.0 * d * f.num_experts + f.top_k * 4.0 * d * f.hidden
-                     : f.mot ? 6.0 * d * f.num_experts + f.num_experts * 4.0 * d * f.hidden / f.group_size
-                             : 4.0 * d * f.hidden;
+  const double ffn = f.kind == FfnKind::kMoe ? 2.0 * d * f.num_experts + f.top_k * 4.0 * d * f.hidden
+                     : f.kind == FfnKind::kMot ? 6.0 * d * f.num_experts + f.num_experts * 4.0 * d * f.hidden / f.group_size
+                                               : 4.0 * d * f.hidden;
   const double ch = c.conv_channels();
   double layer = (c.macaron ? 2 : 1) * ffn;  // FFN (+ macaron FFN)
   layer += 8.0 * d * d + 2.0 * d * d;         // q, k, v, out + linear_pos of the new frames

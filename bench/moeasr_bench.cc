@@ -33,10 +33,6 @@
 #include "runtime/stream.h"
 #include "synthetic_audio.h"
 
-#if MOEASR_HAVE_CUDA
-#include "gpu/model.h"
-#endif
-
 namespace {
 
 using moeasr::DecodeProfile;
@@ -68,8 +64,8 @@ options:
                          and the whole forward is reported as encoder_other
   --warmup N             untimed runs first (default 1)
   --repeat N             timed runs (default 3)
-  --moe-path grouped|loop  MoE kernel: expert-grouped (default) or the per-expert loop (cpu)
-  --moe-gemm M           GPU MoE GEMMs: grouped (default) | cublas_grouped | loop (per-expert cuBLAS)
+  --moe-gemm M           how MoE layers run their experts: grouped (default) | loop (per-expert, WeNet's
+                         formulation) | cublas_grouped (GPU: cublasGemmGroupedBatchedEx)
   --compute-type T       Linear weights: default (as stored) | float32 | bfloat16 | int8
   --experts-only         apply --compute-type to the MoE experts only
   --seed N               random weights / synthetic audio seed (default 1)
@@ -83,7 +79,7 @@ struct Options {
   std::string wav;
   double audio_seconds = 10;
   int chunk_size = 16, left_chunks = -1, streams = 1, threads = 1, warmup = 1, repeat = 3;
-  bool rescore = true, json_out = false, probe = true, per_expert_loop = false;
+  bool rescore = true, json_out = false, probe = true;
   std::string device = "cpu";
   std::string moe_gemm = "grouped";
   std::string compute_type = "default";
@@ -149,10 +145,6 @@ Options parse(int argc, char** argv) {
       const std::string m = value();
       if (m != "ctc" && m != "rescore") usage_error("--mode must be ctc or rescore");
       o.rescore = m == "rescore";
-    } else if (f == "--moe-path") {
-      const std::string m = value();
-      if (m != "grouped" && m != "loop") usage_error("--moe-path must be grouped or loop");
-      o.per_expert_loop = m == "loop";
     } else if (f == "--moe-gemm") {
       o.moe_gemm = value();
       if (o.moe_gemm != "grouped" && o.moe_gemm != "cublas_grouped" && o.moe_gemm != "loop") {
@@ -174,9 +166,6 @@ Options parse(int argc, char** argv) {
   if (o.streams < 1 || o.repeat < 1 || o.warmup < 0 || o.threads < 1) usage_error("bad --streams/--repeat/--warmup/--threads");
   if (o.chunk_size == 0) usage_error("--chunk-size must be positive or -1");
   if (!(o.audio_seconds > 0)) usage_error("--audio-seconds must be positive");
-  const bool cuda = o.device.rfind("cuda", 0) == 0;
-  if (cuda && o.per_expert_loop) usage_error("--moe-path is for the CPU; on a GPU use --moe-gemm loop");
-  if (!cuda && o.moe_gemm != "grouped") usage_error("--moe-gemm is for --device cuda");
   return o;
 }
 
@@ -211,7 +200,7 @@ class Subject {
     moeasr::ModelOptions mo;
     mo.threads = o.threads;
     mo.device = o.device;
-    mo.cuda_moe_gemm = o.moe_gemm;
+    mo.moe_gemm = o.moe_gemm;
     mo.compute_type = o.compute_type;
     mo.compute_experts_only = o.experts_only;
     if (is_config(source)) {
@@ -231,20 +220,11 @@ class Subject {
     d.rescoring = o.rescore && model_->decoder();
     for (int i = 0; i < o.streams; ++i) streams_.push_back(std::make_unique<moeasr::Stream>(model_, d));
     for (auto& s : streams_) raw_.push_back(s.get());
-    if (o.per_expert_loop) {
-      // The batch runs in the lead stream's workspace.
-      streams_[0]->encoder_workspace().ffn.per_expert_loop = true;
-    }
   }
 
   const moeasr::ModelConfig& config() const { return model_->config(); }
   // The GPU's name, or "" on the CPU.
-  std::string device_name() const {
-#if MOEASR_HAVE_CUDA
-    if (model_->gpu()) return model_->gpu()->device_name();
-#endif
-    return "";
-  }
+  std::string device_name() const { return model_->device().is_cpu() ? "" : model_->device_description(); }
 
   // Decodes one utterance per stream the way a live application would: audio
   // arrives in chunk-sized pieces, each followed by a batched decode call.
@@ -258,7 +238,7 @@ class Subject {
     // On a GPU the front end is host work that grows with the streams: with
     // --threads > 1 the streams' fbank runs in parallel (a server would run
     // it on each connection's thread). The CPU path keeps it serial.
-    const bool parallel_fbank = model_->on_gpu() && opts_.threads > 1;
+    const bool parallel_fbank = !model_->device().is_cpu() && opts_.threads > 1;
     omp_set_num_threads(opts_.threads);
     for (size_t pos = 0; pos < longest; pos += piece) {
       const auto t0 = Clock::now();
@@ -314,8 +294,8 @@ class Subject {
     j["model"] = {{"encoder_layers", c.encoder.num_blocks},
                   {"d_model", c.encoder.d_model},
                   {"linear_units", c.encoder.ffn.hidden},
-                  {"experts", c.encoder.ffn.moe ? c.encoder.ffn.num_experts : 0},
-                  {"top_k", c.encoder.ffn.moe ? c.encoder.ffn.top_k : 0},
+                  {"experts", c.encoder.ffn.moe() ? c.encoder.ffn.num_experts : 0},
+                  {"top_k", c.encoder.ffn.moe() ? c.encoder.ffn.top_k : 0},
                   {"vocab", c.vocab_size},
                   {"params_total", p.total},
                   {"params_encoder", p.encoder},
@@ -355,7 +335,7 @@ class Subject {
     }
     j["peak_rss_mb"] = peak_rss_mb();
     // A GPU model collects no expert load (it would stall every MoE layer).
-    if (c.encoder.ffn.moe && profile_.forwards > 0 && !profile_.expert_load.empty()) {
+    if (c.encoder.ffn.moe() && profile_.forwards > 0 && !profile_.expert_load.empty()) {
       const int E = c.encoder.ffn.num_experts;
       json layers = json::array();
       for (int l = 0; l < c.encoder.num_blocks; ++l) {
@@ -521,9 +501,9 @@ int main(int argc, char** argv) {
     json out;
     out["settings"] = {{"chunk_size", o.chunk_size}, {"left_chunks", o.left_chunks}, {"streams", o.streams},
                        {"threads", o.threads},       {"mode", o.rescore ? "rescore" : "ctc"},
-                       {"repeat", o.repeat},         {"moe_path", o.per_expert_loop ? "loop" : "grouped"},
+                       {"repeat", o.repeat},         {"moe_gemm", o.moe_gemm},
                        {"device", o.device},         {"compute_type", o.compute_type},
-                       {"experts_only", o.experts_only}, {"moe_gemm", o.moe_gemm},
+                       {"experts_only", o.experts_only},
                        {"device_name", subjects[0]->device_name()},
                        {"cpu_linear_kernels", moeasr::cpu::linear_kernels_summary()}};
     std::vector<json> reports;
@@ -543,9 +523,8 @@ int main(int argc, char** argv) {
     } else {
       std::cout << "chunk " << o.chunk_size << ", left " << o.left_chunks << ", " << o.streams << " stream(s), "
                 << o.threads << " thread(s), " << (o.rescore ? "rescore" : "ctc") << ", "
-                << (o.device.rfind("cuda", 0) == 0 ? o.device + " (" + subjects[0]->device_name() + "), MoE GEMM " +
-                                                         o.moe_gemm
-                                                   : std::string(o.per_expert_loop ? "per-expert loop" : "grouped MoE"))
+                << (o.device.rfind("cuda", 0) == 0 ? o.device + " (" + subjects[0]->device_name() + ")" : std::string("cpu"))
+                << ", MoE GEMM " << o.moe_gemm
                 << ", weights " << o.compute_type << (o.experts_only ? " (experts)" : "") << "\n";
       if (o.device == "cpu") std::cout << "few-row kernels: " << moeasr::cpu::linear_kernels_summary() << "\n";
       for (const json& r : reports) print_table(r);

@@ -1,12 +1,13 @@
 // moeasr-mot-bench: Mixture of Tokens vs top-k MoE vs a dense FFN at equal
 // parameter count, per-token cost on the CPU. For each shape (d, hidden per
-// expert, E experts) every variant holds the same FFN weights -- E experts of
-// `hidden` units (MoT, MoE; plus a [E, d] controller / router) or one FFN of
-// E * hidden units (dense) -- and runs on the same n tokens:
+// expert, E experts) every variant holds FFN weights of the same shapes -- E
+// experts of `hidden` units (MoT, MoE; plus a [E, d] controller / router) or
+// one FFN of E * hidden units (dense) -- and runs on the same n tokens:
 //   dense      every token through the whole E * hidden FFN (E expert-equivalents)
 //   moe k=K    top-K token choice, the runtime's grouped path (K experts per token)
 //   mot G=G    groups of G tokens at the same position of G examples, as the
-//              offline batch forms them; every expert once per group (E / G)
+//              offline batch forms them; every expert once per group (E / G);
+//              the runtime's layer (nn/mot_ffn.h) on random weights
 // Variants are measured in one process, interleaved round by round
 // (dense, moe, ..., mot, dense, moe, ...), and compared through the ratio of
 // their median times, so machine noise that lasts longer than a round cancels.
@@ -32,13 +33,17 @@
 
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gemm.h"
+#include "formats/random_model.h"
 #include "kernels/cpu/moe.h"
-#include "kernels/cpu/mot.h"
-#include "ops/token_groups.h"
+#include "nn/mot_ffn.h"
 
 namespace {
 
 using moeasr::Activation;
+using moeasr::ExpertWeights;
+using moeasr::MoeView;
+using moeasr::WeightMatrix;
+using moeasr::WeightType;
 using nlohmann::json;
 namespace cpu = moeasr::cpu;
 using Clock = std::chrono::steady_clock;
@@ -80,8 +85,8 @@ struct Weights {
       w2.push_back(uniform(s.d * s.hidden, rng, s2));
     }
     for (int e = 0; e < s.experts; ++e) {
-      experts.push_back({cpu::WeightMatrix{cpu::WeightType::kF32, s.hidden, s.d, w1[e].data(), nullptr, nullptr}, nullptr,
-                         cpu::WeightMatrix{cpu::WeightType::kF32, s.d, s.hidden, w2[e].data(), nullptr, nullptr},
+      experts.push_back({WeightMatrix{WeightType::kF32, s.hidden, s.d, w1[e].data(), nullptr, nullptr}, nullptr,
+                         WeightMatrix{WeightType::kF32, s.d, s.hidden, w2[e].data(), nullptr, nullptr},
                          nullptr});
     }
     // The dense FFN: the experts' rows stacked (w1 [E * hidden, d]), and w2 [d, E * hidden].
@@ -98,7 +103,7 @@ struct Weights {
   }
   std::vector<float> router, dense_w1, dense_w2;
   std::vector<std::vector<float>> w1, w2;
-  std::vector<cpu::ExpertWeights> experts;
+  std::vector<ExpertWeights> experts;
 };
 
 // One measured variant: a call over the n tokens and what it costs on paper.
@@ -206,8 +211,13 @@ int main(int argc, char** argv) {
       for (float& v : x) v = dist(rng);
       std::vector<float> y(n * d), h(n * dense_hidden);
       cpu::MoeWorkspace moe_ws;
-      cpu::MotWorkspace mot_ws;
-      std::vector<moeasr::ops::TokenGroups> groups(mot_g.size());
+      const auto be = moeasr::Backend::open(moeasr::Device::cpu());
+      moeasr::FfnScratch scratch;
+      std::vector<std::unique_ptr<moeasr::MotFfn>> mot_layers;
+      std::vector<moeasr::FfnBatch> mot_batches;
+      std::vector<std::shared_ptr<const moeasr::SafeTensors>> mot_weights;
+      const moeasr::Tensor x_tensor = moeasr::Tensor::view(x.data(), {n, d}, moeasr::DType::kF32, nullptr);
+      moeasr::Tensor y_tensor;
 
       std::vector<Variant> variants;
       // Per-token expert FFN: 2 GEMMs of d x hidden, 2 flops per multiply-add.
@@ -220,8 +230,7 @@ int main(int argc, char** argv) {
                           }});
       for (const int64_t k : moe_k) {
         if (k < 1 || k > E) usage_error("--moe-k values must be in 1..E");
-        const cpu::MoeLayerView view{d, H, E, static_cast<int>(k), Activation::kSwish, w.router.data(),
-                                     w.experts.data()};
+        const MoeView view{d, H, E, static_cast<int>(k), Activation::kSwish, w.router.data(), w.experts.data()};
         variants.push_back({"moe k=" + std::to_string(k), static_cast<double>(k),
                             2.0 * d * E + expert_flops * k,
                             [&, view] { cpu::moe_ffn(x.data(), n, view, y.data(), moe_ws); }});
@@ -230,14 +239,29 @@ int main(int argc, char** argv) {
         const int G = static_cast<int>(mot_g[gi]);
         if (G < 1 || n % G != 0) usage_error("--mot-g values must divide --tokens");
         // G examples of n / G frames, grouped across examples: every group is full.
-        std::vector<moeasr::ops::RowSegment> examples;
-        for (int b = 0; b < G; ++b) examples.push_back({b * (n / G), n / G});
-        moeasr::ops::cross_example_groups(examples, G, &groups[gi]);
-        const cpu::MotLayerView view{d, H, E, G, 1.f, Activation::kSwish, w.router.data(), w.experts.data()};
-        const double per_token = static_cast<double>(groups[gi].view().num_groups) * E / n;
+        moeasr::FfnConfig f;
+        f.kind = moeasr::FfnKind::kMot;
+        f.hidden = static_cast<int>(H);
+        f.bias = false;
+        f.num_experts = E;
+        f.group_size = G;
+        f.grouping = moeasr::MotGrouping::kCrossExample;
+        f.activation = Activation::kSwish;
+        std::vector<moeasr::ExpectedTensor> tensors;
+        moeasr::append_ffn_tensors("mot", d, f, tensors);
+        mot_weights.push_back(moeasr::random_weights(tensors, "mot bench", 1));
+        mot_layers.push_back(std::make_unique<moeasr::MotFfn>(
+            moeasr::WeightReader(*mot_weights.back(), moeasr::PrecisionPolicy{}, *be), "mot", f, d));
+        moeasr::FfnBatch batch{{0}, moeasr::TokenMixing::kAcrossExamples};
+        for (int b = 0; b < G; ++b) batch.segments.push_back((b + 1) * (n / G));
+        mot_batches.push_back(batch);
+        const double per_token = static_cast<double>(mot_layers.back()->groups(batch).num_groups()) * E / n;
         // Controller (2dE), mixing in and emitting out (2dE each), E / G experts.
         variants.push_back({"mot G=" + std::to_string(G), per_token, 6.0 * d * E + expert_flops * per_token,
-                            [&, view, gi] { cpu::mot_ffn(x.data(), n, view, groups[gi].view(), y.data(), mot_ws); }});
+                            [&, gi] {
+                              const moeasr::FeedForward& layer = *mot_layers[gi];
+                              layer.forward(*be, x_tensor, y_tensor, mot_batches[gi], scratch);
+                            }});
       }
 
       for (Variant& v : variants) v.run();  // warm-up: workspaces, page faults, oneDNN kernels

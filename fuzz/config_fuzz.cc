@@ -24,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(c.sos_id >= 0 && c.sos_id < c.vocab_size && c.eos_id >= 0 && c.eos_id < c.vocab_size, "sos/eos");
   FUZZ_CHECK(c.encoder.d_model > 0 && c.encoder.heads > 0 && c.encoder.d_model % c.encoder.heads == 0, "heads");
   FUZZ_CHECK(c.encoder.subsampled_features() >= 1, "input_dim %d", c.encoder.input_dim);
-  FUZZ_CHECK(!c.encoder.ffn.moe || (c.encoder.ffn.top_k >= 1 && c.encoder.ffn.top_k <= c.encoder.ffn.num_experts),
+  FUZZ_CHECK(!c.encoder.ffn.moe() || (c.encoder.ffn.top_k >= 1 && c.encoder.ffn.top_k <= c.encoder.ffn.num_experts),
              "top-k");
   try {
     const std::vector<moeasr::ExpectedTensor> expected = moeasr::expected_tensors(c);

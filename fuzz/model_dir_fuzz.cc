@@ -10,6 +10,7 @@
 #include "formats/safetensors.h"
 #include "formats/units.h"
 #include "formats/weight_spec.h"
+#include "nn/weight_reader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const moeasr::fuzz::PackedModelDir dir = moeasr::fuzz::unpack_model_dir(data, size);
@@ -19,8 +20,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto weights = moeasr::SafeTensors::from_bytes(dir.weights, "model.safetensors");
     moeasr::validate_weights(*weights, config);
     // Valid: building the model must work (it reads every tensor).
-    moeasr::Encoder encoder(config, *weights);
-    if (config.decoder.type != moeasr::DecoderType::kNone) moeasr::AttentionDecoder decoder(config, *weights);
+    const auto be = moeasr::Backend::open(moeasr::Device::cpu());
+    const moeasr::WeightReader r(*weights, moeasr::PrecisionPolicy{}, *be);
+    moeasr::Encoder encoder(config, r, moeasr::MoeGemm::kGrouped);
+    if (config.decoder.type != moeasr::DecoderType::kNone) {
+      moeasr::AttentionDecoder decoder(config, r, moeasr::MoeGemm::kGrouped);
+    }
   } catch (const moeasr::Error& e) {
     FUZZ_CHECK(e.status() == MOEASR_ERR_FORMAT || e.status() == MOEASR_ERR_UNSUPPORTED, "status %d: %s",
                e.status(), e.what());

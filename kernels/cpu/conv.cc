@@ -26,6 +26,20 @@ void depthwise_conv_time(const float* in, int64_t t_in, int64_t channels, const 
   }
 }
 
+void depthwise_conv(const DepthwiseConvJob& job, int64_t channels, const float* w_t, const float* bias, int kernel,
+                    std::vector<float>& scratch) {
+  const int64_t halo = kernel - 1, rows = halo + job.t + job.right_zeros;
+  scratch.assign(static_cast<size_t>(rows * channels), 0.f);
+  float* in = scratch.data();
+  if (job.cache) std::memcpy(in, job.cache, sizeof(float) * halo * channels);
+  std::memcpy(in + halo * channels, job.frames, sizeof(float) * job.t * channels);
+  if (rows - job.skip >= kernel) {
+    depthwise_conv_time(in + job.skip * channels, rows - job.skip, channels, w_t, bias, kernel, job.out);
+  }
+  // The cache keeps the last kernel - 1 rows of [cache; frames].
+  if (job.cache) std::memcpy(job.cache, in + job.t * channels, sizeof(float) * halo * channels);
+}
+
 void conv2d_3x3_s2_relu(const float* in, int64_t t_in, int64_t f_in, int64_t c_in, const float* weight,
                         const float* bias, int64_t c_out, float* out, std::vector<float>& im2col) {
   const int64_t t_out = (t_in - 3) / 2 + 1, f_out = (f_in - 3) / 2 + 1;

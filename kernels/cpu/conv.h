@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/types.h"
+
 namespace moeasr::cpu {
 
 // Depthwise 1-D convolution over time, "valid" (no padding):
@@ -12,6 +14,12 @@ namespace moeasr::cpu {
 // over contiguous channels.
 void depthwise_conv_time(const float* in, int64_t t_in, int64_t channels, const float* w_t, const float* bias,
                          int kernel, float* out);
+
+// One DepthwiseConvJob (kernels/types.h): the convolution over
+// [cache or zeros; frames; zeros], then the cache update. `scratch` holds the
+// assembled input.
+void depthwise_conv(const DepthwiseConvJob& job, int64_t channels, const float* w_t, const float* bias, int kernel,
+                    std::vector<float>& scratch);
 
 // 3x3 stride-2 "valid" convolution of Conv2dSubsampling4, by im2col + GEMM.
 //   in: [t_in, f_in, c_in] (c_in = 1 for the first conv), out: [t_out, f_out, c_out]

@@ -17,7 +17,7 @@
 #include <optional>
 
 #include "core/activation.h"
-#include "kernels/cpu/weights.h"
+#include "kernels/types.h"
 
 namespace moeasr::cpu {
 

@@ -17,15 +17,6 @@
 
 namespace moeasr::cpu {
 
-const char* weight_type_name(WeightType t) {
-  switch (t) {
-    case WeightType::kF32: return "float32";
-    case WeightType::kBF16: return "bfloat16";
-    case WeightType::kI8: return "int8";
-  }
-  return "?";
-}
-
 namespace {
 
 // Per-thread scratch: grows to the largest call a thread has made.

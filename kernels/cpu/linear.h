@@ -15,7 +15,7 @@
 #include <string>
 
 #include "core/activation.h"
-#include "kernels/cpu/weights.h"
+#include "kernels/types.h"
 
 namespace moeasr::cpu {
 

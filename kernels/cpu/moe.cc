@@ -10,7 +10,7 @@
 
 namespace moeasr::cpu {
 
-void moe_route(const float* x, int64_t n, const MoeLayerView& L, MoeWorkspace& ws) {
+void moe_route(const float* x, int64_t n, const MoeView& L, MoeWorkspace& ws) {
   const int E = L.num_experts, k = L.top_k;
   ws.logits.resize(static_cast<size_t>(n) * E);
   linear(x, n, L.d, L.gate, nullptr, E, ws.logits.data(), E);
@@ -40,7 +40,7 @@ namespace {
 // Counting sort of the n*k (token, slot) pairs by expert: row r of the grouped
 // matrices holds slot row_slot[r] = token * k + j; rows of one expert are
 // contiguous, in ascending token order.
-void group_by_expert(int64_t n, const MoeLayerView& L, MoeWorkspace& ws) {
+void group_by_expert(int64_t n, const MoeView& L, MoeWorkspace& ws) {
   const int E = L.num_experts, k = L.top_k;
   ws.counts.assign(E, 0);
   for (int64_t s = 0; s < n * k; ++s) ++ws.counts[ws.slot_expert[s]];
@@ -58,7 +58,7 @@ void group_by_expert(int64_t n, const MoeLayerView& L, MoeWorkspace& ws) {
 
 }  // namespace
 
-void moe_ffn(const float* x, int64_t n, const MoeLayerView& L, float* y, MoeWorkspace& ws, int64_t* expert_load) {
+void moe_ffn(const float* x, int64_t n, const MoeView& L, float* y, MoeWorkspace& ws, int64_t* expert_load) {
   const int64_t d = L.d, H = L.hidden;
   const int k = L.top_k;
   if (n == 0) return;  // y may be null then: memset(nullptr, 0, 0) is undefined
@@ -92,7 +92,8 @@ void moe_ffn(const float* x, int64_t n, const MoeLayerView& L, float* y, MoeWork
   }
 }
 
-void moe_ffn_per_expert_loop(const float* x, int64_t n, const MoeLayerView& L, float* y, MoeWorkspace& ws) {
+void moe_ffn_per_expert_loop(const float* x, int64_t n, const MoeView& L, float* y, MoeWorkspace& ws,
+                             int64_t* expert_load) {
   const int64_t d = L.d, H = L.hidden;
   const int k = L.top_k;
   if (n == 0) return;  // y may be null then: memset(nullptr, 0, 0) is undefined
@@ -114,6 +115,7 @@ void moe_ffn_per_expert_loop(const float* x, int64_t n, const MoeLayerView& L, f
     }
     if (tokens.empty()) continue;
     const int64_t m = static_cast<int64_t>(tokens.size());
+    if (expert_load) expert_load[e] += m;
     xe.resize(m * d);
     for (int64_t i = 0; i < m; ++i) std::memcpy(xe.data() + i * d, x + tokens[i] * d, sizeof(float) * d);
     he.resize(m * H);

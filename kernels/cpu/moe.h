@@ -9,26 +9,9 @@
 #include <vector>
 
 #include "core/activation.h"
-#include "kernels/cpu/weights.h"
+#include "kernels/types.h"
 
 namespace moeasr::cpu {
-
-struct ExpertWeights {
-  WeightMatrix w1;  // [hidden, d]
-  const float* b1;  // [hidden] or null
-  WeightMatrix w2;  // [d, hidden]
-  const float* b2;  // [d] or null
-};
-
-struct MoeLayerView {
-  int64_t d = 0;
-  int64_t hidden = 0;
-  int num_experts = 0;
-  int top_k = 0;
-  Activation activation = Activation::kRelu;
-  const float* gate = nullptr;  // [num_experts, d]
-  const ExpertWeights* experts = nullptr;
-};
 
 // Scratch reused across calls so a steady stream allocates nothing.
 struct MoeWorkspace {
@@ -39,15 +22,17 @@ struct MoeWorkspace {
 };
 
 // Routing only: for each token its top-k experts (best first) and softmax weights.
-void moe_route(const float* x, int64_t n, const MoeLayerView& layer, MoeWorkspace& ws);
+void moe_route(const float* x, int64_t n, const MoeView& layer, MoeWorkspace& ws);
 
 // y[n, d] = MoE(x[n, d]). y must not alias x. `expert_load` (optional, E
 // entries) is incremented by the number of tokens each expert received.
-void moe_ffn(const float* x, int64_t n, const MoeLayerView& layer, float* y, MoeWorkspace& ws,
+void moe_ffn(const float* x, int64_t n, const MoeView& layer, float* y, MoeWorkspace& ws,
              int64_t* expert_load = nullptr);
 
-// Reference path for tests and benchmarks: one GEMM per expert per token
-// group, computed the straightforward way (WeNet's loop). Same result.
-void moe_ffn_per_expert_loop(const float* x, int64_t n, const MoeLayerView& layer, float* y, MoeWorkspace& ws);
+// The baseline for tests and benchmarks (MoeGemm::kPerExpertLoop): for each
+// expert, its tokens gathered and one GEMM pair over them, computed the
+// straightforward way (WeNet's loop). Same result.
+void moe_ffn_per_expert_loop(const float* x, int64_t n, const MoeView& layer, float* y, MoeWorkspace& ws,
+                             int64_t* expert_load = nullptr);
 
 }  // namespace moeasr::cpu

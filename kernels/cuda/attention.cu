@@ -28,6 +28,7 @@ struct AttnJobDev {
   const float* values;
   const float* positions;
   int64_t t, len;
+  int64_t first;      // causal: the position of query 0
   int64_t row_begin;  // first query row of this job among all jobs' rows
 };
 
@@ -54,7 +55,8 @@ attention_kernel(const AttnJobDev* jobs, int64_t num_jobs, int64_t total_rows, i
   for (int64_t r = blockIdx.x; r < total_rows; r += gridDim.x) {
     const AttnJobDev& job = jobs[find_job(jobs, num_jobs, r)];
     const int64_t i = r - job.row_begin;
-    const int64_t visible = causal ? (i + 1 < job.len ? i + 1 : job.len) : job.len;
+    const int64_t seen = job.first + i + 1;
+    const int64_t visible = causal ? (seen < job.len ? seen : job.len) : job.len;
 
     float qu[kPerLane], qv[kPerLane], acc[kPerLane];
     const float* qi = job.q + i * d + col;
@@ -133,7 +135,7 @@ void launch_attention(Context& ctx, const std::vector<AttentionJob>& jobs, int64
   int64_t total_rows = 0;
   for (const AttentionJob& j : jobs) {
     if (j.t <= 0) continue;
-    table.push_back({j.q, j.out, j.keys, j.values, j.positions, j.t, j.len, total_rows});
+    table.push_back({j.q, j.out, j.keys, j.values, j.positions, j.t, j.len, j.first, total_rows});
     total_rows += j.t;
   }
   if (total_rows == 0) return;

@@ -126,6 +126,27 @@ void Buffer::release() noexcept {
 
 // ---------------------------------------------------------------------------
 
+std::shared_ptr<void> allocate(int index, size_t bytes) {
+  int current = -1;
+  MOEASR_CUDA_CHECK(cudaGetDevice(&current));
+  if (current != index) MOEASR_CUDA_CHECK(cudaSetDevice(index));
+  void* p = nullptr;
+  const cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    throw_error(MOEASR_ERR_DEVICE, "CUDA: cudaMalloc of ", bytes, " bytes on device ", index,
+                " failed: ", cudaGetErrorString(e));
+  }
+  return std::shared_ptr<void>(p, [index](void* q) {
+    // A deleter cannot report errors; the memory is released either way.
+    int dev = -1;
+    if (cudaGetDevice(&dev) == cudaSuccess && dev != index) cudaSetDevice(index);
+    cudaFree(q);
+  });
+}
+
+// ---------------------------------------------------------------------------
+
 void upload(Context& ctx, void* device, const void* host, size_t bytes) {
   if (bytes == 0) return;
   cudaStream_t s = stream_of(ctx);

@@ -74,6 +74,12 @@ class Buffer {
   size_t bytes_ = 0;
 };
 
+// `bytes` of device memory on device `index` for a Tensor (core/device.h),
+// freed (cudaFree, which waits for the device to go idle, so no queued op
+// can still read it) when the last owner lets go. Error(MOEASR_ERR_DEVICE)
+// when the device has no room.
+std::shared_ptr<void> allocate(int index, size_t bytes);
+
 // Copies on the context's stream. upload returns when `host` may be reused;
 // download returns when `host` holds the data (it waits for earlier ops).
 void upload(Context& ctx, void* device, const void* host, size_t bytes);

@@ -1,4 +1,5 @@
-// Element-wise ops of ops.h: add_scaled, scale, activation, glu, cmvn. Each is
+// Element-wise ops of ops.h: add_scaled, add_row_scaled, scale, activation,
+// glu, channel_affine, cmvn. Each is
 // a grid-stride loop over int64 indices (no overflow for any tensor size).
 #include "kernels/cuda/activation.cuh"
 #include "kernels/cuda/launch.h"
@@ -42,7 +43,37 @@ __global__ void cmvn_kernel(float* x, int64_t rows, int64_t f, const float* mean
   }
 }
 
+__global__ void add_row_scaled_kernel(float* y, const float* x, int64_t rows, int64_t d, const float* s,
+                                      int64_t stride) {
+  const int64_t n = rows * d;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
+    y[i] += s[(i / d) * stride] * x[i];
+  }
+}
+
+__global__ void channel_affine_kernel(const float* x, int64_t rows, int64_t c, const float* scale, const float* shift,
+                                      float* y) {
+  const int64_t n = rows * c;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t col = i % c;
+    y[i] = x[i] * scale[col] + shift[col];
+  }
+}
+
 }  // namespace
+
+void add_row_scaled(Context& ctx, float* y, const float* x, int64_t rows, int64_t d, const float* s, int64_t stride) {
+  if (rows <= 0 || d <= 0) return;
+  add_row_scaled_kernel<<<grid_for(rows * d), kThreads, 0, stream_of(ctx)>>>(y, x, rows, d, s, stride);
+  MOEASR_CUDA_CHECK_LAUNCH("add_row_scaled_kernel");
+}
+
+void channel_affine(Context& ctx, const float* x, int64_t rows, int64_t c, const float* scale, const float* shift,
+                    float* y) {
+  if (rows <= 0 || c <= 0) return;
+  channel_affine_kernel<<<grid_for(rows * c), kThreads, 0, stream_of(ctx)>>>(x, rows, c, scale, shift, y);
+  MOEASR_CUDA_CHECK_LAUNCH("channel_affine_kernel");
+}
 
 void add_scaled(Context& ctx, float* y, const float* x, float alpha, int64_t n) {
   if (n <= 0) return;

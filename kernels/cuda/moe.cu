@@ -16,15 +16,6 @@
 
 namespace moeasr::cuda {
 
-const char* moe_gemm_name(MoeGemm g) {
-  switch (g) {
-    case MoeGemm::kGrouped: return "grouped";
-    case MoeGemm::kCublasGrouped: return "cublas_grouped";
-    case MoeGemm::kPerExpertLoop: return "per_expert_loop";
-  }
-  return "unknown";
-}
-
 namespace {
 
 constexpr size_t kAlign = 256;
@@ -52,17 +43,19 @@ class HostPack {
   Workspace& ws_;
 };
 
-void check_layer(const DeviceMoe& L) {
+void check_layer(const MoeView& L) {
   MOEASR_CHECK(L.num_experts >= 1 && L.top_k >= 1 && L.top_k <= L.num_experts && L.top_k <= kMaxTopK,
                MOEASR_ERR_INVALID_ARGUMENT, "CUDA moe_ffn: top_k ", L.top_k, " of ", L.num_experts,
                " experts (1 <= top_k <= min(experts, ", kMaxTopK, "))");
-  MOEASR_CHECK(L.d > 0 && L.hidden > 0 && L.gate && L.w1 && L.w2, MOEASR_ERR_INVALID_ARGUMENT,
+  MOEASR_CHECK(L.d > 0 && L.hidden > 0 && L.gate && L.experts, MOEASR_ERR_INVALID_ARGUMENT,
                "CUDA moe_ffn: incomplete layer (d ", L.d, ", hidden ", L.hidden, ")");
   for (int e = 0; e < L.num_experts; ++e) {
-    MOEASR_CHECK(L.w1[e].n == L.hidden && L.w1[e].k == L.d && L.w2[e].n == L.d && L.w2[e].k == L.hidden,
-                 MOEASR_ERR_INVALID_ARGUMENT, "CUDA moe_ffn: expert ", e, " has w1 [", L.w1[e].n, ", ", L.w1[e].k,
-                 "] and w2 [", L.w2[e].n, ", ", L.w2[e].k, "], expected [", L.hidden, ", ", L.d, "] and [", L.d,
-                 ", ", L.hidden, "]");
+    const WeightMatrix &w1 = L.experts[e].w1, &w2 = L.experts[e].w2;
+    MOEASR_CHECK(w1.n == L.hidden && w1.k == L.d && w2.n == L.d && w2.k == L.hidden, MOEASR_ERR_INVALID_ARGUMENT,
+                 "CUDA moe_ffn: expert ", e, " has w1 [", w1.n, ", ", w1.k, "] and w2 [", w2.n, ", ", w2.k,
+                 "], expected [", L.hidden, ", ", L.d, "] and [", L.d, ", ", L.hidden, "]");
+    MOEASR_CHECK(w1.type != WeightType::kI8 && w2.type != WeightType::kI8, MOEASR_ERR_UNSUPPORTED,
+                 "CUDA moe_ffn: int8 expert weights have no CUDA kernel");
   }
 }
 
@@ -76,16 +69,17 @@ const int32_t* download_counts(Context& ctx, const MoeScratch& s, int num_expert
 // The non-empty experts' pointers for one of the two GEMMs: on the host
 // (built here) and their device copies (offsets into the uploaded pack).
 struct ExpertPtrs {
-  std::vector<const void*> w, x;  // weights, inputs (float or bf16)
+  std::vector<const void*> w, x;  // weights, inputs (float, or bf16: split_bf16's hi or lo)
   std::vector<void*> c;           // outputs (float)
   size_t o_w = 0, o_x = 0, o_c = 0;
 };
 
-// One cublasGemmGroupedBatchedEx for all non-empty experts' c = x W^T (one
-// group of one problem per expert: the sizes differ); bias and activation
-// come after. x is float, or bf16 (already rounded) when the weights are bf16.
+// One cublasGemmGroupedBatchedEx for all non-empty experts' c = x W^T + beta c
+// (one group of one problem per expert: the sizes differ); bias and
+// activation come after. x is float, or one half of split_bf16's pair when
+// the weights are bf16.
 void cublas_grouped_gemm(Context& ctx, WeightType type, const int32_t* counts, int num_experts, int64_t k_dim,
-                         int64_t n_dim, const ExpertPtrs& p, const uint8_t* dev) {
+                         int64_t n_dim, const ExpertPtrs& p, const uint8_t* dev, float beta_value) {
   std::vector<cublasOperation_t> ta, tb;
   std::vector<int> m, n, k, lda, ldb, ldc, group_size;
   std::vector<float> alpha, beta;
@@ -101,7 +95,7 @@ void cublas_grouped_gemm(Context& ctx, WeightType type, const int32_t* counts, i
     ldc.push_back(static_cast<int>(n_dim));
     group_size.push_back(1);
     alpha.push_back(1.f);
-    beta.push_back(0.f);
+    beta.push_back(beta_value);
   }
   if (m.empty()) return;
   const cudaDataType_t ab = type == WeightType::kBF16 ? CUDA_R_16BF : CUDA_R_32F;
@@ -117,7 +111,7 @@ void cublas_grouped_gemm(Context& ctx, WeightType type, const int32_t* counts, i
     // products, one GemmEx per expert (same arithmetic, more launches). The
     // float32 path has no fallback: any failure there is reported.
     for (size_t g = 0; g < m.size(); ++g) {
-      gemm_xwt(ctx, p.x[g], type, n[g], p.w[g], n_dim, k_dim, static_cast<float*>(p.c[g]));
+      gemm_xwt(ctx, p.x[g], type, n[g], p.w[g], n_dim, k_dim, static_cast<float*>(p.c[g]), beta_value);
     }
     return;
   }
@@ -126,7 +120,7 @@ void cublas_grouped_gemm(Context& ctx, WeightType type, const int32_t* counts, i
 
 }  // namespace
 
-void moe_ffn(Context& ctx, const float* x, int64_t n, const DeviceMoe& L, float* y, Workspace& ws, MoeGemm gemm,
+void moe_ffn(Context& ctx, const float* x, int64_t n, const MoeView& L, float* y, Workspace& ws, MoeGemm gemm,
              int64_t* expert_load) {
   if (n <= 0) return;
   check_layer(L);
@@ -159,8 +153,11 @@ void moe_ffn(Context& ctx, const float* x, int64_t n, const DeviceMoe& L, float*
   float* hidden = ws.c.as<float>();
   float* out = ws.d.as<float>();
 
-  const DeviceLinear router{L.gate, WeightType::kF32, E, d, nullptr};
-  linear(ctx, x, n, router, s.logits, ws);
+  WeightMatrix router;
+  router.n = E;
+  router.k = d;
+  router.data = L.gate;
+  linear(ctx, x, n, router, nullptr, s.logits, ws);
   moe_route_and_group(ctx, x, n, d, E, k, s, gathered);
 
   const int32_t* counts = nullptr;  // host copy, when needed
@@ -171,8 +168,9 @@ void moe_ffn(Context& ctx, const float* x, int64_t n, const DeviceMoe& L, float*
 
   std::vector<ExpertDev> table(E);
   for (int e = 0; e < E; ++e) {
-    table[e] = {L.w1[e].weight, L.w1[e].bias, L.w2[e].weight, L.w2[e].bias, L.w1[e].type == WeightType::kBF16,
-                L.w2[e].type == WeightType::kBF16};
+    const ExpertWeights& x_e = L.experts[e];
+    table[e] = {x_e.w1.data, x_e.b1, x_e.w2.data, x_e.b2, x_e.w1.type == WeightType::kBF16,
+                x_e.w2.type == WeightType::kBF16};
   }
 
   switch (gemm) {
@@ -190,9 +188,10 @@ void moe_ffn(Context& ctx, const float* x, int64_t n, const DeviceMoe& L, float*
       for (int e = 0; e < E; ++e) {
         const int64_t m = counts[e];
         if (m > 0) {
-          linear(ctx, gathered + begin * d, m, L.w1[e], hidden + begin * H, ws);
+          const ExpertWeights& x_e = L.experts[e];
+          linear(ctx, gathered + begin * d, m, x_e.w1, x_e.b1, hidden + begin * H, ws);
           activation(ctx, hidden + begin * H, m * H, L.activation);
-          linear(ctx, hidden + begin * H, m, L.w2[e], out + begin * d, ws);
+          linear(ctx, hidden + begin * H, m, x_e.w2, x_e.b2, out + begin * d, ws);
         }
         begin += m;
       }
@@ -201,33 +200,44 @@ void moe_ffn(Context& ctx, const float* x, int64_t n, const DeviceMoe& L, float*
     case MoeGemm::kCublasGrouped: {
       // One call needs one input type for every expert.
       for (int e = 1; e < E; ++e) {
-        MOEASR_CHECK(L.w1[e].type == L.w1[0].type && L.w2[e].type == L.w2[0].type, MOEASR_ERR_UNSUPPORTED,
+        MOEASR_CHECK(L.experts[e].w1.type == L.experts[0].w1.type && L.experts[e].w2.type == L.experts[0].w2.type,
+                     MOEASR_ERR_UNSUPPORTED,
                      "CUDA moe_ffn (cublas_grouped): experts with different weight types");
       }
-      const bool bf16_1 = L.w1[0].type == WeightType::kBF16, bf16_2 = L.w2[0].type == WeightType::kBF16;
+      const bool bf16_1 = L.experts[0].w1.type == WeightType::kBF16, bf16_2 = L.experts[0].w2.type == WeightType::kBF16;
       MOEASR_CHECK(d <= INT32_MAX && H <= INT32_MAX, MOEASR_ERR_UNSUPPORTED, "CUDA moe_ffn: dimensions too large");
-      // bf16 activations, when needed, in ws.e: the gathered rows first, later the hidden rows.
-      if (bf16_1 || bf16_2) ws.e.reserve(ctx, sizeof(uint16_t) * rows * std::max(d, H));
-      const size_t a1_bytes = bf16_1 ? 2 : 4, a2_bytes = bf16_2 ? 2 : 4;
-      const uint8_t* a1 = bf16_1 ? ws.e.as<uint8_t>() : reinterpret_cast<const uint8_t*>(gathered);
-      const uint8_t* a2 = bf16_2 ? ws.e.as<uint8_t>() : reinterpret_cast<const uint8_t*>(hidden);
-      // Pointer arrays (device memory, one entry per non-empty expert): A = weights, B = activations, C = output.
-      ExpertPtrs p1, p2;
+      // bf16 weights meet a hi + lo pair of bf16 activations (split_bf16), two
+      // grouped calls per GEMM; the pair lives in ws.e: the gathered rows
+      // first, later the hidden rows.
+      const int64_t pair = rows * std::max(d, H);
+      if (bf16_1 || bf16_2) ws.e.reserve(ctx, 2 * sizeof(uint16_t) * pair);
+      const uint8_t* hi = ws.e.as<uint8_t>();
+      const uint8_t* lo = hi + sizeof(uint16_t) * pair;
+      // Pointer arrays (device memory, one entry per non-empty expert): A =
+      // weights, B = activations (float, or the hi and the lo halves), C = output.
+      ExpertPtrs p1, p2, p1_lo, p2_lo;
       int64_t begin = 0;
       for (int e = 0; e < E; ++e) {
         if (counts[e] > 0) {
-          p1.w.push_back(L.w1[e].weight);
-          p1.x.push_back(a1 + begin * d * a1_bytes);
+          const int64_t r1 = begin * d, r2 = begin * H;
+          p1.w.push_back(L.experts[e].w1.data);
+          p1.x.push_back(bf16_1 ? hi + 2 * r1 : reinterpret_cast<const uint8_t*>(gathered + r1));
           p1.c.push_back(hidden + begin * H);
-          p2.w.push_back(L.w2[e].weight);
-          p2.x.push_back(a2 + begin * H * a2_bytes);
+          p1_lo.w.push_back(L.experts[e].w1.data);
+          p1_lo.x.push_back(lo + 2 * r1);
+          p1_lo.c.push_back(hidden + begin * H);
+          p2.w.push_back(L.experts[e].w2.data);
+          p2.x.push_back(bf16_2 ? hi + 2 * r2 : reinterpret_cast<const uint8_t*>(hidden + r2));
           p2.c.push_back(out + begin * d);
+          p2_lo.w.push_back(L.experts[e].w2.data);
+          p2_lo.x.push_back(lo + 2 * r2);
+          p2_lo.c.push_back(out + begin * d);
         }
         begin += counts[e];
       }
       HostPack pack(ws);
       const size_t o_table = pack.add(table.data(), table.size());
-      for (ExpertPtrs* p : {&p1, &p2}) {
+      for (ExpertPtrs* p : {&p1, &p2, &p1_lo, &p2_lo}) {
         p->o_w = pack.add(p->w.data(), p->w.size());
         p->o_x = pack.add(p->x.data(), p->x.size());
         p->o_c = pack.add(p->c.data(), p->c.size());
@@ -235,11 +245,14 @@ void moe_ffn(Context& ctx, const float* x, int64_t n, const DeviceMoe& L, float*
       const uint8_t* dev = pack.upload(ctx);
       const ExpertDev* d_table = reinterpret_cast<const ExpertDev*>(dev + o_table);
 
-      if (bf16_1) round_to_bf16(ctx, gathered, rows * d, ws.e.data());
-      cublas_grouped_gemm(ctx, L.w1[0].type, counts, E, d, H, p1, dev);
+      const WeightType t1 = L.experts[0].w1.type, t2 = L.experts[0].w2.type;
+      if (bf16_1) split_bf16(ctx, gathered, rows * d, ws.e.data(), ws.e.as<uint8_t>() + sizeof(uint16_t) * pair);
+      cublas_grouped_gemm(ctx, t1, counts, E, d, H, p1, dev, 0.f);
+      if (bf16_1) cublas_grouped_gemm(ctx, t1, counts, E, d, H, p1_lo, dev, 1.f);
       expert_bias_act(ctx, hidden, rows, H, E, s.offsets, d_table, 1, true, L.activation);
-      if (bf16_2) round_to_bf16(ctx, hidden, rows * H, ws.e.data());
-      cublas_grouped_gemm(ctx, L.w2[0].type, counts, E, H, d, p2, dev);
+      if (bf16_2) split_bf16(ctx, hidden, rows * H, ws.e.data(), ws.e.as<uint8_t>() + sizeof(uint16_t) * pair);
+      cublas_grouped_gemm(ctx, t2, counts, E, H, d, p2, dev, 0.f);
+      if (bf16_2) cublas_grouped_gemm(ctx, t2, counts, E, H, d, p2_lo, dev, 1.f);
       expert_bias_act(ctx, out, rows, d, E, s.offsets, d_table, 2, false, L.activation);
       break;
     }

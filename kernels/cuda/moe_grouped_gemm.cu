@@ -12,8 +12,9 @@
 // a 4x4 sub-tile in float32 registers. Thread (ty, tx) owns rows ty + 16 i and
 // columns tx + 16 j, so the stores of a warp hit consecutive columns
 // (coalesced) and the shared reads of B are conflict-free. bf16 weights are
-// widened on load, and then the activations are rounded to bf16 as well, so
-// this path computes what cuBLAS's bf16 GemmEx computes in the other modes.
+// widened on load and meet float32 activations: the products of bf16 weights
+// and float32-precision activations that the other modes (a hi + lo pair of
+// bf16 activations, linear_impl.h) and the CPU compute.
 #include <cuda_bf16.h>
 
 #include "kernels/cuda/activation.cuh"
@@ -61,7 +62,6 @@ grouped_gemm_kernel(const float* a, const int32_t* offsets, const ExpertDev* exp
       float av = 0.f;
       if (m0 + row < count && gk < k_dim) {
         av = a_rows[(m0 + row) * k_dim + gk];
-        if (bf16) av = __bfloat162float(__float2bfloat16_rn(av));
       }
       As[kk][row] = av;
       const int64_t gn = n0 + row;  // the same index split serves W's rows (output columns)

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "api/handles.h"
+#include "frontend/feature_pipeline.h"
 #include "runtime/offline_batch.h"
 
 using moeasr::api::checked;
@@ -42,23 +43,26 @@ moeasr_status moeasr_decode_batch(const moeasr_model* model, const moeasr_audio*
     d.rescoring = o.rescoring != 0;
     d.timestamps = o.timestamps != 0;
 
-    std::vector<std::unique_ptr<moeasr::Stream>> owned;
-    std::vector<moeasr::Stream*> batch;
+    // Each utterance through its own front end, then all of them in one batch.
+    std::vector<std::vector<float>> features(n);
+    std::vector<moeasr::UtteranceFeatures> batch;
     for (size_t i = 0; i < n; ++i) {
       const moeasr_audio& a = utterances[i];
-      owned.push_back(moeasr::Stream::for_offline_batch(m.model, d));
+      moeasr::FeaturePipeline front_end(m.model->config().fbank);
+      front_end.set_keep_all(true);
       try {
-        owned.back()->accept_waveform(a.samples, a.num_samples, a.sample_rate);
-        owned.back()->input_finished();
+        front_end.accept_waveform(a.samples, a.num_samples, a.sample_rate);
+        front_end.input_finished();
       } catch (const moeasr::Error& e) {
         moeasr::throw_error(e.status(), "utterance ", i, ": ", e.what());
       }
-      batch.push_back(owned.back().get());
+      features[i] = front_end.all_frames();
+      batch.push_back({features[i].data(), front_end.frames()});
     }
-    moeasr::decode_batch(batch);
+    const auto done = moeasr::decode_batch(*m.model, batch, d);
     // Convert everything first so a failure leaves no result behind.
     std::vector<std::unique_ptr<moeasr_result, moeasr_status (*)(moeasr_result*)>> results;
-    for (moeasr::Stream* s : batch) results.emplace_back(moeasr::api::result_to_c(s->final_result()), moeasr_result_free);
+    for (const auto& r : done) results.emplace_back(moeasr::api::result_to_c(r->final_result()), moeasr_result_free);
     for (size_t i = 0; i < n; ++i) out_results[i] = results[i].release();
   });
 }

@@ -23,7 +23,6 @@ constexpr uint32_t kDeadMagic = 0xDEADDEAD;
 struct moeasr_model {
   uint32_t magic = kModelMagic;
   std::shared_ptr<const moeasr::AsrModel> model;
-  int64_t num_parameters = 0;
 };
 
 struct moeasr_adapter_set {

@@ -48,26 +48,23 @@ moeasr_status moeasr_model_load(const char* model_dir, const moeasr_model_option
     mo.compute_experts_only = o.compute_experts_only != 0;
     auto handle = std::make_unique<moeasr_model>();
     handle->model = moeasr::AsrModel::load(model_dir, mo);
-    for (const moeasr::SafeTensorInfo& t : handle->model->weights().tensors()) {
-      if (!moeasr::is_ignorable_tensor(t.name)) handle->num_parameters += moeasr::shape_numel(t.shape);
-    }
     const moeasr::ModelConfig& c = handle->model->config();
     for (const std::string& w : c.warnings) moeasr::log_warning(w);
     moeasr::log_info("loaded ", model_dir, ": conformer ", c.encoder.num_blocks, " x ", c.encoder.d_model,
-                     c.encoder.ffn.moe    ? moeasr::str_cat(", MoE ", c.encoder.ffn.num_experts, " experts top-",
+                     c.encoder.ffn.kind == moeasr::FfnKind::kMoe ? moeasr::str_cat(", MoE ", c.encoder.ffn.num_experts, " experts top-",
                                                             c.encoder.ffn.top_k)
-                     : c.encoder.ffn.mot  ? moeasr::str_cat(", Mixture of Tokens ", c.encoder.ffn.num_experts,
+                     : c.encoder.ffn.kind == moeasr::FfnKind::kMot ? moeasr::str_cat(", Mixture of Tokens ", c.encoder.ffn.num_experts,
                                                             " experts, groups of ", c.encoder.ffn.group_size,
                                                             handle->model->encoder().mixes_examples()
                                                                 ? " utterances (moeasr_decode_batch only)"
                                                                 : " frames")
-                     : c.encoder.ffn.soft ? moeasr::str_cat(", Soft MoE ", c.encoder.ffn.num_experts, " experts x ",
+                     : c.encoder.ffn.kind == moeasr::FfnKind::kSoftMoe ? moeasr::str_cat(", Soft MoE ", c.encoder.ffn.num_experts, " experts x ",
                                                             c.encoder.ffn.slots_per_expert, " slots")
                                           : std::string(", dense FFN"),
                      c.encoder.adapter.type == moeasr::AdapterType::kNone      ? ""
                      : c.encoder.adapter.type == moeasr::AdapterType::kSoftMoa ? ", Soft-MoA adapters"
                                                                                : ", dense MoA adapters",
-                     ", vocab ", c.vocab_size, ", ", handle->num_parameters, " parameters");
+                     ", vocab ", c.vocab_size, ", ", handle->model->num_parameters(), " parameters");
     *out_model = handle.release();
   });
 }
@@ -94,12 +91,12 @@ moeasr_status moeasr_model_get_info(const moeasr_model* model, moeasr_model_info
     full.vocab_size = c.vocab_size;
     full.encoder_layers = c.encoder.num_blocks;
     full.d_model = c.encoder.d_model;
-    full.num_experts = c.encoder.ffn.moe || c.encoder.ffn.mot || c.encoder.ffn.soft ? c.encoder.ffn.num_experts : 0;
-    full.experts_per_token = c.encoder.ffn.moe ? c.encoder.ffn.top_k : 0;
-    full.mot_group_size = c.encoder.ffn.mot ? c.encoder.ffn.group_size : 0;
+    full.num_experts = c.encoder.ffn.has_experts() ? c.encoder.ffn.num_experts : 0;
+    full.experts_per_token = c.encoder.ffn.kind == moeasr::FfnKind::kMoe ? c.encoder.ffn.top_k : 0;
+    full.mot_group_size = c.encoder.ffn.kind == moeasr::FfnKind::kMot ? c.encoder.ffn.group_size : 0;
     full.mot_cross_example = m.model->encoder().mixes_examples() ? 1 : 0;
     full.has_decoder = m.model->decoder() ? 1 : 0;
-    full.num_parameters = m.num_parameters;
+    full.num_parameters = m.model->num_parameters();
     full.frame_ms = m.model->frame_ms();
     const size_t n = std::min(info->struct_size, sizeof(full));
     std::memcpy(static_cast<void*>(info), &full, n);

@@ -1,30 +1,32 @@
 // WeNet's (Bi)TransformerDecoder, used to rescore CTC n-best hypotheses
-// (attention rescoring). All hypotheses of an utterance run in one batched
-// forward over the distinct prefixes they contain: with causal
-// self-attention the decoder state at a position depends only on the tokens
-// up to it, so a prefix shared by several hypotheses (the n-best of a prefix
-// beam search share most of theirs) is computed once. Position-wise ops and
-// cross-attention run over all prefixes stacked; self-attention runs per
-// hypothesis for the prefixes it adds. Padding is never needed, so the
-// result equals WeNet's padded batch on every valid position.
+// (attention rescoring), written once on the op layer. All hypotheses of an
+// utterance run in one batched forward over the distinct prefixes they
+// contain: with causal self-attention the decoder state at a position depends
+// only on the tokens up to it, so a prefix shared by several hypotheses (the
+// n-best of a prefix beam search share most of theirs) is computed once.
+// Position-wise ops and cross-attention run over all prefixes stacked;
+// self-attention is one batched op with a job per hypothesis for the prefixes
+// it adds. Padding is never needed, so the result equals WeNet's padded batch
+// on every valid position.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "core/tensor.h"
-#include "kernels/cpu/attention.h"
 #include "formats/model_config.h"
-#include "nn/layers.h"
+#include "nn/feed_forward.h"
+#include "nn/linear.h"
 #include "nn/positional_encoding.h"
-#include "ops/ops.h"
+#include "ops/backend.h"
 
 namespace moeasr {
 
+// Scratch of rescoring calls, owned by a worker, on its device.
 struct DecoderWorkspace {
-  Tensor x, h, q, k, v, att, y, mem_k, mem_v, logits, path_k, path_v;
-  ops::FfnWorkspace ffn;
-  cpu::AttentionScratch attention;
+  Tensor x, h, q, k, v, att, y, mem_k, mem_v, logits, path_k, path_v, picked;
+  FfnScratch ffn;
 };
 
 struct HypothesisScores {
@@ -34,13 +36,14 @@ struct HypothesisScores {
 
 class AttentionDecoder {
  public:
-  AttentionDecoder(const ModelConfig& config, const SafeTensors& weights, const PrecisionPolicy& precision = {});
+  AttentionDecoder(const ModelConfig& config, const WeightReader& weights, MoeGemm moe_gemm);
 
-  bool bidirectional() const { return has_right_; }
-  // Scores each hypothesis against the encoder output `memory` ([frames, d]).
-  // The right-to-left decoder runs only when `with_r2l` and the model has one.
-  std::vector<HypothesisScores> score(const Tensor& memory, const std::vector<std::vector<int>>& hyps, bool with_r2l,
-                                      DecoderWorkspace& ws) const;
+  bool bidirectional() const { return right_ != nullptr; }
+  // Scores each hypothesis against the encoder output `memory` ([frames, d],
+  // on be's device). The right-to-left decoder runs only when `with_r2l` and
+  // the model has one.
+  std::vector<HypothesisScores> score(Backend& be, const Tensor& memory, const std::vector<std::vector<int>>& hyps,
+                                      bool with_r2l, DecoderWorkspace& ws) const;
 
   // The distinct prefixes of token sequences, each prefixed with <sos>:
   // node r is one prefix (<sos>, t_0, .., t_{j-1}) ending in token[r] at
@@ -56,19 +59,23 @@ class AttentionDecoder {
   };
   Prefixes prefixes(const std::vector<std::vector<int>>& sequences) const;
 
-  // Log-probabilities [prefixes.size(), vocab] of one direction: row r is the
-  // distribution of the token that follows prefix r. Exposed for tests.
-  void log_probs(const DecoderWeights& decoder, const Tensor& memory, const Prefixes& prefixes, DecoderWorkspace& ws,
+  // One direction's stack of decoder layers.
+  struct Direction;
+  // Log-probabilities [prefixes.size(), vocab] of one direction (left or
+  // right): row r is the distribution of the token that follows prefix r.
+  // Exposed for tests.
+  void log_probs(Backend& be, bool right, const Tensor& memory, const Prefixes& prefixes, DecoderWorkspace& ws,
                  Tensor& out) const;
-  const DecoderWeights& left() const { return left_; }
-  const DecoderWeights& right() const { return right_; }
+
+  ~AttentionDecoder();
 
  private:
+  const Direction& direction(bool right) const { return right ? *right_ : *left_; }
+
   int64_t d_;
   int heads_;
   int vocab_, sos_, eos_;
-  bool has_right_ = false;
-  DecoderWeights left_, right_;
+  std::unique_ptr<Direction> left_, right_;
   PositionalEncoding pos_enc_;
 };
 

@@ -1,20 +1,19 @@
 #include "asr/encoder.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 
 #include "core/error.h"
-#include "kernels/cpu/conv.h"
-#include "kernels/cpu/elementwise.h"
-#include "kernels/cpu/gemm.h"
-#include "kernels/cpu/norm.h"
+#include "ops/ops.h"
 
 namespace moeasr {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr int kKinds = 3;  // attention cache rows: keys, values, linear_pos of the positions
 
 // Adds the time since `start` to *slot (when profiling) and restarts the clock.
 void lap(double* slot, Clock::time_point& start) {
@@ -24,56 +23,17 @@ void lap(double* slot, Clock::time_point& start) {
   start = now;
 }
 
-// Makes room for `rows` rows of `width` floats, keeping the first `keep` rows.
-void ensure_rows(Tensor& t, int64_t rows, int64_t width, int64_t keep) {
-  if (!t.empty() && t.dim(0) >= rows) return;
-  int64_t capacity = std::max<int64_t>(rows, t.empty() ? 0 : t.dim(0) * 2);
-  Tensor grown({capacity, width});
-  if (keep > 0) std::memcpy(grown.data<float>(), t.data<float>(), sizeof(float) * keep * width);
-  t = grown;
-}
-
-// Keeps the last `keep` of `rows` rows, moved to the front.
-void keep_last_rows(Tensor& t, int64_t rows, int64_t keep, int64_t width) {
-  if (keep >= rows || keep <= 0) return;
-  std::memmove(t.data<float>(), t.data<float>() + (rows - keep) * width, sizeof(float) * keep * width);
-}
+float* row_ptr(Tensor& t, int64_t row, int64_t width) { return t.data<float>() + row * width; }
 
 }  // namespace
 
-void EncoderState::reset() {
-  offset_ = 0;
-  cache_len_ = 0;
-  conv_primed_ = false;
-}
-
-size_t EncoderState::cache_bytes() const {
-  size_t bytes = 0;
-  for (const Layer& l : layers_) bytes += l.keys.nbytes() + l.values.nbytes() + l.positions.nbytes() + l.conv.nbytes();
-  return bytes;
-}
-
-int64_t Encoder::expert_weight_bytes() const {
-  if (!config_.ffn.moe || layers_.empty()) return 0;
-  const cpu::ExpertWeights& e = layers_[0].ff.experts[0];
-  const int64_t biases = (e.b1 ? e.w1.n : 0) + (e.b2 ? e.w2.n : 0);
-  return e.w1.bytes() + e.w2.bytes() + biases * int64_t{sizeof(float)};
-}
-
-bool Encoder::mixes_examples() const { return config_.ffn.mot && config_.ffn.grouping == MotGrouping::kCrossExample; }
-
-const cpu::MotGroups* Encoder::token_groups(const std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws,
-                                            cpu::MotGroups* view) const {
-  if (!config_.ffn.mot) return nullptr;
-  std::vector<ops::RowSegment> examples;
-  for (const EncoderChunk& c : chunks) examples.push_back({c.out_row, c.out_frames});
-  if (config_.ffn.grouping == MotGrouping::kWithinSequence) {
-    ops::within_sequence_groups(examples, config_.ffn.group_size, &ws.token_groups);
-  } else {
-    ops::cross_example_groups(examples, config_.ffn.group_size, &ws.token_groups);
-  }
-  *view = ws.token_groups.view();
-  return view;
+LayerAdapters read_layer_adapters(const WeightReader& r, const std::string& layer, int64_t d,
+                                  const AdapterConfig& c) {
+  LayerAdapters a;
+  if (c.feed_forward_macaron) a.ff_macaron = make_adapter(r, layer + ".adapter_feed_forward_macaron", d, c);
+  if (c.self_attn) a.self_attn = make_adapter(r, layer + ".adapter_self_attn", d, c);
+  if (c.feed_forward) a.ff = make_adapter(r, layer + ".adapter_feed_forward", d, c);
+  return a;
 }
 
 int64_t Encoder::output_frames(int64_t n) {
@@ -82,257 +42,369 @@ int64_t Encoder::output_frames(int64_t n) {
   return (t1 - 3) / 2 + 1;
 }
 
-Encoder::Encoder(const ModelConfig& config, const SafeTensors& st, const PrecisionPolicy& precision)
-    : config_(config.encoder), pos_enc_(config_.d_model) {
+int Encoder::routed_experts() const { return layers_.empty() ? 0 : layers_[0].ff->routed_experts(); }
+
+int64_t Encoder::expert_weight_bytes() const { return layers_.empty() ? 0 : layers_[0].ff->expert_bytes(); }
+
+bool Encoder::mixes_examples() const { return !layers_.empty() && layers_[0].ff->mixes_examples(); }
+
+Encoder::Encoder(const ModelConfig& config, const WeightReader& r, MoeGemm moe_gemm)
+    : config_(config.encoder), pos_enc_(config.encoder.d_model, r.backend()) {
   const EncoderConfig& c = config_;
-  const int64_t d = c.d_model, f2 = c.subsampled_features();
-  WeightReader r(st, precision);
+  const int64_t d = c.d_model, f2 = c.subsampled_features(), ch = c.conv_channels(), kernel = c.cnn_kernel;
   if (c.global_cmvn) {
     cmvn_mean_ = r.tensor("encoder.global_cmvn.mean");
     cmvn_istd_ = r.tensor("encoder.global_cmvn.istd");
   }
   // Both convolutions as [3, 3, c_in, c_out] (see kernels/cpu/conv.h).
-  const Tensor w1 = r.tensor("encoder.embed.conv.0.weight");  // [out, 1, 3, 3]
-  conv1_w_ = Tensor({9, d});
+  const Tensor w1 = r.host("encoder.embed.conv.0.weight");  // [out, 1, 3, 3]
+  Tensor conv1({9, d});
   for (int64_t o = 0; o < d; ++o) {
-    for (int k = 0; k < 9; ++k) conv1_w_.data<float>()[k * d + o] = w1.data<float>()[o * 9 + k];
+    for (int k = 0; k < 9; ++k) conv1.data<float>()[k * d + o] = w1.data<float>()[o * 9 + k];
   }
+  conv1_w_ = r.upload(conv1);
   conv1_b_ = r.tensor("encoder.embed.conv.0.bias");
-  const Tensor w2 = r.tensor("encoder.embed.conv.2.weight");  // [out, in, 3, 3]
-  conv2_w_ = Tensor({9 * d, d});
+  const Tensor w2 = r.host("encoder.embed.conv.2.weight");  // [out, in, 3, 3]
+  Tensor conv2({9 * d, d});
   for (int64_t o = 0; o < d; ++o) {
     for (int64_t i = 0; i < d; ++i) {
-      for (int k = 0; k < 9; ++k) conv2_w_.data<float>()[(k * d + i) * d + o] = w2.data<float>()[(o * d + i) * 9 + k];
+      for (int k = 0; k < 9; ++k) conv2.data<float>()[(k * d + i) * d + o] = w2.data<float>()[(o * d + i) * 9 + k];
     }
   }
+  conv2_w_ = r.upload(conv2);
   conv2_b_ = r.tensor("encoder.embed.conv.2.bias");
   // WeNet flattens the conv output per frame as (channel, freq); ours is (freq, channel).
-  const Tensor out = r.tensor("encoder.embed.out.0.weight");
-  embed_out_bias_ = r.tensor("encoder.embed.out.0.bias");
-  embed_out_ = Tensor({d, f2 * d});
+  const Tensor out = r.host("encoder.embed.out.0.weight");
+  Tensor embed({d, f2 * d});
   for (int64_t o = 0; o < d; ++o) {
-    for (int64_t ch = 0; ch < d; ++ch) {
+    for (int64_t ci = 0; ci < d; ++ci) {
       for (int64_t f = 0; f < f2; ++f) {
-        embed_out_.data<float>()[o * f2 * d + f * d + ch] = out.data<float>()[o * f2 * d + ch * f2 + f];
+        embed.data<float>()[o * f2 * d + f * d + ci] = out.data<float>()[o * f2 * d + ci * f2 + f];
       }
     }
   }
+  embed_out_ = r.linear(embed, r.host("encoder.embed.out.0.bias"));
+
+  Tensor conv_init;
+  if (c.use_cnn_module && c.causal) conv_init = Tensor::zeros({c.num_blocks * (kernel - 1), ch});
   for (int i = 0; i < c.num_blocks; ++i) {
     const std::string l = "encoder.encoders." + std::to_string(i);
-    ConformerLayerWeights layer;
-    layer.macaron = c.macaron;
-    layer.conv = c.use_cnn_module;
+    Layer layer;
     if (c.macaron) {
-      layer.ff_macaron = r.ffn(l + ".feed_forward_macaron", c.ffn);
+      layer.ff_macaron = make_feed_forward(r, l + ".feed_forward_macaron", c.ffn, d, moe_gemm);
       layer.norm_ff_macaron = r.layer_norm(l + ".norm_ff_macaron", c.norm_eps);
     }
-    layer.attention = r.attention(l + ".self_attn", true);
+    const std::string a = l + ".self_attn";
+    layer.q = r.linear(a + ".linear_q");
+    layer.k = r.linear(a + ".linear_k");
+    layer.v = r.linear(a + ".linear_v");
+    layer.out = r.linear(a + ".linear_out");
+    layer.pos = r.linear(a + ".linear_pos");
+    layer.pos_bias_u = r.tensor(a + ".pos_bias_u");
+    layer.pos_bias_v = r.tensor(a + ".pos_bias_v");
     layer.norm_mha = r.layer_norm(l + ".norm_mha", c.norm_eps);
     if (c.use_cnn_module) {
-      layer.conv_module = r.conv_module(l + ".conv_module", c);
+      const std::string m = l + ".conv_module";
+      ConvModule& cm = layer.conv;
+      // Conv1d weights [out, in, 1] are linear layers over channels.
+      cm.pointwise1 = r.linear(m + ".pointwise_conv1");
+      cm.pointwise2 = r.linear(m + ".pointwise_conv2");
+      const Tensor dw = r.host(m + ".depthwise_conv.weight");  // [C, 1, K]
+      Tensor dw_t({kernel, ch});
+      for (int64_t j = 0; j < kernel; ++j) {
+        for (int64_t ci = 0; ci < ch; ++ci) dw_t.data<float>()[j * ch + ci] = dw.data<float>()[ci * kernel + j];
+      }
+      cm.depthwise_t = r.upload(dw_t);
+      cm.depthwise_bias = r.optional(m + ".depthwise_conv.bias");
+      cm.layer_norm = c.cnn_norm == ConvNorm::kLayerNorm;
+      if (cm.layer_norm) {
+        cm.norm = r.layer_norm(m + ".norm", c.conv_norm_eps);
+      } else {
+        // Inference BatchNorm: y = (x - mean) / sqrt(var + eps) * w + b = x * scale + shift.
+        const Tensor w = r.host(m + ".norm.weight"), b = r.host(m + ".norm.bias");
+        const Tensor mean = r.host(m + ".norm.running_mean"), var = r.host(m + ".norm.running_var");
+        Tensor scale({ch}), shift({ch});
+        for (int64_t ci = 0; ci < ch; ++ci) {
+          const float inv = 1.f / std::sqrt(var.data<float>()[ci] + c.conv_norm_eps);
+          scale.data<float>()[ci] = w.data<float>()[ci] * inv;
+          shift.data<float>()[ci] = b.data<float>()[ci] - mean.data<float>()[ci] * w.data<float>()[ci] * inv;
+        }
+        cm.bn_scale = r.upload(scale);
+        cm.bn_shift = r.upload(shift);
+      }
+      if (c.causal) {
+        // WeNet left-pads the module input with zeros; after pointwise_conv1
+        // and GLU a zero frame becomes GLU(bias). The cache holds post-GLU
+        // frames, so it starts filled with this row.
+        const Tensor bias = r.has(m + ".pointwise_conv1.bias") ? r.host(m + ".pointwise_conv1.bias") : Tensor();
+        for (int64_t row = 0; row < kernel - 1; ++row) {
+          float* dst = conv_init.data<float>() + (i * (kernel - 1) + row) * ch;
+          for (int64_t ci = 0; ci < ch && !bias.empty(); ++ci) {
+            dst[ci] = bias.data<float>()[ci] / (1.f + std::exp(-bias.data<float>()[ch + ci]));
+          }
+        }
+      }
       layer.norm_conv = r.layer_norm(l + ".norm_conv", c.norm_eps);
       layer.norm_final = r.layer_norm(l + ".norm_final", c.norm_eps);
     }
-    layer.ff = r.ffn(l + ".feed_forward", c.ffn);
+    layer.ff = make_feed_forward(r, l + ".feed_forward", c.ffn, d, moe_gemm);
     layer.norm_ff = r.layer_norm(l + ".norm_ff", c.norm_eps);
-    layer.adapters = r.layer_adapters(l, d, c.adapter);
+    layer.adapters = read_layer_adapters(r, l, d, c.adapter);
     layers_.push_back(std::move(layer));
   }
+  if (!conv_init.empty()) conv_init_ = r.upload(conv_init);
   if (c.final_norm) after_norm_ = r.layer_norm("encoder.after_norm", c.norm_eps);
 }
 
-void Encoder::subsample(const EncoderChunk& chunk, EncoderWorkspace& ws, float* out) const {
+void Encoder::prepare_states(Backend& be, const std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws) const {
+  const int64_t d = config_.d_model, blocks = static_cast<int64_t>(layers_.size()) * kKinds;
+  std::vector<RowCopy> attention_moves, conv_primes;
+  for (const EncoderChunk& c : chunks) {
+    EncoderState& s = *c.state;
+    if (!s.conv_primed_ && !conv_init_.empty()) {
+      s.conv_.resize(conv_init_.shape(), be.device());
+      conv_primes.push_back({s.conv_.data<float>(), conv_init_.data<float>(), static_cast<int32_t>(conv_init_.dim(0))});
+    }
+    s.conv_primed_ = true;
+    if (c.out_frames == 0) continue;
+
+    const int64_t need = s.len_ + c.out_frames;
+    if (s.capacity_ >= 2 * need && s.start_ + need <= s.capacity_) continue;
+    // Grow (to twice the window, so the window can slide before the next
+    // move) or move the window to the front. Either way the source rows and
+    // the destination never overlap: when the window moves within the
+    // buffer, start > capacity - need >= need >= len.
+    const bool grow = s.capacity_ < 2 * need;
+    const int64_t capacity = grow ? std::max(2 * need, 2 * s.capacity_) : s.capacity_;
+    Tensor target = s.attention_;
+    if (grow) target = Tensor({blocks * capacity, d}, DType::kF32, be.device());
+    if (s.len_ > 0) {
+      for (int64_t b = 0; b < blocks; ++b) {
+        attention_moves.push_back({row_ptr(target, b * capacity, d), row_ptr(s.attention_, b * s.capacity_ + s.start_, d),
+                                   static_cast<int32_t>(s.len_)});
+      }
+    }
+    if (grow) {
+      // The copies above still read the old buffer: it lives until the step is done.
+      if (!s.attention_.empty()) ws.retired.push_back(s.attention_);
+      s.attention_ = target;
+      s.capacity_ = capacity;
+    }
+    s.start_ = 0;
+  }
+  if (!attention_moves.empty()) be.copy_rows(attention_moves, d);
+  if (!conv_primes.empty()) be.copy_rows(conv_primes, conv_init_.dim(1));
+}
+
+void Encoder::subsample(Backend& be, const std::vector<EncoderChunk>& chunks, int64_t total,
+                        EncoderWorkspace& ws) const {
   const int64_t d = config_.d_model, f_in = config_.input_dim;
   const int64_t f1 = (f_in - 3) / 2 + 1, f2 = (f1 - 3) / 2 + 1;
-  const int64_t t_out = output_frames(chunk.num_frames);
-  const float xscale = std::sqrt(static_cast<float>(d));
+  // The features of every chunk with output frames go to the device, then CMVN: (x - mean) * istd.
+  std::vector<int64_t> feat_row(chunks.size(), 0);
+  int64_t feat_rows = 0;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    feat_row[i] = feat_rows;
+    if (chunks[i].out_frames > 0) feat_rows += chunks[i].num_frames;
+  }
+  ws.feats.resize({feat_rows, f_in}, be.device());
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    if (chunks[i].out_frames == 0) continue;
+    be.copy_from_host(row_ptr(ws.feats, feat_row[i], f_in), chunks[i].features,
+                      sizeof(float) * chunks[i].num_frames * f_in);
+  }
+  if (config_.global_cmvn && feat_rows) {
+    be.cmvn(ws.feats.data<float>(), feat_rows, f_in, cmvn_mean_.data<float>(), cmvn_istd_.data<float>());
+  }
 
-  // Global CMVN: (x - mean) * istd.
-  ws.cmvn.assign(chunk.features, chunk.features + chunk.num_frames * f_in);
-  if (config_.global_cmvn) {
-    const float* mean = cmvn_mean_.data<float>();
-    const float* istd = cmvn_istd_.data<float>();
-    for (int64_t t = 0; t < chunk.num_frames; ++t) {
-      float* row = ws.cmvn.data() + t * f_in;
-      for (int64_t f = 0; f < f_in; ++f) row[f] = (row[f] - mean[f]) * istd[f];
+  // Output frames in pieces of at most `block` per chunk, and rounds of at
+  // most `block` rows in all, so the conv1 activations of a long input stay
+  // small. Pieces are in output-row order, so a round is a contiguous range
+  // of rows of x.
+  const int64_t block = be.subsampling_block_rows();
+  struct Piece {
+    const float* in;
+    int64_t in_rows, t1_rows, frames;
+  };
+  std::vector<Piece> pieces;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    for (int64_t t0 = 0; t0 < chunks[i].out_frames; t0 += block) {
+      const int64_t nt = std::min(block, chunks[i].out_frames - t0);
+      const int64_t t1_rows = 2 * (nt - 1) + 3, in_rows = 2 * (t1_rows - 1) + 3;  // conv1 / feature frames feeding it
+      pieces.push_back({row_ptr(ws.feats, feat_row[i] + 4 * t0, f_in), in_rows, t1_rows, nt});
     }
   }
-  // Output frames in blocks so the conv1 activations of a long utterance stay small.
-  constexpr int64_t kBlock = 64;
-  for (int64_t t0 = 0; t0 < t_out; t0 += kBlock) {
-    const int64_t nt = std::min(kBlock, t_out - t0);
-    const int64_t t1_begin = 2 * t0, t1_rows = 2 * (nt - 1) + 3;  // conv1 frames feeding this block
-    const int64_t in_rows = 2 * (t1_rows - 1) + 3;                 // feature frames feeding those
-    ws.conv1.resize(static_cast<size_t>(t1_rows * f1 * d));
-    cpu::conv2d_3x3_s2_relu(ws.cmvn.data() + 2 * t1_begin * f_in, in_rows, f_in, 1, conv1_w_.data<float>(),
-                            conv1_b_.data<float>(), d, ws.conv1.data(), ws.im2col);
-    ws.conv2.resize(static_cast<size_t>(nt * f2 * d));
-    cpu::conv2d_3x3_s2_relu(ws.conv1.data(), t1_rows, f1, d, conv2_w_.data<float>(), conv2_b_.data<float>(), d,
-                            ws.conv2.data(), ws.im2col);
-    float* y = out + t0 * d;
-    cpu::linear(ws.conv2.data(), nt, f2 * d, embed_out_.data<float>(), embed_out_bias_.data<float>(), d, y, d);
-    cpu::scale(y, y, xscale, nt * d);
+  int64_t row0 = 0;
+  for (size_t first = 0; first < pieces.size();) {
+    size_t end = first;
+    int64_t rows = 0, t1_total = 0;
+    while (end < pieces.size() && (end == first || rows + pieces[end].frames <= block)) {
+      rows += pieces[end].frames;
+      t1_total += pieces[end].t1_rows;
+      ++end;
+    }
+    ws.conv1.resize({t1_total * f1, d}, be.device());
+    ws.conv2.resize({rows, f2 * d}, be.device());
+    std::vector<Conv2dJob> jobs1, jobs2;
+    int64_t o1 = 0, o2 = 0;
+    for (size_t p = first; p < end; ++p) {
+      float* mid = row_ptr(ws.conv1, o1 * f1, d);
+      jobs1.push_back({pieces[p].in, static_cast<int32_t>(pieces[p].in_rows), mid});
+      jobs2.push_back({mid, static_cast<int32_t>(pieces[p].t1_rows), row_ptr(ws.conv2, o2, f2 * d)});
+      o1 += pieces[p].t1_rows;
+      o2 += pieces[p].frames;
+    }
+    be.conv2d_3x3_s2_relu(jobs1, f_in, 1, conv1_w_.data<float>(), conv1_b_.data<float>(), d);
+    be.conv2d_3x3_s2_relu(jobs2, f1, d, conv2_w_.data<float>(), conv2_b_.data<float>(), d);
+    Tensor x_rows = ws.x.slice_rows(row0, rows);
+    embed_out_.forward(be, ws.conv2, x_rows);
+    row0 += rows;
+    first = end;
   }
+  MOEASR_CHECK(row0 == total, MOEASR_ERR_INTERNAL, "subsampling produced ", row0, " of ", total, " rows");
+  ops::scale(be, ws.x, std::sqrt(static_cast<float>(d)));
 }
 
-void Encoder::attention_block(const ConformerLayerWeights& layer, int index, std::vector<EncoderChunk>& chunks,
-                              EncoderWorkspace& ws) const {
-  const int64_t d = config_.d_model;
-  const AttentionWeights& a = layer.attention;
-  ops::layer_norm(ws.x, layer.norm_mha, ws.h);
-  ops::linear(ws.h, a.q, ws.q);
-  ops::linear(ws.h, a.k, ws.k);
-  ops::linear(ws.h, a.v, ws.v);
+void Encoder::attention_block(Backend& be, const Layer& layer, int index, const std::vector<EncoderChunk>& chunks,
+                              const FfnBatch& batch, EncoderWorkspace& ws) const {
+  const int64_t d = config_.d_model, total = ws.x.dim(0);
+  layer.norm_mha.forward(be, ws.x, ws.h);
+  layer.q.forward(be, ws.h, ws.q);
+  layer.k.forward(be, ws.h, ws.k);
+  layer.v.forward(be, ws.h, ws.v);
   // Position encodings of each stream's new frames; linear_pos of those rows
   // is cached with the keys, since a key keeps its absolute position.
-  ws.p_in.resize({ws.x.dim(0), d});
+  ws.p_in.resize({total, d}, be.device());
+  std::vector<PositionJob> positions;
   for (const EncoderChunk& c : chunks) {
-    pos_enc_.rows(c.state->offset_, c.out_frames, ws.p_in.data<float>() + c.out_row * d);
-  }
-  ops::linear(ws.p_in, a.pos, ws.p);
-  ws.att.resize({ws.x.dim(0), d});
-
-  for (EncoderChunk& c : chunks) {
-    if (c.out_frames == 0) continue;
-    EncoderState::Layer& cache = c.state->layers_[index];
-    const int64_t old_len = c.state->cache_len_, len = old_len + c.out_frames;
-    for (Tensor* t : {&cache.keys, &cache.values, &cache.positions}) ensure_rows(*t, len, d, old_len);
-    const size_t bytes = sizeof(float) * c.out_frames * d;
-    std::memcpy(cache.keys.data<float>() + old_len * d, ws.k.data<float>() + c.out_row * d, bytes);
-    std::memcpy(cache.values.data<float>() + old_len * d, ws.v.data<float>() + c.out_row * d, bytes);
-    std::memcpy(cache.positions.data<float>() + old_len * d, ws.p.data<float>() + c.out_row * d, bytes);
-    cpu::rel_pos_attention(ws.q.data<float>() + c.out_row * d, c.out_frames, d, cache.keys.data<float>(),
-                           cache.values.data<float>(), cache.positions.data<float>(), len, d,
-                           a.pos_bias_u.data<float>(), a.pos_bias_v.data<float>(), config_.heads, config_.d_k(),
-                           ws.att.data<float>() + c.out_row * d, d, ws.attention);
-    // WeNet keeps the last `required_cache_size` frames for the next chunk.
-    if (c.keep_cache >= 0) {
-      for (Tensor* t : {&cache.keys, &cache.values, &cache.positions}) keep_last_rows(*t, len, c.keep_cache, d);
+    if (c.out_frames > 0) {
+      positions.push_back({row_ptr(ws.p_in, c.out_row, d), c.state->offset_, static_cast<int32_t>(c.out_frames)});
     }
   }
-  ops::linear(ws.att, a.out, ws.y);
-  ops::add_scaled(ws.x, ws.y, 1.f);
+  pos_enc_.rows(be, positions);
+  layer.pos.forward(be, ws.p_in, ws.p);
+  ws.att.resize({total, d}, be.device());
+
+  // Append the new rows to each stream's window, then attend over all of it.
+  std::vector<RowCopy> appends;
+  std::vector<AttentionJob> jobs;
+  for (const EncoderChunk& c : chunks) {
+    if (c.out_frames == 0) continue;
+    EncoderState& s = *c.state;
+    float* cache[kKinds];
+    for (int kind = 0; kind < kKinds; ++kind) {
+      cache[kind] = row_ptr(s.attention_, (int64_t{index} * kKinds + kind) * s.capacity_ + s.start_, d);
+    }
+    const int32_t t = static_cast<int32_t>(c.out_frames);
+    const Tensor* sources[kKinds] = {&ws.k, &ws.v, &ws.p};
+    for (int kind = 0; kind < kKinds; ++kind) {
+      appends.push_back({cache[kind] + s.len_ * d, sources[kind]->data<float>() + c.out_row * d, t});
+    }
+    jobs.push_back({row_ptr(ws.q, c.out_row, d), row_ptr(ws.att, c.out_row, d), cache[0], cache[1], cache[2], t,
+                    static_cast<int32_t>(s.len_ + c.out_frames), 0});
+  }
+  be.copy_rows(appends, d);
+  be.rel_pos_attention(jobs, d, layer.pos_bias_u.data<float>(), layer.pos_bias_v.data<float>(), config_.heads,
+                       config_.d_k());
+  layer.out.forward(be, ws.att, ws.y);
+  ops::add_scaled(be, ws.x, ws.y, 1.f);
   // A parallel adapter reads the same norm_mha output (still in ws.h).
-  add_adapters(index, &LayerAdapters::self_attn, chunks, ws);
+  add_adapters(be, index, &LayerAdapters::self_attn, chunks, batch, ws);
 }
 
-const MixtureWeights& Encoder::adapter_for(const EncoderChunk& c, int index,
-                                           MixtureWeights LayerAdapters::*place) const {
-  return c.adapters ? (*c.adapters)[index].*place : layers_[index].adapters.*place;
+const FeedForward* Encoder::adapter_for(const EncoderChunk& c, int index,
+                                        std::unique_ptr<FeedForward> LayerAdapters::*place) const {
+  return (c.adapters ? (*c.adapters)[index].*place : layers_[index].adapters.*place).get();
 }
 
-void Encoder::add_adapters(int index, MixtureWeights LayerAdapters::*place, const std::vector<EncoderChunk>& chunks,
-                           EncoderWorkspace& ws) const {
-  const int64_t d = config_.d_model;
+void Encoder::add_adapters(Backend& be, int index, std::unique_ptr<FeedForward> LayerAdapters::*place,
+                           const std::vector<EncoderChunk>& chunks, const FfnBatch& batch, EncoderWorkspace& ws) const {
   // Runs of consecutive chunks that use the same adapters share one call (all
-  // of them when no stream picked its own set); each chunk stays its own group.
+  // of them when no stream picked its own set); each chunk stays its own
+  // example of the call.
   for (size_t first = 0; first < chunks.size();) {
-    const MixtureWeights& m = adapter_for(chunks[first], index, place);
+    const FeedForward* m = adapter_for(chunks[first], index, place);
     size_t end = first + 1;
-    while (end < chunks.size() && &adapter_for(chunks[end], index, place) == &m) ++end;
-    if (m.present()) {
-      const int64_t row0 = chunks[first].out_row;
-      const int64_t rows = chunks[end - 1].out_row + chunks[end - 1].out_frames - row0;
-      if (first == 0 && end == chunks.size()) {
-        ops::mixture(ws.h, m, ws.y, ws.ffn, ws.soft_groups);
-        ops::add_scaled(ws.x, ws.y, 1.f);
-      } else if (rows > 0) {
-        ws.run_soft_groups.assign(1, 0);
-        for (size_t c = first; c < end; ++c) {
-          ws.run_soft_groups.push_back(chunks[c].out_row + chunks[c].out_frames - row0);
-        }
-        const Tensor h = Tensor::view(ws.h.data<float>() + row0 * d, {rows, d}, DType::kF32, nullptr);
-        ops::mixture(h, m, ws.y, ws.ffn, ws.run_soft_groups);
-        cpu::add_scaled(ws.x.data<float>() + row0 * d, ws.y.data<float>(), 1.f, rows * d);
-      }
+    while (end < chunks.size() && adapter_for(chunks[end], index, place) == m) ++end;
+    const int64_t row0 = chunks[first].out_row;
+    const int64_t rows = chunks[end - 1].out_row + chunks[end - 1].out_frames - row0;
+    if (m && first == 0 && end == chunks.size()) {
+      m->forward(be, ws.h, ws.y, batch, ws.ffn);
+      ops::add_scaled(be, ws.x, ws.y, 1.f);
+    } else if (m && rows > 0) {
+      FfnBatch run{{0}, batch.mixing};
+      for (size_t c = first; c < end; ++c) run.segments.push_back(chunks[c].out_row + chunks[c].out_frames - row0);
+      m->forward(be, ws.h.slice_rows(row0, rows), ws.y, run, ws.ffn);
+      Tensor x_rows = ws.x.slice_rows(row0, rows);
+      ops::add_scaled(be, x_rows, ws.y, 1.f);
     }
     first = end;
   }
 }
 
-void Encoder::conv_block(const ConformerLayerWeights& layer, int index, std::vector<EncoderChunk>& chunks,
+void Encoder::conv_block(Backend& be, const Layer& layer, int index, const std::vector<EncoderChunk>& chunks,
                          EncoderWorkspace& ws) const {
-  const ConvModuleWeights& m = layer.conv_module;
-  const int64_t ch = config_.conv_channels();
+  const ConvModule& m = layer.conv;
+  const int64_t ch = config_.conv_channels(), total = ws.x.dim(0);
   const int kernel = config_.cnn_kernel;
-  ops::layer_norm(ws.x, layer.norm_conv, ws.h);
-  ops::linear(ws.h, m.pointwise1, ws.g);
-  ops::glu(ws.g, ws.c);  // [N, C]: the depthwise conv's input
-  ws.h.resize({ws.x.dim(0), ch});
-  const float* bias = m.depthwise_bias.empty() ? nullptr : m.depthwise_bias.data<float>();
-  for (EncoderChunk& c : chunks) {
+  layer.norm_conv.forward(be, ws.x, ws.h);
+  m.pointwise1.forward(be, ws.h, ws.g);
+  ops::glu(be, ws.g, ws.c);  // [N, C]: the depthwise convolution's input
+  ws.h.resize({total, ch}, be.device());
+  std::vector<DepthwiseConvJob> jobs;
+  for (const EncoderChunk& c : chunks) {
     if (c.out_frames == 0) continue;
-    const float* frames = ws.c.data<float>() + c.out_row * ch;
-    const int64_t pad = config_.causal ? kernel - 1 : (kernel - 1) / 2;
-    const int64_t rows = c.out_frames + (config_.causal ? pad : 2 * pad);
-    ws.conv_in.resize(static_cast<size_t>(rows * ch));
+    const int32_t t = static_cast<int32_t>(c.out_frames);
     if (config_.causal) {
-      // Left context: the last kernel-1 frames of the previous chunk.
-      Tensor& cache = c.state->layers_[index].conv;
-      std::memcpy(ws.conv_in.data(), cache.data<float>(), sizeof(float) * pad * ch);
-      std::memcpy(ws.conv_in.data() + pad * ch, frames, sizeof(float) * c.out_frames * ch);
-      std::memcpy(cache.data<float>(), ws.conv_in.data() + (rows - pad) * ch, sizeof(float) * pad * ch);
+      // Left context: the stream's cache, the last kernel - 1 frames of its previous chunk.
+      float* cache = row_ptr(c.state->conv_, int64_t{index} * (kernel - 1), ch);
+      jobs.push_back({cache, row_ptr(ws.c, c.out_row, ch), t, 0, 0, row_ptr(ws.h, c.out_row, ch)});
     } else {
       // Non-causal: zero padding on both sides of the chunk (WeNet has no cache here).
-      std::fill(ws.conv_in.begin(), ws.conv_in.end(), 0.f);
-      std::memcpy(ws.conv_in.data() + pad * ch, frames, sizeof(float) * c.out_frames * ch);
+      const int32_t pad = (kernel - 1) / 2;
+      jobs.push_back({nullptr, row_ptr(ws.c, c.out_row, ch), t, pad, pad, row_ptr(ws.h, c.out_row, ch)});
     }
-    cpu::depthwise_conv_time(ws.conv_in.data(), rows, ch, m.depthwise_t.data<float>(), bias, kernel,
-                             ws.h.data<float>() + c.out_row * ch);
   }
+  be.depthwise_conv(jobs, ch, m.depthwise_t.data<float>(),
+                    m.depthwise_bias.empty() ? nullptr : m.depthwise_bias.data<float>(), kernel);
   if (m.layer_norm) {
-    ops::layer_norm(ws.h, m.norm, ws.h);
-  } else {
-    cpu::channel_affine(ws.h.data<float>(), ws.h.dim(0), ch, m.bn_scale.data<float>(), m.bn_shift.data<float>(),
-                        ws.h.data<float>());
+    m.norm.forward(be, ws.h, ws.h);
+  } else if (total) {
+    be.channel_affine(ws.h.data<float>(), total, ch, m.bn_scale.data<float>(), m.bn_shift.data<float>(),
+                      ws.h.data<float>());
   }
-  ops::activation(ws.h, config_.ffn.activation);
-  ops::linear(ws.h, m.pointwise2, ws.y);
-  ops::add_scaled(ws.x, ws.y, 1.f);
+  ops::activation(be, ws.h, config_.ffn.activation);
+  m.pointwise2.forward(be, ws.h, ws.y);
+  ops::add_scaled(be, ws.x, ws.y, 1.f);
 }
 
-void Encoder::forward(std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws, Tensor& out, EncoderProfile* profile,
-                      std::vector<int64_t>* expert_load, TokenMixing mixing) const {
+void Encoder::forward(Backend& be, std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws, Tensor& out,
+                      EncoderProfile* profile, std::vector<int64_t>* expert_load, TokenMixing mixing) const {
   MOEASR_CHECK(!mixes_examples() || mixing == TokenMixing::kAcrossExamples, MOEASR_ERR_UNSUPPORTED,
                "encoder_conf.mot_grouping: cross_example mixes the tokens of different utterances; such a model "
                "runs only in the offline batch API (moeasr_decode_batch), never in streaming");
   const int64_t d = config_.d_model;
   const int num_layers = static_cast<int>(layers_.size());
+  // A GPU runs the ops asynchronously: its stages are not timed one by one.
+  EncoderProfile* stages = be.device().is_cpu() ? profile : nullptr;
   auto start = Clock::now();
 
   int64_t total = 0;
+  FfnBatch batch{{0}, mixing};
   for (EncoderChunk& c : chunks) {
     MOEASR_CHECK(c.state && (c.features || c.num_frames == 0) && c.num_frames >= 0, MOEASR_ERR_INTERNAL,
                  "encoder: bad chunk");
-    EncoderState& s = *c.state;
-    if (s.layers_.size() != static_cast<size_t>(num_layers)) s.layers_.resize(num_layers);
-    if (!s.conv_primed_ && config_.use_cnn_module && config_.causal) {
-      const int64_t ch = config_.conv_channels(), pad = config_.cnn_kernel - 1;
-      for (int i = 0; i < num_layers; ++i) {
-        Tensor& cache = s.layers_[i].conv;
-        cache.resize({pad, ch});
-        for (int64_t r = 0; r < pad; ++r) {
-          std::memcpy(cache.data<float>() + r * ch, layers_[i].conv_module.initial_cache_row.data<float>(),
-                      sizeof(float) * ch);
-        }
-      }
-    }
-    s.conv_primed_ = true;
     c.out_row = total;
     c.out_frames = output_frames(c.num_frames);
     total += c.out_frames;
+    batch.segments.push_back(total);
   }
-  cpu::MotGroups group_view;
-  const cpu::MotGroups* groups = token_groups(chunks, ws, &group_view);
-  ws.soft_groups.assign(1, 0);
-  for (const EncoderChunk& c : chunks) ws.soft_groups.push_back(c.out_row + c.out_frames);
-  ws.x.resize({total, d});
-  for (const EncoderChunk& c : chunks) {
-    if (c.out_frames > 0) subsample(c, ws, ws.x.data<float>() + c.out_row * d);
-  }
-  lap(profile ? &profile->subsampling : nullptr, start);
+  prepare_states(be, chunks, ws);
+  ws.x.resize({total, d}, be.device());
+  subsample(be, chunks, total, ws);
+  lap(stages ? &stages->subsampling : nullptr, start);
 
-  const int experts = config_.ffn.moe ? config_.ffn.num_experts : 0;
+  const int experts = routed_experts();
   if (expert_load && experts) expert_load->resize(static_cast<size_t>(num_layers) * 2 * experts, 0);
   auto load = [&](int layer, int which) -> int64_t* {
     return expert_load && experts ? expert_load->data() + (layer * 2 + which) * experts : nullptr;
@@ -340,41 +412,45 @@ void Encoder::forward(std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws, T
   const float ff_scale = config_.macaron ? 0.5f : 1.f;
 
   for (int i = 0; i < num_layers; ++i) {
-    const ConformerLayerWeights& layer = layers_[i];
-    if (layer.macaron) {
-      ops::layer_norm(ws.x, layer.norm_ff_macaron, ws.h);
-      ops::ffn(ws.h, layer.ff_macaron, ws.y, ws.ffn, load(i, 0), groups, ws.soft_groups);
-      ops::add_scaled(ws.x, ws.y, ff_scale);
-      add_adapters(i, &LayerAdapters::ff_macaron, chunks, ws);
-      lap(profile ? &profile->ffn : nullptr, start);
+    const Layer& layer = layers_[i];
+    if (layer.ff_macaron) {
+      layer.norm_ff_macaron.forward(be, ws.x, ws.h);
+      layer.ff_macaron->forward(be, ws.h, ws.y, batch, ws.ffn, load(i, 0));
+      ops::add_scaled(be, ws.x, ws.y, ff_scale);
+      add_adapters(be, i, &LayerAdapters::ff_macaron, chunks, batch, ws);
+      lap(stages ? &stages->ffn : nullptr, start);
     }
-    attention_block(layer, i, chunks, ws);
-    lap(profile ? &profile->attention : nullptr, start);
-    if (layer.conv) {
-      conv_block(layer, i, chunks, ws);
-      lap(profile ? &profile->conv : nullptr, start);
+    attention_block(be, layer, i, chunks, batch, ws);
+    lap(stages ? &stages->attention : nullptr, start);
+    if (config_.use_cnn_module) {
+      conv_block(be, layer, i, chunks, ws);
+      lap(stages ? &stages->conv : nullptr, start);
     }
-    ops::layer_norm(ws.x, layer.norm_ff, ws.h);
-    ops::ffn(ws.h, layer.ff, ws.y, ws.ffn, load(i, 1), groups, ws.soft_groups);
-    ops::add_scaled(ws.x, ws.y, ff_scale);
-    add_adapters(i, &LayerAdapters::ff, chunks, ws);
-    if (layer.conv) ops::layer_norm(ws.x, layer.norm_final, ws.x);
-    lap(profile ? &profile->ffn : nullptr, start);
+    layer.norm_ff.forward(be, ws.x, ws.h);
+    layer.ff->forward(be, ws.h, ws.y, batch, ws.ffn, load(i, 1));
+    ops::add_scaled(be, ws.x, ws.y, ff_scale);
+    add_adapters(be, i, &LayerAdapters::ff, chunks, batch, ws);
+    if (config_.use_cnn_module) layer.norm_final.forward(be, ws.x, ws.x);
+    lap(stages ? &stages->ffn : nullptr, start);
   }
 
+  // WeNet keeps the last `required_cache_size` frames for the next chunk:
+  // the window's start moves past the others.
   for (EncoderChunk& c : chunks) {
     EncoderState& s = *c.state;
-    const int64_t len = s.cache_len_ + c.out_frames;
-    s.cache_len_ = c.keep_cache >= 0 ? std::min(len, c.keep_cache) : len;
+    const int64_t len = s.len_ + c.out_frames;
+    const int64_t kept = c.keep_cache >= 0 ? std::min(len, c.keep_cache) : len;
+    s.start_ += len - kept;
+    s.len_ = kept;
     s.offset_ += c.out_frames;
   }
   if (config_.final_norm) {
-    ops::layer_norm(ws.x, after_norm_, out);
+    after_norm_.forward(be, ws.x, out);
   } else {
-    out.resize({total, d});
-    if (total) std::memcpy(out.data<float>(), ws.x.data<float>(), sizeof(float) * total * d);
+    out.resize({total, d}, be.device());
+    be.copy(out.raw(), ws.x.raw(), ws.x.nbytes());
   }
-  lap(profile ? &profile->other : nullptr, start);
+  lap(stages ? &stages->other : nullptr, start);
 }
 
 }  // namespace moeasr

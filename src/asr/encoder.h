@@ -1,71 +1,45 @@
 // The U2++ Conformer encoder (WeNet's ConformerEncoder): global CMVN,
-// Conv2dSubsampling4, N x ConformerLayer, after_norm.
+// Conv2dSubsampling4, N x ConformerLayer, after_norm. Written once on the op
+// layer: its weights live on the model's device and forward() runs there.
 //
 // One forward call runs one chunk for each of several streams at once: the
 // streams' frames are stacked into one [sum of frames, d] matrix for every
 // position-wise op (projections, FFN/MoE, norms), so the GEMMs and the MoE
-// expert groups see the whole batch; attention and the causal convolution run
-// per stream against that stream's caches. A stream's output does not depend
-// on the other streams in the batch; the one exception is asked for by name:
-// a Mixture-of-Tokens model grouped across examples, run with
-// TokenMixing::kAcrossExamples (the offline batch API). Full attention is one
-// chunk holding the whole utterance.
+// expert groups see the whole batch; attention and the convolution module run
+// as batched ops with one job per stream against that stream's caches. A
+// stream's output does not depend on the other streams in the batch; the one
+// exception is asked for by name: a Mixture-of-Tokens model grouped across
+// examples, run with TokenMixing::kAcrossExamples (the offline batch API).
+// Full attention is one chunk holding the whole utterance.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
+#include "asr/encoder_state.h"
 #include "core/tensor.h"
-#include "kernels/cpu/attention.h"
 #include "formats/model_config.h"
-#include "nn/layers.h"
+#include "nn/feed_forward.h"
+#include "nn/linear.h"
 #include "nn/positional_encoding.h"
-#include "ops/ops.h"
-#include "ops/token_groups.h"
+#include "ops/backend.h"
 
 namespace moeasr {
 
-namespace gpu {
-class GpuEncoder;
-}
-
-// Per-stream encoder state: attention caches (keys, values and linear_pos of
-// the position encodings, time-major [rows, d]) and the convolution caches
-// (the last kernel-1 post-GLU frames), plus the output frame offset.
-class EncoderState {
- public:
-  struct Layer {
-    Tensor keys, values, positions;  // [capacity, d]; rows [0, cache_len) are valid
-    Tensor conv;                     // [kernel - 1, C]
-  };
-  void reset();
-  int64_t offset() const { return offset_; }
-  int64_t cache_len() const { return cache_len_; }
-  // Bytes held by the caches (bounded when the left context is bounded).
-  size_t cache_bytes() const;
-
- private:
-  friend class Encoder;
-  std::vector<Layer> layers_;
-  int64_t offset_ = 0;
-  int64_t cache_len_ = 0;
-  bool conv_primed_ = false;
+// Mixtures of adapters in parallel to a Conformer layer's sublayers, each
+// absent unless placed there: from train.yaml, or from an adapter set.
+struct LayerAdapters {
+  std::unique_ptr<FeedForward> ff_macaron, self_attn, ff;
 };
-
-// Which rows a Mixture-of-Tokens layer may mix in one forward call.
-enum class TokenMixing {
-  // The streaming path: a MoT layer groups frames of one chunk only
-  // (mot_grouping: within_sequence); a cross-example model is refused.
-  kWithinStream,
-  // The offline batch: every chunk is a complete utterance, and a
-  // cross-example model groups them in chunk order, as it was trained.
-  kAcrossExamples,
-};
+// Reads one layer's adapters (`layer` = "encoder.encoders.{i}").
+LayerAdapters read_layer_adapters(const WeightReader& r, const std::string& layer, int64_t d,
+                                  const AdapterConfig& config);
 
 // One stream's share of a forward call.
 struct EncoderChunk {
-  const float* features = nullptr;  // [num_frames, input_dim], before CMVN
-  int64_t num_frames = 0;           // >= 7 (the subsampling's receptive field)
+  const float* features = nullptr;  // host: [num_frames, input_dim], before CMVN
+  int64_t num_frames = 0;           // >= 7 (the subsampling's receptive field) to give an output frame
   EncoderState* state = nullptr;
   int64_t keep_cache = -1;          // attention frames kept for the next chunk (< 0: all)
   // Adapters for this stream, one entry per layer (an adapter set), or null
@@ -76,25 +50,26 @@ struct EncoderChunk {
   int64_t out_frames = 0;
 };
 
-// Per-stage time spent (seconds), accumulated when a pointer is given.
+// Per-stage time spent (seconds), accumulated when a pointer is given. Stages
+// are timed on the CPU only: a GPU runs the ops asynchronously, so its whole
+// forward is counted in `other` by the caller.
 struct EncoderProfile {
   double subsampling = 0, attention = 0, conv = 0, ffn = 0, other = 0;
 };
 
+// Scratch of forward calls, owned by a worker (runtime/worker.h), on its
+// device, sized by the largest batch that worker has run.
 struct EncoderWorkspace {
-  Tensor x, h, q, k, v, p_in, p, att, y, g, c;
-  ops::FfnWorkspace ffn;
-  ops::TokenGroups token_groups;
-  // Soft MoE token groups: one per chunk entry (a stream's new frames), so a
-  // group is a chunk when streaming and the utterance in full attention.
-  ops::SoftGroups soft_groups, run_soft_groups;
-  cpu::AttentionScratch attention;
-  std::vector<float> cmvn, conv1, conv2, im2col, conv_in;
+  Tensor feats, conv1, conv2, x, h, q, k, v, p_in, p, att, y, g, c;
+  FfnScratch ffn;
+  // Outgrown caches: kept until the worker's step has finished on the device.
+  std::vector<Tensor> retired;
 };
 
 class Encoder {
  public:
-  Encoder(const ModelConfig& config, const SafeTensors& weights, const PrecisionPolicy& precision = {});
+  // `moe_gemm`: how the MoE layers run their experts (ModelOptions::moe_gemm).
+  Encoder(const ModelConfig& config, const WeightReader& weights, MoeGemm moe_gemm);
 
   const EncoderConfig& config() const { return config_; }
   int64_t d_model() const { return config_.d_model; }
@@ -102,45 +77,63 @@ class Encoder {
   static constexpr int kRightContext = 6;
   // Output frames for n feature frames (Conv2dSubsampling4).
   static int64_t output_frames(int64_t n);
-  // Bytes one MoE expert's weights occupy in their compute type (0 if dense).
+  // Routed experts per MoE layer (0 for other FFN kinds) and the bytes of one
+  // expert's weights in their compute type.
+  int routed_experts() const;
   int64_t expert_weight_bytes() const;
-
   // True for a MoT model whose groups span examples (mot_grouping: cross_example):
   // its output for one utterance depends on the others in the batch.
   bool mixes_examples() const;
 
-  // The GPU encoder uploads this encoder's weights, derived tensors included.
-  friend class gpu::GpuEncoder;
-
-  // Runs one chunk per entry; `out` becomes [sum of out_frames, d].
-  // `expert_load` (optional): [layers][2 (macaron, ffn)][experts] token counts.
-  // A cross-example MoT model needs `mixing` = kAcrossExamples (else
-  // Error(MOEASR_ERR_UNSUPPORTED)).
-  void forward(std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws, Tensor& out,
+  // Runs one chunk per entry on `be` (the weights' device); `out` becomes
+  // [sum of out_frames, d] there. `expert_load` (optional):
+  // [layers][2 (macaron, ffn)][experts] token counts. A cross-example MoT
+  // model needs `mixing` = kAcrossExamples (else Error(MOEASR_ERR_UNSUPPORTED)).
+  void forward(Backend& be, std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws, Tensor& out,
                EncoderProfile* profile = nullptr, std::vector<int64_t>* expert_load = nullptr,
                TokenMixing mixing = TokenMixing::kWithinStream) const;
 
  private:
-  void subsample(const EncoderChunk& chunk, EncoderWorkspace& ws, float* out) const;
-  void attention_block(const ConformerLayerWeights& layer, int index, std::vector<EncoderChunk>& chunks,
-                       EncoderWorkspace& ws) const;
-  // Adds the parallel adapters at `place` (reading ws.h) to ws.x, each chunk with its stream's set.
-  void add_adapters(int index, MixtureWeights LayerAdapters::*place, const std::vector<EncoderChunk>& chunks,
-                    EncoderWorkspace& ws) const;
-  const MixtureWeights& adapter_for(const EncoderChunk& c, int index, MixtureWeights LayerAdapters::*place) const;
-  void conv_block(const ConformerLayerWeights& layer, int index, std::vector<EncoderChunk>& chunks,
+  struct ConvModule {
+    Linear pointwise1;   // [2C, d]
+    Linear pointwise2;   // [d, C]
+    Tensor depthwise_t;  // [kernel, C] (the kernel transposed at load)
+    Tensor depthwise_bias;
+    bool layer_norm = true;
+    LayerNorm norm;                // cnn_module_norm: layer_norm
+    Tensor bn_scale, bn_shift;     // cnn_module_norm: batch_norm folded to an affine map at load
+  };
+  struct Layer {
+    std::unique_ptr<FeedForward> ff_macaron, ff;
+    LayerAdapters adapters;  // the model's own (absent unless train.yaml configures them)
+    Linear q, k, v, out, pos;
+    Tensor pos_bias_u, pos_bias_v;  // [heads, d_k]
+    ConvModule conv;
+    LayerNorm norm_ff_macaron, norm_mha, norm_conv, norm_ff, norm_final;
+  };
+
+  void prepare_states(Backend& be, const std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws) const;
+  void subsample(Backend& be, const std::vector<EncoderChunk>& chunks, int64_t total, EncoderWorkspace& ws) const;
+  void attention_block(Backend& be, const Layer& layer, int index, const std::vector<EncoderChunk>& chunks,
+                       const FfnBatch& batch, EncoderWorkspace& ws) const;
+  void conv_block(Backend& be, const Layer& layer, int index, const std::vector<EncoderChunk>& chunks,
                   EncoderWorkspace& ws) const;
-  // The MoT groups of this call's rows, or null for a model without MoT.
-  const cpu::MotGroups* token_groups(const std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws,
-                                     cpu::MotGroups* view) const;
+  // Adds the parallel adapters at `place` (reading ws.h) to ws.x, each chunk with its stream's set.
+  void add_adapters(Backend& be, int index, std::unique_ptr<FeedForward> LayerAdapters::*place,
+                    const std::vector<EncoderChunk>& chunks, const FfnBatch& batch, EncoderWorkspace& ws) const;
+  const FeedForward* adapter_for(const EncoderChunk& c, int index,
+                                 std::unique_ptr<FeedForward> LayerAdapters::*place) const;
 
   EncoderConfig config_;
   Tensor cmvn_mean_, cmvn_istd_;
   Tensor conv1_w_, conv1_b_, conv2_w_, conv2_b_;  // kernels as [3, 3, c_in, c_out]
-  Tensor embed_out_, embed_out_bias_;             // float32, columns re-ordered to (freq, channel)
-  std::vector<ConformerLayerWeights> layers_;
-  LayerNormWeights after_norm_;
+  Linear embed_out_;                              // float32, columns re-ordered to (freq, channel)
+  std::vector<Layer> layers_;
+  LayerNorm after_norm_;
   PositionalEncoding pos_enc_;
+  // The causal convolution caches' first contents: [layers * (kernel - 1), C],
+  // GLU(pointwise_conv1 bias) per layer (what WeNet's zero left padding becomes).
+  Tensor conv_init_;
 };
 
 }  // namespace moeasr

@@ -4,33 +4,29 @@
 #include <cstring>
 
 #include "core/error.h"
-#include "kernels/cpu/attention.h"
-#include "kernels/cpu/elementwise.h"
+#include "nn/weight_reader.h"
 #include "ops/ops.h"
 
 namespace moeasr {
 
 AstModel::AstModel(const AstConfig& config, std::shared_ptr<const SafeTensors> weights)
     : config_(config), weights_(std::move(weights)) {
-  const WeightReader r(*weights_);
+  const std::unique_ptr<Backend> be = Backend::open(Device::cpu());
+  const WeightReader r(*weights_, PrecisionPolicy{}, *be);
   const float eps = config.layer_norm_eps;
   const std::string body = "audio_spectrogram_transformer.";
   // Conv2d(1, H, p x p) over one input channel is a Linear over the p*p pixels
   // of a patch: the weight [H, 1, p, p] read as [H, p*p].
   const int64_t pixels = int64_t{config.patch_size} * config.patch_size;
-  patch_.storage = r.tensor(body + "embeddings.patch_embeddings.projection.weight").clone();
-  patch_.storage.reshape({config.hidden, pixels});
-  patch_.matrix.type = cpu::WeightType::kF32;
-  patch_.matrix.n = config.hidden;
-  patch_.matrix.k = pixels;
-  patch_.matrix.data = patch_.storage.data<float>();
-  patch_.bias = r.tensor(body + "embeddings.patch_embeddings.projection.bias");
+  Tensor projection = r.host(body + "embeddings.patch_embeddings.projection.weight");
+  projection.reshape({config.hidden, pixels});
+  patch_ = r.linear(projection, r.host(body + "embeddings.patch_embeddings.projection.bias"));
   cls_ = r.tensor(body + "embeddings.cls_token");
   dist_ = r.tensor(body + "embeddings.distillation_token");
   position_ = r.tensor(body + "embeddings.position_embeddings");
   for (int i = 0; i < config.layers; ++i) {
     const std::string l = ast_layer_prefix(i);
-    AstLayerWeights w;
+    Layer w;
     w.before = r.layer_norm(l + ".layernorm_before", eps);
     w.after = r.layer_norm(l + ".layernorm_after", eps);
     w.query = r.linear(l + ".attention.attention.query");
@@ -39,9 +35,11 @@ AstModel::AstModel(const AstConfig& config, std::shared_ptr<const SafeTensors> w
     w.attention_out = r.linear(l + ".attention.output.dense");
     w.intermediate = r.linear(l + ".intermediate.dense");
     w.output = r.linear(l + ".output.dense");
-    if (config.adapter.self_attn) w.adapter_self_attn = r.adapter(l + ".adapter_self_attn", config.hidden, config.adapter);
+    if (config.adapter.self_attn) {
+      w.adapter_self_attn = make_adapter(r, l + ".adapter_self_attn", config.hidden, config.adapter);
+    }
     if (config.adapter.feed_forward) {
-      w.adapter_feed_forward = r.adapter(l + ".adapter_feed_forward", config.hidden, config.adapter);
+      w.adapter_feed_forward = make_adapter(r, l + ".adapter_feed_forward", config.hidden, config.adapter);
     }
     layers_.push_back(std::move(w));
   }
@@ -69,49 +67,52 @@ void AstModel::im2col(const float* values, float* patches) const {
 std::vector<float> AstModel::forward(const float* values) const {
   const AstConfig& c = config_;
   const int64_t n = c.num_tokens(), h = c.hidden, patches = c.num_patches();
+  const std::unique_ptr<Backend> owned = Backend::open(Device::cpu());
+  Backend& be = *owned;
   // Tokens: [CLS, DIST, patch embeddings] + position embeddings.
   Tensor pixels({patches, int64_t{c.patch_size} * c.patch_size});
   im2col(values, pixels.data<float>());
   Tensor embedded;
-  ops::linear(pixels, patch_, embedded);
+  patch_.forward(be, pixels, embedded);
   Tensor x({n, h});
   float* xd = x.data<float>();
   std::memcpy(xd, cls_.data<float>(), sizeof(float) * h);
   std::memcpy(xd + h, dist_.data<float>(), sizeof(float) * h);
   std::memcpy(xd + 2 * h, embedded.data<float>(), sizeof(float) * patches * h);
-  cpu::add_scaled(xd, position_.data<float>(), 1.f, n * h);
+  ops::add_scaled(be, x, position_, 1.f);
 
   Tensor y, q, k, v, att, out, mid;
-  ops::FfnWorkspace ws;
-  cpu::AttentionScratch scratch;
-  for (const AstLayerWeights& w : layers_) {
+  FfnScratch scratch;
+  // One Soft-MoA group: every token of the clip.
+  const FfnBatch clip = FfnBatch::whole(n);
+  for (const Layer& w : layers_) {
     // x += Attn(LN_before x) [+ adapter(LN_before x)]
-    ops::layer_norm(x, w.before, y);
-    ops::linear(y, w.query, q);
-    ops::linear(y, w.key, k);
-    ops::linear(y, w.value, v);
+    w.before.forward(be, x, y);
+    w.query.forward(be, y, q);
+    w.key.forward(be, y, k);
+    w.value.forward(be, y, v);
     att.resize({n, h});
-    cpu::dot_product_attention(q.data<float>(), n, h, k.data<float>(), v.data<float>(), n, h, c.heads, c.d_head(),
-                               /*causal=*/false, att.data<float>(), h, scratch);
-    ops::linear(att, w.attention_out, out);
-    ops::add_scaled(x, out, 1.f);
-    if (w.adapter_self_attn.present()) {
-      // One Soft-MoA group: every token of the clip.
-      ops::mixture(y, w.adapter_self_attn, out, ws);
-      ops::add_scaled(x, out, 1.f);
+    be.dot_product_attention({{q.data<float>(), att.data<float>(), k.data<float>(), v.data<float>(), nullptr,
+                               static_cast<int32_t>(n), static_cast<int32_t>(n), 0}},
+                             h, c.heads, c.d_head(), /*causal=*/false);
+    w.attention_out.forward(be, att, out);
+    ops::add_scaled(be, x, out, 1.f);
+    if (w.adapter_self_attn) {
+      w.adapter_self_attn->forward(be, y, out, clip, scratch);
+      ops::add_scaled(be, x, out, 1.f);
     }
     // x += W_out GELU(W_in LN_after x) [+ adapter(LN_after x)]
-    ops::layer_norm(x, w.after, y);
-    ops::linear(y, w.intermediate, mid);
-    ops::activation(mid, Activation::kGelu);
-    ops::linear(mid, w.output, out);
-    ops::add_scaled(x, out, 1.f);
-    if (w.adapter_feed_forward.present()) {
-      ops::mixture(y, w.adapter_feed_forward, out, ws);
-      ops::add_scaled(x, out, 1.f);
+    w.after.forward(be, x, y);
+    w.intermediate.forward(be, y, mid);
+    ops::activation(be, mid, Activation::kGelu);
+    w.output.forward(be, mid, out);
+    ops::add_scaled(be, x, out, 1.f);
+    if (w.adapter_feed_forward) {
+      w.adapter_feed_forward->forward(be, y, out, clip, scratch);
+      ops::add_scaled(be, x, out, 1.f);
     }
   }
-  ops::layer_norm(x, final_norm_, x);
+  final_norm_.forward(be, x, x);
 
   Tensor pooled = Tensor::zeros({1, h});
   float* pd = pooled.data<float>();
@@ -125,9 +126,9 @@ std::vector<float> AstModel::forward(const float* values) const {
     }
     for (int64_t j = 0; j < h; ++j) pd[j] = static_cast<float>(sum[j] / static_cast<double>(patches));
   }
-  ops::layer_norm(pooled, head_norm_, pooled);
+  head_norm_.forward(be, pooled, pooled);
   Tensor logits;
-  ops::linear(pooled, head_, logits);
+  head_.forward(be, pooled, logits);
   return std::vector<float>(logits.data<float>(), logits.data<float>() + c.num_labels);
 }
 

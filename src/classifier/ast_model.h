@@ -1,6 +1,7 @@
 // The Audio Spectrogram Transformer's network: patch embedding, pre-norm ViT
 // layers with optional mixtures of adapters, pooling and the classification
-// head. Immutable after construction; forward() keeps its scratch on the
+// head, written on the op layer (on the CPU in this version). Immutable after
+// construction; forward() opens its own backend and keeps its scratch on the
 // stack of the call, so any number of threads may run it at once.
 #pragma once
 
@@ -8,16 +9,11 @@
 #include <vector>
 
 #include "formats/classifier_config.h"
-#include "nn/layers.h"
 #include "formats/safetensors.h"
+#include "nn/feed_forward.h"
+#include "nn/linear.h"
 
 namespace moeasr {
-
-struct AstLayerWeights {
-  LayerNormWeights before, after;
-  LinearWeights query, key, value, attention_out, intermediate, output;
-  MixtureWeights adapter_self_attn, adapter_feed_forward;  // absent unless configured
-};
 
 class AstModel {
  public:
@@ -37,13 +33,19 @@ class AstModel {
   void im2col(const float* input_values, float* patches) const;
 
  private:
+  struct Layer {
+    LayerNorm before, after;
+    Linear query, key, value, attention_out, intermediate, output;
+    std::unique_ptr<FeedForward> adapter_self_attn, adapter_feed_forward;  // absent unless configured
+  };
+
   AstConfig config_;
   std::shared_ptr<const SafeTensors> weights_;
-  LinearWeights patch_;   // projection as [hidden, patch * patch], float32
+  Linear patch_;                  // projection as [hidden, patch * patch], float32
   Tensor cls_, dist_, position_;  // [hidden], [hidden], [tokens, hidden]
-  std::vector<AstLayerWeights> layers_;
-  LayerNormWeights final_norm_, head_norm_;
-  LinearWeights head_;
+  std::vector<Layer> layers_;
+  LayerNorm final_norm_, head_norm_;
+  Linear head_;
 };
 
 }  // namespace moeasr

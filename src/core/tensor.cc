@@ -62,25 +62,11 @@ int64_t shape_numel(const Shape& shape) {
   return n;
 }
 
-namespace {
-
-constexpr size_t kAlignment = 64;
-
-std::shared_ptr<void> allocate(size_t bytes) {
-  size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-  if (rounded == 0) rounded = kAlignment;
-  void* p = std::aligned_alloc(kAlignment, rounded);
-  if (!p) throw_error(MOEASR_ERR_OUT_OF_MEMORY, "cannot allocate ", bytes, " bytes");
-  return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
-}
-
-}  // namespace
-
-Tensor::Tensor(Shape shape, DType dtype) : shape_(std::move(shape)), dtype_(dtype) {
+Tensor::Tensor(Shape shape, DType dtype, Device device) : shape_(std::move(shape)), dtype_(dtype), device_(device) {
   numel_ = shape_numel(shape_);
   MOEASR_CHECK(static_cast<uint64_t>(numel_) <= std::numeric_limits<size_t>::max() / dtype_size(dtype_),
                MOEASR_ERR_OUT_OF_MEMORY, "tensor of shape ", shape_string(shape_), " is too large");
-  auto buffer = allocate(nbytes());
+  auto buffer = allocate(device_, nbytes());
   data_ = buffer.get();
   capacity_ = nbytes();
   storage_ = std::move(buffer);
@@ -92,13 +78,15 @@ Tensor Tensor::zeros(Shape shape, DType dtype) {
   return t;
 }
 
-Tensor Tensor::view(const void* data, Shape shape, DType dtype, std::shared_ptr<const void> owner) {
+Tensor Tensor::view(const void* data, Shape shape, DType dtype, std::shared_ptr<const void> owner, Device device) {
   Tensor t;
+  t.device_ = device;
   t.shape_ = std::move(shape);
   t.numel_ = shape_numel(t.shape_);
   t.dtype_ = dtype;
   t.data_ = const_cast<void*>(data);
   t.storage_ = std::move(owner);
+  t.capacity_ = t.nbytes();  // a view may be written in place, never grown
   return t;
 }
 
@@ -116,7 +104,7 @@ Tensor& Tensor::resize(Shape shape) {
   if (bytes > capacity_) {
     // Grow geometrically so work buffers settle after a few calls.
     size_t grown = std::max(bytes, capacity_ + capacity_ / 2);
-    auto buffer = allocate(grown);
+    auto buffer = allocate(device_, grown);
     data_ = buffer.get();
     capacity_ = grown;
     storage_ = std::move(buffer);
@@ -126,13 +114,34 @@ Tensor& Tensor::resize(Shape shape) {
   return *this;
 }
 
+Tensor& Tensor::resize(Shape shape, Device device) {
+  if (device != device_) {
+    storage_.reset();
+    data_ = nullptr;
+    capacity_ = 0;
+    device_ = device;
+  }
+  return resize(std::move(shape));
+}
+
+Tensor Tensor::slice_rows(int64_t begin, int64_t count) const {
+  MOEASR_CHECK(rank() >= 1 && begin >= 0 && count >= 0 && begin + count <= dim(0), MOEASR_ERR_INTERNAL,
+               "slice_rows: rows [", begin, ", ", begin + count, ") of ", shape_string(shape_));
+  Shape s = shape_;
+  s[0] = count;
+  const size_t row_bytes = dim(0) ? nbytes() / static_cast<size_t>(dim(0)) : 0;
+  return view(static_cast<const char*>(data_) + static_cast<size_t>(begin) * row_bytes, s, dtype_, storage_, device_);
+}
+
 Tensor Tensor::clone() const {
+  MOEASR_CHECK(device_.is_cpu(), MOEASR_ERR_INTERNAL, "clone of a tensor on ", device_.name());
   Tensor t(shape_, dtype_);
   if (nbytes()) std::memcpy(t.data_, data_, nbytes());
   return t;
 }
 
 void Tensor::fill_zero() {
+  MOEASR_CHECK(device_.is_cpu(), MOEASR_ERR_INTERNAL, "fill_zero of a tensor on ", device_.name());
   if (nbytes()) std::memset(data_, 0, nbytes());
 }
 

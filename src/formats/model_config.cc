@@ -52,24 +52,23 @@ FfnConfig parse_ffn(YamlSection& s, Activation activation, const std::string& so
   MOEASR_CHECK(type != "soft_moe" || encoder, MOEASR_ERR_UNSUPPORTED, source, ": ", s.where("mlp_type"),
                ": 'soft_moe' is not supported in the decoder (Soft MoE groups tokens by utterance or chunk, ",
                "which only the encoder has)");
-  f.moe = type == "moe";
-  f.mot = type == "mot";
-  f.soft = type == "soft_moe";
+  f.kind = type == "moe" ? FfnKind::kMoe : type == "mot" ? FfnKind::kMot : type == "soft_moe" ? FfnKind::kSoftMoe
+                                                                                                : FfnKind::kDense;
   // WeNet's experts default to biases; MoT experts have none unless asked (the paper's layer).
-  f.bias = s.get<bool>("mlp_bias", !f.mot);
+  f.bias = s.get<bool>("mlp_bias", f.kind != FfnKind::kMot);
   int n_expert = s.get<int>("n_expert", 8);
   int n_active = s.get<int>("n_expert_activated", 2);  // MoT: unused (every expert runs once per group)
-  if (f.moe || f.mot || f.soft) {
+  if (f.has_experts()) {
     MOEASR_CHECK(n_expert >= 1, MOEASR_ERR_FORMAT, source, ": ", s.where("n_expert"), " must be >= 1, got ",
                  n_expert);
     f.num_experts = n_expert;
   }
-  if (f.moe) {
+  if (f.kind == FfnKind::kMoe) {
     MOEASR_CHECK(n_active >= 1 && n_active <= n_expert, MOEASR_ERR_FORMAT, source, ": ",
                  s.where("n_expert_activated"), " must be in [1, n_expert=", n_expert, "], got ", n_active);
     f.top_k = n_active;
   }
-  if (f.mot) {
+  if (f.kind == FfnKind::kMot) {
     MOEASR_CHECK(s.has("mot_group_size"), MOEASR_ERR_FORMAT, source, ": ", s.where("mot_group_size"),
                  " is required for mlp_type: mot");
     f.group_size = s.get<int>("mot_group_size", 0);
@@ -86,7 +85,7 @@ FfnConfig parse_ffn(YamlSection& s, Activation activation, const std::string& so
   if (encoder) {  // keys known to the encoder whatever the mlp_type
     const int slots = s.get<int>("slots_per_expert", 1);
     const bool normalize = s.get<bool>("soft_moe_normalize", false);
-    if (f.soft) {
+    if (f.kind == FfnKind::kSoftMoe) {
       MOEASR_CHECK(slots >= 1, MOEASR_ERR_FORMAT, source, ": ", s.where("slots_per_expert"),
                    " must be >= 1, got ", slots);
       f.slots_per_expert = slots;

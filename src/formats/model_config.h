@@ -26,11 +26,17 @@ enum class MotGrouping {
   kWithinSequence,  // G consecutive frames of one utterance (or of one streaming chunk)
 };
 
+// The kind of a feed-forward layer (mlp_type), one type each in src/nn.
+enum class FfnKind {
+  kDense,    // position_wise_feed_forward
+  kMoe,      // moe: top-k routed experts (WeNet's MoEFFNLayer)
+  kMot,      // mot: Mixture of Tokens (encoder only)
+  kSoftMoe,  // soft_moe: Soft MoE (encoder only)
+};
+
 struct FfnConfig {
-  bool moe = false;         // mlp_type: moe
-  bool mot = false;         // mlp_type: mot (Mixture of Tokens, encoder only)
-  bool soft = false;        // mlp_type: soft_moe (Soft MoE, encoder only)
-  int hidden = 2048;        // linear_units (per expert for moe / mot)
+  FfnKind kind = FfnKind::kDense;
+  int hidden = 2048;        // linear_units (per expert for the mixtures)
   bool bias = true;         // mlp_bias (default false for mot)
   int num_experts = 1;      // n_expert (moe, mot, soft_moe)
   int top_k = 1;            // n_expert_activated (moe only)
@@ -40,6 +46,9 @@ struct FfnConfig {
   int slots_per_expert = 1;     // slots_per_expert (soft_moe only)
   bool soft_normalize = false;  // soft_moe_normalize (soft_moe only)
   Activation activation = Activation::kRelu;
+
+  bool moe() const { return kind == FfnKind::kMoe; }
+  bool has_experts() const { return kind != FfnKind::kDense; }
 };
 
 // Mixtures of bottleneck adapters next to encoder sublayers (moeasr extension,

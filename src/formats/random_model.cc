@@ -58,14 +58,9 @@ std::string synthetic_units(int vocab) {
 
 }  // namespace
 
-ModelDir random_model_dir(const std::string& yaml_text, const std::string& source, uint64_t seed) {
-  ModelDir m;
-  m.path = source;
-  m.config = parse_model_config(yaml_text, source, -1);
-  m.units = SymbolTable::parse(synthetic_units(m.config.vocab_size), source + " (synthetic units)");
-
+std::shared_ptr<const SafeTensors> random_weights(const std::vector<ExpectedTensor>& tensors,
+                                                  const std::string& source, uint64_t seed) {
   // One safetensors image: header, then every tensor back to back.
-  const std::vector<ExpectedTensor> tensors = expected_tensors(m.config);
   nlohmann::json header = nlohmann::json::object();
   size_t data_bytes = 0;
   for (const ExpectedTensor& t : tensors) {
@@ -93,7 +88,15 @@ ModelDir random_model_dir(const std::string& yaml_text, const std::string& sourc
     fill(t, data, rng);
     data += shape_numel(t.shape);
   }
-  m.weights = SafeTensors::from_buffer(owner, bytes, total, source);
+  return SafeTensors::from_buffer(owner, bytes, total, source);
+}
+
+ModelDir random_model_dir(const std::string& yaml_text, const std::string& source, uint64_t seed) {
+  ModelDir m;
+  m.path = source;
+  m.config = parse_model_config(yaml_text, source, -1);
+  m.units = SymbolTable::parse(synthetic_units(m.config.vocab_size), source + " (synthetic units)");
+  m.weights = random_weights(expected_tensors(m.config), source, seed);
   validate_weights(*m.weights, m.config);
   return m;
 }

@@ -8,11 +8,17 @@
 #include <string>
 
 #include "formats/model_dir.h"
+#include "formats/weight_spec.h"
 
 namespace moeasr {
 
 // `output_dim` in the yaml sets the vocabulary (units are synthetic).
 // Throws like load_model_dir for an invalid or unsupported config.
 ModelDir random_model_dir(const std::string& yaml_text, const std::string& source, uint64_t seed);
+
+// A weight file in memory holding `tensors` (float32) with the same seeded
+// values (benchmarks of single layers).
+std::shared_ptr<const SafeTensors> random_weights(const std::vector<ExpectedTensor>& tensors,
+                                                  const std::string& source, uint64_t seed);
 
 }  // namespace moeasr

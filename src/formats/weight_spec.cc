@@ -57,18 +57,18 @@ class SpecBuilder {
   }
 
   void ffn(const std::string& prefix, int64_t d, const FfnConfig& f) {
-    if (f.soft) {
+    if (f.kind == FfnKind::kSoftMoe) {
       soft_moe(prefix, d, f.hidden, f.num_experts, f.slots_per_expert, f.soft_normalize, f.bias);
       return;
     }
-    if (!f.moe && !f.mot) {
+    if (f.kind == FfnKind::kDense) {
       linear(prefix + ".w_1", d, f.hidden, f.bias);
       linear(prefix + ".w_2", f.hidden, d, f.bias);
       return;
     }
     // MoE router or MoT controller: nn.Linear(d, E, bias=False) layout [E, d],
     // kept float32 like the router (it weighs every token).
-    add(prefix + (f.mot ? ".controller.weight" : ".gate.weight"), {f.num_experts, d});
+    add(prefix + (f.kind == FfnKind::kMot ? ".controller.weight" : ".gate.weight"), {f.num_experts, d});
     for (int e = 0; e < f.num_experts; ++e) {
       const std::string expert = prefix + ".experts." + std::to_string(e);
       linear(expert + ".w_1", d, f.hidden, f.bias);
@@ -200,6 +200,12 @@ void append_adapter_tensors(const std::string& prefix, int64_t d, const AdapterC
                             std::vector<ExpectedTensor>& out) {
   SpecBuilder b(kMaxExpectedTensors);
   b.adapter(prefix, d, a);
+  out.insert(out.end(), b.out.begin(), b.out.end());
+}
+
+void append_ffn_tensors(const std::string& prefix, int64_t d, const FfnConfig& f, std::vector<ExpectedTensor>& out) {
+  SpecBuilder b(kMaxExpectedTensors);
+  b.ffn(prefix, d, f);
   out.insert(out.end(), b.out.begin(), b.out.end());
 }
 

@@ -35,6 +35,10 @@ std::vector<ExpectedTensor> expected_adapter_tensors(const EncoderConfig& encode
 void append_adapter_tensors(const std::string& prefix, int64_t d, const AdapterConfig& adapters,
                             std::vector<ExpectedTensor>& out);
 
+// Appends the tensors of one feed-forward layer named `prefix` of width `d`
+// (benchmarks of single layers).
+void append_ffn_tensors(const std::string& prefix, int64_t d, const FfnConfig& ffn, std::vector<ExpectedTensor>& out);
+
 // Buffers a WeNet state_dict may carry that the runtime recomputes or never
 // uses: the sinusoid tables (`*.pe`) and BatchNorm's `num_batches_tracked`.
 bool is_ignorable_tensor(const std::string& name);

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/half.h"
+#include "kernels/types.h"
 
 namespace moeasr {
 
@@ -73,66 +74,61 @@ Tensor to_float(const SafeTensors& st, const std::string& name, const Tensor& t,
   return out;
 }
 
-cpu::WeightType stored_kernel_type(DType d) {
+WeightType stored_kernel_type(DType d) {
   switch (d) {
-    case DType::kBF16: return cpu::WeightType::kBF16;
-    case DType::kI8: return cpu::WeightType::kI8;
-    default: return cpu::WeightType::kF32;  // F32, and F16 which is widened
+    case DType::kBF16: return WeightType::kBF16;
+    case DType::kI8: return WeightType::kI8;
+    default: return WeightType::kF32;  // F32, and F16 which is widened
   }
 }
 
 }  // namespace
 
-MatrixStorage load_matrix(const SafeTensors& st, const std::string& name, const PrecisionPolicy& policy, bool expert) {
+StoredMatrix load_matrix(const SafeTensors& st, const std::string& name, const PrecisionPolicy& policy, bool expert) {
   const Tensor stored = st.get(name);
   MOEASR_CHECK(stored.rank() == 2 || (stored.rank() == 3 && stored.dim(2) == 1), MOEASR_ERR_INTERNAL, "'", name,
                "' is not a matrix");
   const int64_t n = stored.dim(0), k = stored.dim(1);
 
-  cpu::WeightType target = stored_kernel_type(stored.dtype());
+  WeightType target = stored_kernel_type(stored.dtype());
   if (policy.type != ComputeType::kDefault && (expert || !policy.experts_only)) {
-    target = policy.type == ComputeType::kFloat32    ? cpu::WeightType::kF32
-             : policy.type == ComputeType::kBFloat16 ? cpu::WeightType::kBF16
-                                                     : cpu::WeightType::kI8;
+    target = policy.type == ComputeType::kFloat32    ? WeightType::kF32
+             : policy.type == ComputeType::kBFloat16 ? WeightType::kBF16
+                                                     : WeightType::kI8;
   }
 
-  MatrixStorage m;
-  m.matrix.type = target;
-  m.matrix.n = n;
-  m.matrix.k = k;
-  const bool in_place = (target == cpu::WeightType::kF32 && stored.dtype() == DType::kF32) ||
-                        (target == cpu::WeightType::kBF16 && stored.dtype() == DType::kBF16) ||
-                        (target == cpu::WeightType::kI8 && stored.dtype() == DType::kI8);
+  StoredMatrix m;
+  const bool in_place = (target == WeightType::kF32 && stored.dtype() == DType::kF32) ||
+                        (target == WeightType::kBF16 && stored.dtype() == DType::kBF16) ||
+                        (target == WeightType::kI8 && stored.dtype() == DType::kI8);
   if (in_place) {
     m.data = stored;  // a view of the mapped file
-    if (target == cpu::WeightType::kI8) m.scale = st.get(name + ".scale");
+    m.data.reshape({n, k});
+    if (target == WeightType::kI8) m.scale = st.get(name + ".scale");
   } else {
     const Tensor f = to_float(st, name, stored, n, k);
     switch (target) {
-      case cpu::WeightType::kF32:
+      case WeightType::kF32:
         m.data = f;
         break;
-      case cpu::WeightType::kBF16:
+      case WeightType::kBF16:
         m.data = Tensor({n, k}, DType::kBF16);
         for (int64_t i = 0; i < n * k; ++i) m.data.data<uint16_t>()[i] = float_to_bf16(f.data<float>()[i]);
         break;
-      case cpu::WeightType::kI8:
+      case WeightType::kI8:
         m.data = Tensor({n, k}, DType::kI8);
         m.scale = Tensor({n}, DType::kF32);
         quantize_rows_int8(f.data<float>(), n, k, m.data.data<int8_t>(), m.scale.data<float>());
         break;
     }
   }
-  m.matrix.data = m.data.raw();
-  if (target == cpu::WeightType::kI8) {
+  if (target == WeightType::kI8) {
     m.row_sum = Tensor({n}, DType::kI32);
     for (int64_t r = 0; r < n; ++r) {
       int32_t s = 0;
       for (int64_t c = 0; c < k; ++c) s += m.data.data<int8_t>()[r * k + c];
       m.row_sum.data<int32_t>()[r] = s;
     }
-    m.matrix.scale = m.scale.data<float>();
-    m.matrix.row_sum = m.row_sum.data<int32_t>();
   }
   return m;
 }

@@ -13,7 +13,6 @@
 #include <string>
 
 #include "core/tensor.h"
-#include "kernels/cpu/weights.h"
 #include "formats/safetensors.h"
 
 namespace moeasr {
@@ -30,15 +29,15 @@ struct PrecisionPolicy {
   bool experts_only = false;  // convert only MoE expert weights; the rest stays as stored
 };
 
-// A weight matrix and the tensors that keep its data alive.
-struct MatrixStorage {
-  cpu::WeightMatrix matrix;
+// A weight matrix on the host in its compute type: data [n, k] (F32, BF16 or
+// I8) and, for I8, the per-row scale (F32) and row sums (I32).
+struct StoredMatrix {
   Tensor data, scale, row_sum;
 };
 
 // Loads `name` ([n, k], or [n, k, 1] for a 1x1 convolution) in the type the
 // policy resolves to. `expert` tells whether it is an MoE expert weight.
-MatrixStorage load_matrix(const SafeTensors& st, const std::string& name, const PrecisionPolicy& policy, bool expert);
+StoredMatrix load_matrix(const SafeTensors& st, const std::string& name, const PrecisionPolicy& policy, bool expert);
 
 // Row-wise symmetric int8 quantization (the converter does the same in numpy).
 void quantize_rows_int8(const float* w, int64_t n, int64_t k, int8_t* q, float* scale);

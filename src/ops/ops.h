@@ -1,59 +1,50 @@
-// The op layer the model code is written against. Each op checks shapes,
-// sizes its output and calls the kernel for the tensors' device (CPU today:
-// kernels/cpu; the CUDA kernels plug in here). Model code never loops over
-// elements itself.
+// The op layer model code is written against: each op checks that its
+// tensors live on the backend's device and have matching shapes, sizes its
+// output (Tensor::resize on that device) and calls the backend's kernel
+// (src/ops/backend.h). Model code never loops over elements itself and never
+// knows which device it runs on. The batched ops with per-stream job tables
+// (attention against caches, convolutions with caches) are called on the
+// Backend directly by the layers that build the tables.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "core/tensor.h"
-#include "kernels/cpu/moe.h"
-#include "kernels/cpu/mot.h"
-#include "nn/layers.h"
+#include "ops/backend.h"
 
 namespace moeasr::ops {
 
-// y = x W^T + b, y resized to [rows(x), out].
-void linear(const Tensor& x, const LinearWeights& w, Tensor& y);
-// y = act(x W^T + b), the activation fused into the kernel where it can be.
-void linear_activation(const Tensor& x, const LinearWeights& w, Activation act, Tensor& y);
-// y = LayerNorm(x) over the last dimension; y resized like x (may alias x).
-void layer_norm(const Tensor& x, const LayerNormWeights& n, Tensor& y);
-// y += alpha * x (same shape).
-void add_scaled(Tensor& y, const Tensor& x, float alpha);
-void activation(Tensor& x, Activation act);
+// Throws Error(MOEASR_ERR_INTERNAL) unless `t` lives on the backend's device.
+void check_device(const Backend& be, const Tensor& t, const char* op);
+
+// ---- memory ------------------------------------------------------------------
+
+// A tensor on the backend's device with `host`'s contents (a CPU backend copies too).
+Tensor to_device(Backend& be, const Tensor& host);
+// `t`'s contents readable on the host: `t` itself on the CPU, else a copy into
+// `staging` (resized; the returned reference is `staging`). Waits for the device.
+const Tensor& on_host(Backend& be, const Tensor& t, Tensor& staging);
+void fill_zero(Backend& be, Tensor& t);
+
+// ---- dense algebra -------------------------------------------------------------
+
+// y = act(x W^T + bias), y resized to [rows(x), w.n]; bias may be empty.
+void linear(Backend& be, const Tensor& x, const WeightMatrix& w, const Tensor& bias, Tensor& y,
+            std::optional<Activation> act = std::nullopt);
+
+// ---- element-wise and row-wise -----------------------------------------------------
+
+// y += alpha * x (same element count).
+void add_scaled(Backend& be, Tensor& y, const Tensor& x, float alpha);
+void scale(Backend& be, Tensor& x, float s);
+void activation(Backend& be, Tensor& x, Activation act);
 // y = GLU(x) over the last dimension: [rows, 2C] -> [rows, C].
-void glu(const Tensor& x, Tensor& y);
-void log_softmax(Tensor& x);
-void scale(Tensor& x, float s);
-
-struct FfnWorkspace {
-  Tensor hidden;
-  cpu::MoeWorkspace moe;
-  cpu::MotWorkspace mot;
-  std::vector<uint8_t> row_seen;  // MoT group table check
-  cpu::SoftMoeWorkspace soft;
-  cpu::DenseMoaWorkspace dense_moa;
-  // Run MoE layers through the per-expert loop (WeNet's formulation) instead
-  // of the grouped path: for tests and benchmarks.
-  bool per_expert_loop = false;
-};
-// Soft MoE groups of a batch: offsets[0..G], group g is rows
-// [offsets[g], offsets[g+1]) (one utterance, or one chunk of one stream).
-// Empty means one group of all rows.
-using SoftGroups = std::vector<int64_t>;
-
-// y = FFN(x), dense, top-k MoE, Mixture of Tokens or Soft MoE. `expert_load`
-// (optional) accumulates tokens per MoE expert. A MoT layer mixes rows of x, so it needs
-// `groups` (ops/token_groups.h): which rows form each group, covering every
-// row of x exactly once; the caller decides, so rows of different examples
-// are mixed only where it says so. A Soft MoE layer dispatches over the rows
-// of each of `soft_groups`.
-void ffn(const Tensor& x, const FfnWeights& f, Tensor& y, FfnWorkspace& ws, int64_t* expert_load = nullptr,
-         const cpu::MotGroups* groups = nullptr, const SoftGroups& soft_groups = {});
-// y = mixture(x): Soft MoE (grouped by `soft_groups`) or dense MoA.
-void mixture(const Tensor& x, const MixtureWeights& m, Tensor& y, FfnWorkspace& ws,
-             const SoftGroups& soft_groups = {});
+void glu(Backend& be, const Tensor& x, Tensor& y);
+// y = LayerNorm(x) over the last dimension; y resized like x (may alias x).
+void layer_norm(Backend& be, const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps, Tensor& y);
+void softmax(Backend& be, Tensor& x);      // over the last dimension
+void log_softmax(Backend& be, Tensor& x);  // over the last dimension
 
 }  // namespace moeasr::ops

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "nn/weight_precision.h"
+#include "nn/weight_reader.h"
 #include "formats/weight_spec.h"
 
 namespace moeasr {
@@ -30,20 +31,23 @@ std::shared_ptr<const AdapterSet> AdapterSet::from_parts(const std::string& yaml
   validate_tensors(*weights, expected_adapter_tensors(e, set->config_), "adapters.yaml");
   set->d_model_ = e.d_model;
   set->num_blocks_ = e.num_blocks;
-  set->weights_ = std::move(weights);
+  set->device_ = model.device();
   PrecisionPolicy precision;
   precision.type = parse_compute_type(model.options().compute_type);
   precision.experts_only = model.options().compute_experts_only;
-  WeightReader r(*set->weights_, precision);
+  auto worker = model.workers().acquire();
+  const WeightReader r(*weights, precision, *worker->backend);
   for (int i = 0; i < e.num_blocks; ++i) {
-    set->layers_.push_back(r.layer_adapters("encoder.encoders." + std::to_string(i), e.d_model, set->config_));
+    set->layers_.push_back(read_layer_adapters(r, "encoder.encoders." + std::to_string(i), e.d_model, set->config_));
   }
+  worker->backend->synchronize();
   return set;
 }
 
 bool AdapterSet::fits(const AsrModel& model) const {
   const EncoderConfig& e = model.config().encoder;
-  return e.d_model == d_model_ && e.num_blocks == num_blocks_ && (e.macaron || !config_.feed_forward_macaron);
+  return e.d_model == d_model_ && e.num_blocks == num_blocks_ && (e.macaron || !config_.feed_forward_macaron) &&
+         model.device() == device_;
 }
 
 }  // namespace moeasr

@@ -2,34 +2,41 @@
 
 #include <omp.h>
 
-#include <set>
-
 #include "core/error.h"
+#include "runtime/decode_step.h"
 
 namespace moeasr {
 
-void decode_batch(const std::vector<Stream*>& streams, DecodeProfile* profile) {
-  if (streams.empty()) return;
-  const AsrModel& model = streams[0]->model();
-  std::set<const Stream*> seen;
-  for (size_t i = 0; i < streams.size(); ++i) {
-    const Stream* s = streams[i];
-    MOEASR_CHECK(s, MOEASR_ERR_INVALID_ARGUMENT, "utterance ", i, ": null stream");
-    MOEASR_CHECK(seen.insert(s).second, MOEASR_ERR_INVALID_ARGUMENT, "utterance ", i, ": stream appears twice");
-    MOEASR_CHECK(&s->model() == &model, MOEASR_ERR_INVALID_ARGUMENT, "utterance ", i, ": another model");
-    MOEASR_CHECK(s->offline_batch_, MOEASR_ERR_INVALID_ARGUMENT, "utterance ", i,
-                 ": not an offline batch stream (Stream::for_offline_batch)");
-    MOEASR_CHECK(s->state_ == Stream::State::kFinishing, MOEASR_ERR_STATE, "utterance ", i,
-                 s->state_ == Stream::State::kDone ? ": already decoded" : ": its input is not finished");
-  }
-  omp_set_num_threads(model.options().threads);
+std::vector<std::unique_ptr<Recognition>> decode_batch(const AsrModel& model,
+                                                       const std::vector<UtteranceFeatures>& utterances,
+                                                       const DecodeOptions& options, bool keep_debug,
+                                                       DecodeProfile* profile) {
+  std::vector<std::unique_ptr<Recognition>> out;
+  if (utterances.empty()) return out;
+  DecodeOptions full = options;
+  full.chunk_size = -1;  // complete utterances, full attention
   // Every utterance keeps its place, even one too short for an encoder frame:
   // the cross-example groups are sets of G consecutive utterances.
   std::vector<EncoderChunk> chunks;
-  std::vector<Stream*> owners(streams.begin(), streams.end());
-  for (Stream* s : owners) chunks.push_back(s->next_chunk());
-  Stream::step(owners, chunks, profile, TokenMixing::kAcrossExamples);
-  for (Stream* s : owners) s->finalize(profile);
+  std::vector<Recognition*> owners;
+  for (size_t i = 0; i < utterances.size(); ++i) {
+    const UtteranceFeatures& u = utterances[i];
+    MOEASR_CHECK(u.num_frames >= 0 && (u.frames || u.num_frames == 0), MOEASR_ERR_INVALID_ARGUMENT, "utterance ",
+                 i, ": bad feature frames");
+    out.push_back(std::make_unique<Recognition>(model, full));
+    out.back()->set_keep_debug(keep_debug);
+    EncoderChunk c;
+    c.features = u.frames;
+    c.num_frames = u.num_frames;
+    c.state = &out.back()->encoder_state();
+    chunks.push_back(c);
+    owners.push_back(out.back().get());
+  }
+  omp_set_num_threads(model.options().threads);
+  auto worker = model.workers().acquire();
+  run_step(model, *worker, chunks, owners, profile, TokenMixing::kAcrossExamples);
+  for (Recognition* r : owners) r->finalize(*worker, profile);
+  return out;
 }
 
 }  // namespace moeasr

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/tensor.h"
 
 namespace moeasr {
 namespace {
@@ -78,6 +79,22 @@ TEST(CudaDevice, HugeAllocationThrowsDeviceError) {
   }
   cuda::Buffer ok(*ctx, 1024);  // the context still works afterwards
   ctx->synchronize();
+}
+
+// Tensors on a GPU (core/device.h allocate): device memory freed with the last owner.
+TEST(CudaDevice, TensorsLiveOnTheGpu) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  Tensor t({1000}, DType::kF32, Device::cuda(0));
+  EXPECT_TRUE(t.device().is_cuda());
+  EXPECT_NE(t.raw(), nullptr);
+  t.resize({100000});  // grows on the device
+  EXPECT_TRUE(t.device().is_cuda());
+  try {
+    Tensor huge({int64_t{1} << 50}, DType::kF32, Device::cuda(0));  // 4 PiB
+    FAIL() << "a 4 PiB tensor was allocated";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), MOEASR_ERR_DEVICE);
+  }
 }
 
 }  // namespace

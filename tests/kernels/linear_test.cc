@@ -16,7 +16,6 @@ namespace moeasr {
 namespace {
 
 using cpu::LinearPath;
-using cpu::WeightType;
 
 struct Shape {
   int64_t m, k, n;
@@ -42,7 +41,7 @@ float from_bf16(uint16_t h) {
 
 // Runs linear_with_path into rows ldy = n + pad apart, pre-filled with -7;
 // returns the [m, n] result and fails (non-fatally) if the padding was written.
-std::vector<float> linear_padded(const float* x, const Shape& s, const cpu::WeightMatrix& w, const float* bias,
+std::vector<float> linear_padded(const float* x, const Shape& s, const WeightMatrix& w, const float* bias,
                                  LinearPath path, int64_t pad) {
   const int64_t ldy = s.n + pad;
   std::vector<float> y_padded(s.m * ldy, -7.f), y(s.m * s.n);
@@ -66,7 +65,7 @@ TEST(LinearKernel, Float32AllPaths) {
   std::mt19937 rng(1);
   for (const Shape& s : kShapes) {
     auto x = test::random_vector(s.m * s.k, rng), w = test::random_vector(s.n * s.k, rng), b = test::random_vector(s.n, rng);
-    cpu::WeightMatrix wm{WeightType::kF32, s.n, s.k, w.data(), nullptr, nullptr};
+    WeightMatrix wm{WeightType::kF32, s.n, s.k, w.data(), nullptr, nullptr};
     const std::vector<double> ref = test::naive_linear(x.data(), s.m, s.k, w.data(), b.data(), s.n);
     for (LinearPath p : paths()) {
       std::vector<float> y(s.m * (s.n + 3), -7.f);
@@ -89,7 +88,7 @@ TEST(LinearKernel, Bfloat16WidensExactly) {
       w[i] = to_bf16(wf[i]);
       wide[i] = from_bf16(w[i]);
     }
-    cpu::WeightMatrix wm{WeightType::kBF16, s.n, s.k, w.data(), nullptr, nullptr};
+    WeightMatrix wm{WeightType::kBF16, s.n, s.k, w.data(), nullptr, nullptr};
     const std::vector<double> ref = test::naive_linear(x.data(), s.m, s.k, wide.data(), b.data(), s.n);
     for (LinearPath p : paths()) {
       if (p == LinearPath::kAuto && cpu::small_gemm_support().bf16_dot) continue;  // rounds x: next test
@@ -125,7 +124,7 @@ TEST(LinearKernel, Bfloat16PairsKeepTheActivationsPrecision) {
       x_hi[i] = from_bf16(to_bf16(xf[i]));
       x_pair[i] = x_hi[i] + from_bf16(to_bf16(xf[i] - x_hi[i]));
     }
-    cpu::WeightMatrix wm{WeightType::kBF16, s.n, s.k, w.data(), nullptr, nullptr};
+    WeightMatrix wm{WeightType::kBF16, s.n, s.k, w.data(), nullptr, nullptr};
     const std::vector<double> ref = test::naive_linear(x_pair.data(), s.m, s.k, w_wide.data(), b.data(), s.n);
     const std::vector<double> widened = test::naive_linear(xf.data(), s.m, s.k, w_wide.data(), b.data(), s.n);
     const std::vector<double> hi_only = test::naive_linear(x_hi.data(), s.m, s.k, w_wide.data(), b.data(), s.n);
@@ -168,17 +167,17 @@ TEST(LinearKernel, FusedActivationEqualsLinearThenActivation) {
         row_sum[j] += w8[j * s.k + c];
       }
     }
-    const cpu::WeightMatrix matrices[] = {{WeightType::kF32, s.n, s.k, wf.data(), nullptr, nullptr},
+    const WeightMatrix matrices[] = {{WeightType::kF32, s.n, s.k, wf.data(), nullptr, nullptr},
                                           {WeightType::kBF16, s.n, s.k, w16.data(), nullptr, nullptr},
                                           {WeightType::kI8, s.n, s.k, w8.data(), scale.data(), row_sum.data()}};
-    for (const cpu::WeightMatrix& wm : matrices) {
+    for (const WeightMatrix& wm : matrices) {
       for (Activation act : {Activation::kSwish, Activation::kRelu, Activation::kGelu}) {
         const int64_t ldy = s.n + 2;
         std::vector<float> fused(s.m * ldy, -7.f), separate(s.m * ldy, -7.f);
         cpu::linear_activation(x.data(), s.m, wm, b.data(), act, fused.data(), ldy);
         cpu::linear(x.data(), s.m, wm, b.data(), separate.data(), ldy);
         cpu::activation_rows(separate.data(), s.m, s.n, ldy, act);
-        EXPECT_EQ(fused, separate) << cpu::weight_type_name(wm.type) << " " << activation_name(act) << " " << s.m
+        EXPECT_EQ(fused, separate) << weight_type_name(wm.type) << " " << activation_name(act) << " " << s.m
                                    << "x" << s.k << "x" << s.n;
       }
     }
@@ -204,7 +203,7 @@ TEST(LinearKernel, Int8MatchesQuantizedArithmetic) {
         row_sum[j] += w[j * s.k + c];
       }
     }
-    cpu::WeightMatrix wm{WeightType::kI8, s.n, s.k, w.data(), scale.data(), row_sum.data()};
+    WeightMatrix wm{WeightType::kI8, s.n, s.k, w.data(), scale.data(), row_sum.data()};
     // Reference: the same per-row activation quantization, exact integer sums.
     std::vector<double> ref(s.m * s.n), exact = test::naive_linear(x.data(), s.m, s.k, wf.data(), b.data(), s.n);
     for (int64_t i = 0; i < s.m; ++i) {

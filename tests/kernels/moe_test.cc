@@ -25,16 +25,16 @@ struct RandomMoe {
       b2.push_back(test::random_vector(d, rng, 0.1f));
     }
     for (int e = 0; e < experts; ++e) {
-      const cpu::WeightMatrix m1{cpu::WeightType::kF32, hidden, d, w1[e].data(), nullptr, nullptr};
-      const cpu::WeightMatrix m2{cpu::WeightType::kF32, d, hidden, w2[e].data(), nullptr, nullptr};
+      const WeightMatrix m1{WeightType::kF32, hidden, d, w1[e].data(), nullptr, nullptr};
+      const WeightMatrix m2{WeightType::kF32, d, hidden, w2[e].data(), nullptr, nullptr};
       weights.push_back({m1, bias ? b1[e].data() : nullptr, m2, bias ? b2[e].data() : nullptr});
     }
     view = {d, hidden, experts, top_k, act, gate.data(), weights.data()};
   }
   std::vector<float> gate;
   std::vector<std::vector<float>> w1, w2, b1, b2;
-  std::vector<cpu::ExpertWeights> weights;
-  cpu::MoeLayerView view;
+  std::vector<ExpertWeights> weights;
+  MoeView view;
 };
 
 double act(double x, Activation a) {
@@ -46,7 +46,7 @@ double act(double x, Activation a) {
 }
 
 // WeNet's MoEFFNLayer, token by token, in double.
-std::vector<double> naive_moe(const float* x, int64_t n, const cpu::MoeLayerView& L) {
+std::vector<double> naive_moe(const float* x, int64_t n, const MoeView& L) {
   std::vector<double> y(n * L.d, 0.0);
   for (int64_t t = 0; t < n; ++t) {
     const float* xt = x + t * L.d;
@@ -60,7 +60,7 @@ std::vector<double> naive_moe(const float* x, int64_t n, const cpu::MoeLayerView
     std::sort(chosen.begin(), chosen.end());
     for (int e : chosen) {
       const double w = std::exp(logits[e] - logits[order[0]]) / sum;
-      const cpu::ExpertWeights& ew = L.experts[e];
+      const ExpertWeights& ew = L.experts[e];
       std::vector<double> h = test::naive_linear(xt, 1, L.d, ew.w1.f32(), ew.b1, L.hidden);
       std::vector<float> hf(h.size());
       for (size_t i = 0; i < h.size(); ++i) hf[i] = static_cast<float>(act(h[i], L.activation));

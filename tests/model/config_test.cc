@@ -28,7 +28,7 @@ TEST(ConfigTest, ParsesWenetTrainYaml) {
   EXPECT_EQ(c.encoder.heads, 2);
   EXPECT_EQ(c.encoder.d_k(), 8);
   EXPECT_EQ(c.encoder.num_blocks, 2);
-  EXPECT_TRUE(c.encoder.ffn.moe);
+  EXPECT_TRUE(c.encoder.ffn.moe());
   EXPECT_EQ(c.encoder.ffn.num_experts, 4);
   EXPECT_EQ(c.encoder.ffn.top_k, 2);
   EXPECT_EQ(c.encoder.ffn.activation, Activation::kSwish);
@@ -39,7 +39,7 @@ TEST(ConfigTest, ParsesWenetTrainYaml) {
   EXPECT_EQ(c.decoder.type, DecoderType::kBiTransformer);
   EXPECT_EQ(c.decoder.r_num_blocks, 1);
   EXPECT_EQ(c.decoder.ffn.activation, Activation::kRelu);
-  EXPECT_TRUE(c.decoder.ffn.moe);
+  EXPECT_TRUE(c.decoder.ffn.moe());
   EXPECT_EQ(c.vocab_size, 10);
   EXPECT_EQ(c.sos_id, 9);
   EXPECT_EQ(c.eos_id, 9);
@@ -54,7 +54,7 @@ TEST(ConfigTest, WenetDefaultsApplyWhenKeysAreAbsent) {
   EXPECT_EQ(c.encoder.cnn_kernel, 15);
   EXPECT_EQ(c.encoder.cnn_norm, ConvNorm::kBatchNorm);
   EXPECT_FALSE(c.encoder.causal);
-  EXPECT_FALSE(c.encoder.ffn.moe);
+  EXPECT_FALSE(c.encoder.ffn.moe());
   EXPECT_FALSE(c.encoder.global_cmvn);
   EXPECT_EQ(c.decoder.type, DecoderType::kBiTransformer);
   EXPECT_EQ(c.sos_id, 11);

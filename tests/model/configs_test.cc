@@ -35,8 +35,8 @@ TEST(Configs, MoeTwinsDifferOnlyInTheirFfns) {
                             {"wenet_aishell_u2pp_conformer.yaml", "wenet_aishell_u2pp_conformer_moe.yaml"}}) {
     const ModelConfig d = parse_model_config(read_file(config_path(dense)), dense, -1);
     const ModelConfig m = parse_model_config(read_file(config_path(moe)), moe, -1);
-    EXPECT_FALSE(d.encoder.ffn.moe);
-    EXPECT_TRUE(m.encoder.ffn.moe && m.decoder.ffn.moe);
+    EXPECT_FALSE(d.encoder.ffn.moe());
+    EXPECT_TRUE(m.encoder.ffn.moe() && m.decoder.ffn.moe());
     EXPECT_EQ(m.encoder.ffn.num_experts, 8);
     EXPECT_EQ(m.encoder.ffn.top_k, 2);
     EXPECT_EQ(d.encoder.d_model, m.encoder.d_model);

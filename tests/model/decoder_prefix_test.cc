@@ -48,11 +48,12 @@ TEST(DecoderPrefixes, SharedPrefixesScoreLikeHypothesesAlone) {
     hyps.push_back(hyps[2]);  // a duplicate
     hyps.push_back({});       // only <eos>
     DecoderWorkspace ws;
+    const auto be = Backend::open(Device::cpu());
     const bool r2l = dec.bidirectional();
-    const auto together = dec.score(memory, hyps, r2l, ws);
+    const auto together = dec.score(*be, memory, hyps, r2l, ws);
     ASSERT_EQ(together.size(), hyps.size());
     for (size_t i = 0; i < hyps.size(); ++i) {
-      const auto alone = dec.score(memory, {hyps[i]}, r2l, ws);
+      const auto alone = dec.score(*be, memory, {hyps[i]}, r2l, ws);
       EXPECT_NEAR(together[i].l2r, alone[0].l2r, 1e-4) << name << " hypothesis " << i;
       EXPECT_NEAR(together[i].r2l, alone[0].r2l, 1e-4) << name << " hypothesis " << i;
     }

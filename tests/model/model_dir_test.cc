@@ -204,7 +204,7 @@ TEST(SixteenBitWeights, WidenExactlyToFloat32) {
       mo.compute_type = k == 0 ? "float32" : "default";
       auto model = AsrModel::load(dir.path(), mo);
       if (k == 0) {
-        EXPECT_EQ(dtype_name(model->weights().find("ctc.ctc_lo.weight")->dtype), dtype);
+        EXPECT_EQ(dtype_name(load_model_dir(dir.path()).weights->find("ctc.ctc_lo.weight")->dtype), dtype);
       }
       DecodeOptions o;
       o.chunk_size = 4;

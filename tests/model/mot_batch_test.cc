@@ -55,21 +55,16 @@ DecodeOptions golden_options() {
   return o;
 }
 
-// Offline streams fed with fbank frames (the golden's, or part of them).
+// Complete utterances (the golden's fbank frames, or part of them), decoded
+// together by decode_batch with their debug outputs kept.
 struct Batch {
-  std::vector<std::unique_ptr<Stream>> streams;
-  std::vector<Stream*> ptrs() const {
-    std::vector<Stream*> p;
-    for (const auto& s : streams) p.push_back(s.get());
-    return p;
+  std::vector<UtteranceFeatures> utterances;
+  std::vector<std::unique_ptr<Recognition>> results;
+  void add(const float* feats, int64_t frames) { utterances.push_back({feats, frames}); }
+  void run(const std::string& model_name) {
+    results = decode_batch(*model(model_name), utterances, golden_options(), /*keep_debug=*/true);
   }
-  void add(std::shared_ptr<const AsrModel> m, const float* feats, int64_t frames, const DecodeOptions& o) {
-    streams.push_back(Stream::for_offline_batch(std::move(m), o));
-    streams.back()->set_keep_debug_outputs(true);
-    streams.back()->accept_features(feats, frames);
-    streams.back()->input_finished();
-  }
-  const Stream& operator[](size_t i) const { return *streams[i]; }
+  const Recognition& operator[](size_t i) const { return *results[i]; }
 };
 
 // The golden batch's utterances `which`, in that order, through decode_batch.
@@ -77,9 +72,9 @@ Batch run_golden_utterances(const std::string& model_name, const std::vector<siz
   Batch b;
   for (size_t i : which) {
     const test::GoldenTensor& f = batch_golden().fbank(i);
-    b.add(model(model_name), f.data.data(), f.shape[0], golden_options());
+    b.add(f.data.data(), f.shape[0]);
   }
-  decode_batch(b.ptrs());
+  b.run(model_name);
   return b;
 }
 
@@ -145,9 +140,9 @@ TEST(MotBatch, AnUtteranceDependsOnItsSetAndOnlyOnItsSet) {
 TEST(MotBatch, ATooShortUtteranceKeepsItsPlace) {
   const test::GoldenTensor& f0 = batch_golden().fbank(0);
   Batch with_short;
-  with_short.add(model("mot_cross"), f0.data.data(), 5, golden_options());  // 5 frames: no output
-  with_short.add(model("mot_cross"), f0.data.data(), f0.shape[0], golden_options());
-  decode_batch(with_short.ptrs());
+  with_short.add(f0.data.data(), 5);  // 5 frames: no output
+  with_short.add(f0.data.data(), f0.shape[0]);
+  with_short.run("mot_cross");
   const Batch alone = run_golden_utterances("mot_cross", {0});
   EXPECT_TRUE(with_short[0].final_result().tokens.empty());
   EXPECT_TRUE(with_short[0].encoder_output().empty());
@@ -175,23 +170,18 @@ TEST(MotBatch, WithoutCrossExampleMixingEachResultEqualsDecodingAlone) {
   }
 }
 
+// The batch takes feature arrays, not streams, so a stream cannot be decoded
+// twice or half-finished there; what remains to refuse is a bad array, and a
+// cross-example model on the streaming path.
 TEST(MotBatch, RejectsMisuse) {
-  Batch b;
-  const test::GoldenTensor& f = batch_golden().fbank(0);
-  b.add(model("mot_cross"), f.data.data(), f.shape[0], golden_options());
-  std::vector<Stream*> twice{b.streams[0].get(), b.streams[0].get()};
-  EXPECT_EQ(test::status_of([&] { decode_batch(twice); }), MOEASR_ERR_INVALID_ARGUMENT);
-  Stream streaming(model("mot_seq"), golden_options());
-  streaming.input_finished();
-  EXPECT_EQ(test::status_of([&] { decode_batch({&streaming}); }), MOEASR_ERR_INVALID_ARGUMENT);
-  auto unfinished = Stream::for_offline_batch(model("mot_cross"), golden_options());
-  EXPECT_EQ(test::status_of([&] { decode_batch({unfinished.get()}); }), MOEASR_ERR_STATE);
-  // decode() runs the streaming path, which never mixes examples.
   std::string msg;
-  EXPECT_EQ(test::status_of([&] { b.streams[0]->decode(); }, &msg), MOEASR_ERR_UNSUPPORTED);
+  EXPECT_EQ(test::status_of([&] { decode_batch(*model("mot_cross"), {{nullptr, 10}}, golden_options()); }, &msg),
+            MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(msg.find("utterance 0"), std::string::npos) << msg;
+  EXPECT_TRUE(decode_batch(*model("mot_cross"), {}, golden_options()).empty());
+  // The streaming path never mixes examples: a cross-example model cannot stream.
+  EXPECT_EQ(test::status_of([&] { Stream s(model("mot_cross"), golden_options()); }, &msg), MOEASR_ERR_UNSUPPORTED);
   EXPECT_NE(msg.find("encoder_conf.mot_grouping: cross_example"), std::string::npos) << msg;
-  decode_batch(b.ptrs());
-  EXPECT_EQ(test::status_of([&] { decode_batch(b.ptrs()); }), MOEASR_ERR_STATE);  // already decoded
 }
 
 TEST(MotStreaming, CrossExampleModelsAreRefusedWithTheKeyNamed) {
@@ -201,7 +191,7 @@ TEST(MotStreaming, CrossExampleModelsAreRefusedWithTheKeyNamed) {
   EXPECT_NE(msg.find("moeasr_decode_batch"), std::string::npos) << msg;
   // Its transition-tuned MoE streams.
   EXPECT_EQ(test::status_of([&] { Stream s(model("mot_cross_moe"), DecodeOptions()); }), MOEASR_OK);
-  EXPECT_TRUE(model("mot_cross_moe")->config().encoder.ffn.moe);
+  EXPECT_TRUE(model("mot_cross_moe")->config().encoder.ffn.moe());
   EXPECT_EQ(model("mot_cross_moe")->config().encoder.ffn.top_k, 2);  // round(E / G) = 4 / 2
 }
 

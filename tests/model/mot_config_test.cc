@@ -29,8 +29,8 @@ std::string mot_yaml(const std::string& extra = "  mot_group_size: 4\n") {
 TEST(MotConfig, ParsesKeysWithTheirDefaults) {
   ModelConfig c = parse_model_config(mot_yaml(), "train.yaml", 10);
   const FfnConfig& f = c.encoder.ffn;
-  EXPECT_TRUE(f.mot);
-  EXPECT_FALSE(f.moe);
+  EXPECT_EQ(f.kind, FfnKind::kMot);
+  EXPECT_FALSE(f.moe());
   EXPECT_EQ(f.num_experts, 4);
   EXPECT_EQ(f.group_size, 4);
   EXPECT_FLOAT_EQ(f.temperature, 1.f);

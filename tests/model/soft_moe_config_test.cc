@@ -40,8 +40,8 @@ moeasr_status parse_status(const std::string& yaml, std::string* msg) {
 
 TEST(SoftMoeConfigTest, ParsesSoftMoeAndAdapterKeys) {
   const ModelConfig c = parse_model_config(soft_yaml(), "train.yaml", 10);
-  EXPECT_TRUE(c.encoder.ffn.soft);
-  EXPECT_FALSE(c.encoder.ffn.moe);
+  EXPECT_EQ(c.encoder.ffn.kind, FfnKind::kSoftMoe);
+  EXPECT_FALSE(c.encoder.ffn.moe());
   EXPECT_EQ(c.encoder.ffn.num_experts, 4);
   EXPECT_EQ(c.encoder.ffn.slots_per_expert, 2);
   EXPECT_TRUE(c.encoder.ffn.soft_normalize);

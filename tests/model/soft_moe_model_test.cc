@@ -131,7 +131,8 @@ TEST(SoftMoeModelTest, BatchedStreamsEqualStreamsAlone) {
     }
     EncoderWorkspace ws;
     Tensor out;
-    encoder.forward(chunks, ws, out);
+    const auto be = Backend::open(Device::cpu());
+    encoder.forward(*be, chunks, ws, out);
     return std::vector<float>(out.data<float>(), out.data<float>() + out.numel());
   };
   const std::vector<float> a = run({0}), b = run({100}), both = run({0, 100});
