@@ -25,8 +25,8 @@ for ct in float32 bfloat16 int8; do
 done
 echo "bench: MoE grouped vs per-expert loop (MoE-1B, 1 and 8 streams)" >&2
 for streams in 1 8; do
-  for path in grouped loop; do
-    "$BENCH" --config "$MOE" --moe-path "$path" --streams "$streams" "${common[@]}" > "$OUT/moe_path_${path}_s${streams}.json"
+  for gemm in grouped loop; do
+    "$BENCH" --config "$MOE" --moe-gemm "$gemm" --streams "$streams" "${common[@]}" > "$OUT/moe_gemm_${gemm}_s${streams}.json"
   done
 done
 echo "bench: chunk sizes (MoE-1B, 1 stream)" >&2

@@ -12,7 +12,9 @@
 # machine that gives 10-minute commands can run them one per command, the
 # results accumulate in $MOEASR_GPU_OUT):
 #   build       configure + build the CUDA targets (build dir $MOEASR_GPU_BUILD)
-#   tests       ctest -R '^cuda\.' with MOEASR_REQUIRE_GPU=1 (a skipped GPU test fails)
+#   tests       the GPU tests with MOEASR_REQUIRE_GPU=1 (a skipped GPU test fails): ctest's
+#               cuda.* (device layer) and every device-parameterized test's cuda0 case
+#               (ops, layers, the model against the CPU, adapter sets)
 #   bench-fp32  Dense-225M vs MoE-1B (interleaved), float32, streams 1 16 64 256
 #   bench-bf16  the same with bfloat16 Linear weights
 #   moe-gemm    MoE-1B at 64 streams with --moe-gemm grouped / cublas_grouped / loop
@@ -64,7 +66,7 @@ step_build() {
   command -v nvcc >/dev/null 2>&1 || [[ -x /usr/local/cuda/bin/nvcc ]] || die "nvcc not found: install the CUDA toolkit"
   say "configuring $BUILD (Release, CUDA on)"
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMOEASR_WITH_CUDA=ON >&2
-  local targets=(moeasr_cuda_tests moeasr_gpu_model_tests moeasr-bench)
+  local targets=(moeasr_cuda_tests moeasr_unit_tests moeasr-bench)
   local t
   for t in moeasr-cuda-moe-bench cuda_moe_bench moeasr_cuda_moe_bench; do
     if ninja -C "$BUILD" -t targets all 2>/dev/null | grep -q "^$t:"; then targets+=("$t"); fi
@@ -78,10 +80,12 @@ step_tests() {
   mkdir -p "$OUT"
   say "GPU tests (MOEASR_REQUIRE_GPU=1: a test that finds no device fails instead of skipping)"
   local rc=0
-  MOEASR_REQUIRE_GPU=1 ctest --test-dir "$BUILD" -R '^cuda\.' --output-on-failure --timeout 900 \
-    > "$OUT/ctest.txt" 2>&1 || rc=$?
+  # The host emulation's copies (emulated_cuda.*) are for machines without a GPU.
+  MOEASR_REQUIRE_GPU=1 ctest --test-dir "$BUILD" -R '^cuda[.]|cuda0|DevicesTest' -E '^emulated_cuda[.]' \
+    -j "$THREADS" --output-on-failure --timeout 900 > "$OUT/ctest.txt" 2>&1 || rc=$?
   tail -n 40 "$OUT/ctest.txt" >&2
-  grep -q "tests passed" "$OUT/ctest.txt" || die "ctest ran no cuda.* tests (was the build configured with CUDA?)"
+  grep -q "tests passed" "$OUT/ctest.txt" || die "ctest ran no GPU tests (was the build configured with CUDA?)"
+  grep -q "cuda0" "$OUT/ctest.txt" || die "no device-parameterized test ran on cuda0 (is the GPU visible?)"
   # Only the checks meant for machines without a GPU (named NoGpu...) may skip
   # here; any other skip means a test found no device on a GPU machine.
   local skipped

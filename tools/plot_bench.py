@@ -78,8 +78,9 @@ def line_label(settings, result, varying):
         parts.append(f"{settings.get('streams', 1)} stream(s)")
     parts.append(f"{settings.get('threads', 1)} thr")
     parts.append(settings.get("mode", "?"))
-    if settings.get("moe_path", "grouped") != "grouped":
-        parts.append(f"MoE {settings['moe_path']}")
+    gemm = settings.get("moe_gemm", settings.get("moe_path", "grouped"))  # moe_path: reports before 2026-12
+    if gemm != "grouped":
+        parts.append(f"MoE {gemm}")
     return ", ".join(parts)
 
 

@@ -113,8 +113,8 @@ typedef struct moeasr_model_options {
   int32_t threads;     /* intra-op threads of one decode call; default 1 */
   const char* device;  /* "cpu" (default), or "cuda" / "cuda:N" (GPU N) in a build with the CUDA
                           backend: MOEASR_ERR_DEVICE when that GPU is missing, MOEASR_ERR_UNSUPPORTED
-                          in a build without the backend or for a feature the GPU path lacks
-                          (README "GPU (CUDA)"). The string is copied. */
+                          in a build without the backend or for a compute_type the GPU has no
+                          kernels for (int8; README "GPU (CUDA)"). The string is copied. */
   /* Added in 0.2 (structs of 0.1's size keep the defaults): */
   const char* compute_type;      /* type of the Linear weights: "default" (as stored in the file),
                                     "float32", "bfloat16" or "int8" (converted at load); copied */
@@ -248,9 +248,9 @@ MOEASR_API moeasr_status moeasr_stream_is_endpoint(const moeasr_stream* stream, 
 typedef struct moeasr_adapter_set moeasr_adapter_set;
 
 /* Loads and validates an adapter set for `model` (same encoder size and layer
- * count; Linear weights in the model's compute type). On success *out_set is
- * a new set: caller frees with moeasr_adapter_set_free. On failure *out_set
- * is set to NULL. */
+ * count; Linear weights in the model's compute type, on the model's device).
+ * On success *out_set is a new set: caller frees with moeasr_adapter_set_free.
+ * On failure *out_set is set to NULL. */
 MOEASR_API moeasr_status moeasr_adapter_set_load(const moeasr_model* model, const char* adapter_dir,
                                                  moeasr_adapter_set** out_set);
 

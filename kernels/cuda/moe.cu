@@ -216,22 +216,20 @@ void moe_ffn(Context& ctx, const float* x, int64_t n, const MoeView& L, float* y
       // Pointer arrays (device memory, one entry per non-empty expert): A =
       // weights, B = activations (float, or the hi and the lo halves), C = output.
       ExpertPtrs p1, p2, p1_lo, p2_lo;
+      auto add = [](ExpertPtrs& p, const void* w, const void* x, float* c) {
+        p.w.push_back(w);
+        p.x.push_back(x);
+        p.c.push_back(c);
+      };
       int64_t begin = 0;
       for (int e = 0; e < E; ++e) {
         if (counts[e] > 0) {
-          const int64_t r1 = begin * d, r2 = begin * H;
-          p1.w.push_back(L.experts[e].w1.data);
-          p1.x.push_back(bf16_1 ? hi + 2 * r1 : reinterpret_cast<const uint8_t*>(gathered + r1));
-          p1.c.push_back(hidden + begin * H);
-          p1_lo.w.push_back(L.experts[e].w1.data);
-          p1_lo.x.push_back(lo + 2 * r1);
-          p1_lo.c.push_back(hidden + begin * H);
-          p2.w.push_back(L.experts[e].w2.data);
-          p2.x.push_back(bf16_2 ? hi + 2 * r2 : reinterpret_cast<const uint8_t*>(hidden + r2));
-          p2.c.push_back(out + begin * d);
-          p2_lo.w.push_back(L.experts[e].w2.data);
-          p2_lo.x.push_back(lo + 2 * r2);
-          p2_lo.c.push_back(out + begin * d);
+          const int64_t r1 = begin * d, r2 = begin * H;  // first activation of the expert's rows
+          const void *w1 = L.experts[e].w1.data, *w2 = L.experts[e].w2.data;
+          add(p1, w1, bf16_1 ? hi + 2 * r1 : static_cast<const void*>(gathered + r1), hidden + r2);
+          add(p1_lo, w1, lo + 2 * r1, hidden + r2);
+          add(p2, w2, bf16_2 ? hi + 2 * r2 : static_cast<const void*>(hidden + r2), out + r1);
+          add(p2_lo, w2, lo + 2 * r2, out + r1);
         }
         begin += counts[e];
       }

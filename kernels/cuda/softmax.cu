@@ -8,20 +8,8 @@ namespace moeasr::cuda {
 
 namespace {
 
-__global__ void log_softmax_rows_kernel(float* x, int64_t rows, int64_t cols) {
-  __shared__ float scratch[32];
-  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
-    float* row = x + r * cols;
-    float m = -INFINITY;
-    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) m = fmaxf(m, row[c]);
-    const float max = block_max(m, scratch);
-    float s = 0.f;
-    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) s += expf(row[c] - max);
-    const float log_sum = logf(block_sum(s, scratch));
-    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) row[c] = (row[c] - max) - log_sum;
-  }
-}
-
+// kLog: (x - max) - log(sum(exp(x - max))); else exp(x - max) / sum.
+template <bool kLog>
 __global__ void softmax_rows_kernel(float* x, int64_t rows, int64_t cols) {
   __shared__ float scratch[32];
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
@@ -32,7 +20,12 @@ __global__ void softmax_rows_kernel(float* x, int64_t rows, int64_t cols) {
     float s = 0.f;
     for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) s += expf(row[c] - max);
     const float sum = block_sum(s, scratch);
-    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) row[c] = expf(row[c] - max) / sum;
+    if (kLog) {
+      const float log_sum = logf(sum);
+      for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) row[c] = (row[c] - max) - log_sum;
+    } else {
+      for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) row[c] = expf(row[c] - max) / sum;
+    }
   }
 }
 
@@ -63,7 +56,7 @@ __global__ void softmax_segments_kernel(float* x, int64_t cols, const int64_t* o
 void softmax_rows(Context& ctx, float* x, int64_t rows, int64_t cols) {
   if (rows <= 0 || cols <= 0) return;
   const unsigned blocks = static_cast<unsigned>(rows < 65535 ? rows : 65535);
-  softmax_rows_kernel<<<blocks, kThreads, 0, stream_of(ctx)>>>(x, rows, cols);
+  softmax_rows_kernel<false><<<blocks, kThreads, 0, stream_of(ctx)>>>(x, rows, cols);
   MOEASR_CUDA_CHECK_LAUNCH("softmax_rows_kernel");
 }
 
@@ -81,7 +74,7 @@ void log_softmax_rows(Context& ctx, float* x, int64_t rows, int64_t cols) {
   if (rows <= 0 || cols <= 0) return;
   const unsigned blocks = static_cast<unsigned>(rows < 65535 ? rows : 65535);
   // Vocabularies are thousands wide: 512 threads keep each row's three passes short.
-  log_softmax_rows_kernel<<<blocks, 512, 0, stream_of(ctx)>>>(x, rows, cols);
+  softmax_rows_kernel<true><<<blocks, 512, 0, stream_of(ctx)>>>(x, rows, cols);
   MOEASR_CUDA_CHECK_LAUNCH("log_softmax_rows_kernel");
 }
 

@@ -19,7 +19,8 @@ Tensor to_device(Backend& be, const Tensor& host) {
 const Tensor& on_host(Backend& be, const Tensor& t, Tensor& staging) {
   check_device(be, t, "on_host");
   if (t.device().is_cpu()) return t;
-  staging = Tensor(t.shape(), t.dtype());
+  MOEASR_CHECK(t.dtype() == DType::kF32, MOEASR_ERR_INTERNAL, "on_host: a ", dtype_name(t.dtype()), " tensor");
+  staging.resize(t.shape(), Device::cpu());  // float32, reused across calls
   be.copy_to_host(staging.raw(), t.raw(), t.nbytes());
   return staging;
 }

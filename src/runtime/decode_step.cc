@@ -40,6 +40,13 @@ void run_step(const AsrModel& model, Worker& w, std::vector<EncoderChunk>& chunk
                           count_load ? &step_load : nullptr, mixing);
   const auto head_start = std::chrono::steady_clock::now();
   model.ctc_log_probs(be, w.rows, w.log_probs);
+  // Rows kept for rescoring: device ops on this worker's backend, queued
+  // before the download below, which waits for them too. A too-short
+  // utterance of the offline batch holds its place in the batch with no
+  // frames; there is nothing for it to consume.
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    if (chunks[i].out_frames > 0) owners[i]->keep_rows(w, w.rows, chunks[i].out_row, chunks[i].out_frames);
+  }
   const Tensor& log_probs = ops::on_host(be, w.log_probs, w.host_log_probs);  // waits for the device
   if (profile) {
     // On a GPU the forward's ops ran asynchronously until the download above.
@@ -52,13 +59,6 @@ void run_step(const AsrModel& model, Worker& w, std::vector<EncoderChunk>& chunk
       profile->expert_bytes_touched += expert_bytes(step_load, model.encoder().expert_weight_bytes());
     }
   }
-  // Rows kept for rescoring: device ops on this worker's backend, in order.
-  // A too-short utterance of the offline batch holds its place in the batch
-  // with no frames; there is nothing for it to consume.
-  for (size_t i = 0; i < chunks.size(); ++i) {
-    if (chunks[i].out_frames > 0) owners[i]->keep_rows(w, w.rows, chunks[i].out_row, chunks[i].out_frames);
-  }
-
   // The CTC prefix beam search of each recognition, on the host: with
   // threads > 1 (ModelOptions::threads) they search in parallel, since with
   // a large batch (and with the encoder on a GPU) this is much of the step's

@@ -20,6 +20,13 @@ WorkerPool::Lease WorkerPool::acquire() {
 
 void WorkerPool::give_back(std::unique_ptr<Worker> worker) {
   if (!worker) return;
+  // Nothing a worker queued may still run when another thread's worker reads
+  // the same streams' state; a worker whose device failed is dropped.
+  try {
+    worker->backend->synchronize();
+  } catch (...) {
+    return;
+  }
   worker->end_step();
   std::lock_guard<std::mutex> lock(mutex_);
   idle_.push_back(std::move(worker));

@@ -13,11 +13,8 @@
 #include "core/mapped_file.h"
 #include "frontend/wav_reader.h"
 #include "moeasr/moeasr.h"
+#include "core/device.h"
 #include "test_util.h"
-
-#if MOEASR_HAVE_CUDA
-#include "kernels/cuda/device.h"
-#endif
 
 namespace {
 
@@ -92,18 +89,16 @@ TEST(CApiModel, OptionsAreValidated) {
   EXPECT_EQ(o.threads, 1);
   moeasr_model* m = nullptr;
   o.device = "cuda";
-#if MOEASR_HAVE_CUDA
-  // A CUDA build: a device error without a GPU, a model with one.
-  if (moeasr::cuda::device_count() == 0) {
+  // A CUDA build: a device error without a GPU, a model with one; else unsupported.
+  if (!moeasr::have_cuda_backend()) {
+    EXPECT_EQ(moeasr_model_load(model_dir().c_str(), &o, &m), MOEASR_ERR_UNSUPPORTED);
+  } else if (moeasr::cuda_device_count() == 0) {
     EXPECT_EQ(moeasr_model_load(model_dir().c_str(), &o, &m), MOEASR_ERR_DEVICE);
   } else {
     EXPECT_EQ(moeasr_model_load(model_dir().c_str(), &o, &m), MOEASR_OK) << moeasr_last_error();
     moeasr_model_free(m);
     m = nullptr;
   }
-#else
-  EXPECT_EQ(moeasr_model_load(model_dir().c_str(), &o, &m), MOEASR_ERR_UNSUPPORTED);
-#endif
   o.device = "tpu";
   EXPECT_EQ(moeasr_model_load(model_dir().c_str(), &o, &m), MOEASR_ERR_INVALID_ARGUMENT);
   o.device = "cpu";
@@ -405,12 +400,8 @@ TEST(CApiFailures, DevicesThatCannotBeOpened) {
   };
   // CUDA devices: unsupported in a CPU-only build, a device error when the
   // device does not exist; anything else is not a device name at all.
-  // ("cuda" itself opens on a machine with a GPU: see tests/cuda.)
-#if MOEASR_HAVE_CUDA
-  const char* cuda0 = moeasr::cuda::device_count() == 0 ? "cuda" : "cuda:9999";
-#else
-  const char* cuda0 = "cuda";
-#endif
+  // ("cuda" itself opens on a machine with a GPU: see tests/model/device_model_test.cc.)
+  const char* cuda0 = moeasr::cuda_device_count() == 0 ? "cuda" : "cuda:9999";
   const Case cases[] = {{cuda0, {MOEASR_ERR_UNSUPPORTED, MOEASR_ERR_DEVICE}},
                         {"cuda:99", {MOEASR_ERR_UNSUPPORTED, MOEASR_ERR_DEVICE}},
                         {"cuda:-1", {MOEASR_ERR_INVALID_ARGUMENT}},
