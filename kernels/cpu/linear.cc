@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/gemm_bf16.h"
+#include "kernels/cpu/gemm_i8.h"
 #include "kernels/cpu/gemm_small.h"
 #include "kernels/cpu/gemm_small_i8.h"
 #include "kernels/cpu/elementwise.h"
@@ -84,6 +85,17 @@ void linear_bf16(const float* x, int64_t m, const WeightMatrix& w, const float* 
   }
 }
 
+// oneDNN's gemm_u8s8s32 is exact only where it runs VNNI kernels: without
+// them it adds pairs of u8 x s8 products in 16 bits and saturates. Its
+// effective ISA (which ONEDNN_MAX_CPU_ISA may cap) decides, once.
+bool library_int8_exact() {
+  static const bool exact = [] {
+    const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return isa == dnnl_cpu_isa_avx2_vnni || (isa & dnnl_cpu_isa_avx512_core_vnni) == dnnl_cpu_isa_avx512_core_vnni;
+  }();
+  return exact;
+}
+
 bool linear_i8(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy, bool small,
                std::optional<Activation> act) {
   Scratch& s = scratch();
@@ -96,10 +108,14 @@ bool linear_i8(const float* x, int64_t m, const WeightMatrix& w, const float* bi
     return act.has_value();
   }
   s.acc.resize(static_cast<size_t>(m * n));
-  const int32_t zero = 0;
-  const dnnl_status_t st = dnnl_gemm_u8s8s32('N', 'T', 'F', m, n, k, 1.f, s.xq.data(), ldq, 0, w.i8(), k, 0, 0.f,
-                                             s.acc.data(), n, &zero);
-  MOEASR_CHECK(st == dnnl_success, MOEASR_ERR_INTERNAL, "oneDNN gemm_u8s8s32 failed (", static_cast<int>(st), ")");
+  if (library_int8_exact()) {
+    const int32_t zero = 0;
+    const dnnl_status_t st = dnnl_gemm_u8s8s32('N', 'T', 'F', m, n, k, 1.f, s.xq.data(), ldq, 0, w.i8(), k, 0, 0.f,
+                                               s.acc.data(), n, &zero);
+    MOEASR_CHECK(st == dnnl_success, MOEASR_ERR_INTERNAL, "oneDNN gemm_u8s8s32 failed (", static_cast<int>(st), ")");
+  } else {
+    gemm_u8s8s32(s.xq.data(), ldq, m, w.i8(), n, k, s.acc.data(), n);
+  }
   for (int64_t i = 0; i < m; ++i) {
     const int32_t* acc = s.acc.data() + i * n;
     float* out = y + i * ldy;
@@ -165,7 +181,7 @@ std::string linear_kernels_summary() {
   const SmallGemmSupport& s = small_gemm_support();
   std::string out = s.f32 ? "float32 AVX-512" : "float32 oneDNN only";
   out += s.bf16_dot ? ", bfloat16 bf16 pairs (AVX512_BF16)" : s.bf16 ? ", bfloat16 widened in registers" : ", bfloat16 widened tiles";
-  out += s.i8 ? ", int8 VNNI" : ", int8 oneDNN only";
+  out += s.i8 ? ", int8 VNNI" : library_int8_exact() ? ", int8 oneDNN (VNNI)" : ", int8 exact 16-bit products";
   return out;
 }
 
