@@ -3,7 +3,7 @@
 // shapes of the paper models and of WeNet's aishell model; and the sgemm peak.
 //   moeasr-kernel-bench [--benchmark_filter=...] [--benchmark_format=json]
 #include <benchmark/benchmark.h>
-#include <omp.h>
+#include "core/parallel.h"
 
 #include <algorithm>
 #include <random>
@@ -60,7 +60,7 @@ struct Layer {
 
 // Args: tokens, d, hidden, experts, k
 void run_moe(benchmark::State& state, bool grouped) {
-  omp_set_num_threads(1);
+  moeasr::set_intra_op_threads(1);
   const int64_t tokens = state.range(0), d = state.range(1), hidden = state.range(2);
   Layer layer(d, hidden, static_cast<int>(state.range(3)), static_cast<int>(state.range(4)));
   std::mt19937 rng(2);
@@ -84,7 +84,7 @@ void BM_MoePerExpertLoop(benchmark::State& state) { run_moe(state, false); }
 
 // A dense FFN with hidden size k * hidden: the same FLOPs per token as top-k MoE.
 void BM_DenseSameActive(benchmark::State& state) {
-  omp_set_num_threads(1);
+  moeasr::set_intra_op_threads(1);
   const int64_t tokens = state.range(0), d = state.range(1), k = state.range(4);
   const int64_t hidden = k * state.range(2);
   Layer layer(d, state.range(2), 1, static_cast<int>(k));
@@ -115,7 +115,7 @@ BENCHMARK(BM_DenseSameActive)->Apply(moe_shapes);
 
 // The compute ceiling: a large sgemm, GFLOP/s as a counter.
 void BM_SgemmPeak(benchmark::State& state) {
-  omp_set_num_threads(static_cast<int>(state.range(1)));
+  moeasr::set_intra_op_threads(static_cast<int>(state.range(1)));
   const int64_t n = state.range(0);
   std::vector<float> a(n * n, 0.5f), b(n * n, 0.25f), c(n * n);
   for (auto _ : state) {
@@ -135,7 +135,7 @@ namespace {
 // One linear layer y = x W^T: the weight-streaming small-row kernels vs
 // oneDNN, per weight type. Args: rows, k, n, type (0 f32, 1 bf16, 2 int8), path (0 small, 1 library).
 void BM_Linear(benchmark::State& state) {
-  omp_set_num_threads(1);
+  moeasr::set_intra_op_threads(1);
   const int64_t m = state.range(0), k = state.range(1), n = state.range(2);
   const auto type = static_cast<WeightType>(state.range(3));
   // Enough matrices (128 MB, beyond the last-level cache) that the weights

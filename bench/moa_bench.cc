@@ -4,7 +4,7 @@
 // (one GEMM pair per adapter over all streams' slots), dense MoA runs every
 // adapter on every token.
 #include <benchmark/benchmark.h>
-#include <omp.h>
+#include "core/parallel.h"
 
 #include <random>
 #include <vector>
@@ -37,7 +37,7 @@ struct Adapters {
 
 // Args: streams, chunk, d, r, experts, slots (slots unused by dense)
 void run(benchmark::State& state, bool soft) {
-  omp_set_num_threads(1);
+  moeasr::set_intra_op_threads(1);
   const int64_t streams = state.range(0), chunk = state.range(1), d = state.range(2), r = state.range(3);
   Adapters a(d, r, static_cast<int>(state.range(4)), static_cast<int>(state.range(5)), soft);
   const int64_t tokens = streams * chunk;

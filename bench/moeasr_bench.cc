@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include <omp.h>
+#include "core/parallel.h"
 
 #include <nlohmann/json.hpp>
 
@@ -239,7 +239,7 @@ class Subject {
     // --threads > 1 the streams' fbank runs in parallel (a server would run
     // it on each connection's thread). The CPU path keeps it serial.
     const bool parallel_fbank = !model_->device().is_cpu() && opts_.threads > 1;
-    omp_set_num_threads(opts_.threads);
+    moeasr::set_intra_op_threads(opts_.threads);
     for (size_t pos = 0; pos < longest; pos += piece) {
       const auto t0 = Clock::now();
       const int n = static_cast<int>(streams_.size());
@@ -494,7 +494,7 @@ int main(int argc, char** argv) {
     }
     double peak = 0, bandwidth = 0;
     if (o.probe) {
-      omp_set_num_threads(o.threads);
+      moeasr::set_intra_op_threads(o.threads);
       peak = moeasr::bench::measure_sgemm_peak_gflops();
       bandwidth = moeasr::bench::measure_read_bandwidth_gbs();
     }

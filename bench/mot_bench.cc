@@ -14,7 +14,7 @@
 // One thread by default (--threads).
 //   moeasr-mot-bench [--shape d,hidden,E]... [--tokens N]... [--rounds R]
 //                    [--moe-k 1,2] [--mot-g 4,8,32] [--threads T] [--json]
-#include <omp.h>
+#include "core/parallel.h"
 
 #include <algorithm>
 #include <chrono>
@@ -197,7 +197,7 @@ int main(int argc, char** argv) {
   if (shapes.empty()) shapes = {{256, 2048, 8}, {704, 2816, 8}};
   if (tokens.empty()) tokens = {128, 1024};
   if (rounds < 1 || threads < 1) usage_error("--rounds and --threads must be positive");
-  omp_set_num_threads(threads);
+  moeasr::set_intra_op_threads(threads);
 
   json report = {{"threads", threads}, {"rounds", rounds}, {"cases", json::array()}};
   for (const Shape& s : shapes) {

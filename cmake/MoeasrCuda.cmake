@@ -1,5 +1,6 @@
-# MOEASR_WITH_CUDA = AUTO | ON | OFF.
-# AUTO turns the CUDA backend on when nvcc is found; the CPU build never needs CUDA.
+# MOEASR_WITH_CUDA = OFF (default) | ON | AUTO.
+# ON insists on the CUDA backend, AUTO turns it on when nvcc is found; a CPU
+# build (the default) never needs CUDA, nor does its installed package.
 set(MOEASR_CUDA_ENABLED OFF)
 set(MOEASR_PC_CUDA_LIBS "")
 if(MOEASR_WITH_CUDA STREQUAL "AUTO" OR MOEASR_WITH_CUDA)

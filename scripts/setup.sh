@@ -2,7 +2,11 @@
 # Installs moeasr's build dependencies (Debian packages only) and builds it.
 #   scripts/setup.sh [build-dir]      (default: build)
 # Environment: MOEASR_SKIP_APT=1 skips the package step; MOEASR_SKIP_BUILD=1 stops
-# after it; CMAKE_ARGS adds cmake flags.
+# after it; CMAKE_ARGS adds cmake flags. The library's default build leaves the
+# CUDA backend out; this development build asks for it where nvcc is found
+# (MOEASR_WITH_CUDA=AUTO; set MOEASR_WITH_CUDA=OFF or ON to choose), so the
+# CUDA code and its host-emulated tests are built and run on every machine
+# that has the toolkit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${1:-build}
@@ -31,5 +35,6 @@ fi
 if [[ "${MOEASR_SKIP_BUILD:-0}" == 1 ]]; then exit 0; fi
 
 # shellcheck disable=SC2086
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release ${CMAKE_ARGS:-} >/dev/null
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMOEASR_WITH_CUDA="${MOEASR_WITH_CUDA:-AUTO}" \
+  ${CMAKE_ARGS:-} >/dev/null
 cmake --build "$BUILD_DIR" -j "$(nproc)"

@@ -1,6 +1,8 @@
 #include "kernels/cpu/gemm_bf16.h"
 
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 
 #include <algorithm>
 

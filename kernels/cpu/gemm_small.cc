@@ -1,6 +1,8 @@
 #include "kernels/cpu/gemm_small.h"
 
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 
 namespace moeasr::cpu {
 

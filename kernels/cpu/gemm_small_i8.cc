@@ -1,6 +1,8 @@
 #include "kernels/cpu/gemm_small_i8.h"
 
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cmath>

@@ -1,6 +1,8 @@
 #include "kernels/cpu/linear.h"
 
+#if MOEASR_HAVE_ONEDNN
 #include <dnnl.h>
+#endif
 
 #include <algorithm>
 #include <cstring>
@@ -89,11 +91,15 @@ void linear_bf16(const float* x, int64_t m, const WeightMatrix& w, const float* 
 // them it adds pairs of u8 x s8 products in 16 bits and saturates. Its
 // effective ISA (which ONEDNN_MAX_CPU_ISA may cap) decides, once.
 bool library_int8_exact() {
+#if MOEASR_HAVE_ONEDNN
   static const bool exact = [] {
     const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     return isa == dnnl_cpu_isa_avx2_vnni || (isa & dnnl_cpu_isa_avx512_core_vnni) == dnnl_cpu_isa_avx512_core_vnni;
   }();
   return exact;
+#else
+  return false;  // no library: gemm_i8 does the int8 GEMMs
+#endif
 }
 
 bool linear_i8(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy, bool small,
@@ -108,6 +114,7 @@ bool linear_i8(const float* x, int64_t m, const WeightMatrix& w, const float* bi
     return act.has_value();
   }
   s.acc.resize(static_cast<size_t>(m * n));
+#if MOEASR_HAVE_ONEDNN
   if (library_int8_exact()) {
     const int32_t zero = 0;
     const dnnl_status_t st = dnnl_gemm_u8s8s32('N', 'T', 'F', m, n, k, 1.f, s.xq.data(), ldq, 0, w.i8(), k, 0, 0.f,
@@ -116,6 +123,9 @@ bool linear_i8(const float* x, int64_t m, const WeightMatrix& w, const float* bi
   } else {
     gemm_u8s8s32(s.xq.data(), ldq, m, w.i8(), n, k, s.acc.data(), n);
   }
+#else
+  gemm_u8s8s32(s.xq.data(), ldq, m, w.i8(), n, k, s.acc.data(), n);
+#endif
   for (int64_t i = 0; i < m; ++i) {
     const int32_t* acc = s.acc.data() + i * n;
     float* out = y + i * ldy;
@@ -179,7 +189,7 @@ void linear_activation(const float* x, int64_t m, const WeightMatrix& w, const f
 
 std::string linear_kernels_summary() {
   const SmallGemmSupport& s = small_gemm_support();
-  std::string out = s.f32 ? "float32 AVX-512" : "float32 oneDNN only";
+  std::string out = s.f32 ? "float32 AVX-512" : MOEASR_HAVE_ONEDNN ? "float32 oneDNN only" : "float32 Eigen only";
   out += s.bf16_dot ? ", bfloat16 bf16 pairs (AVX512_BF16)" : s.bf16 ? ", bfloat16 widened in registers" : ", bfloat16 widened tiles";
   out += s.i8 ? ", int8 VNNI" : library_int8_exact() ? ", int8 oneDNN (VNNI)" : ", int8 exact 16-bit products";
   return out;

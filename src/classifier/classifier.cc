@@ -2,7 +2,7 @@
 
 #include <sys/stat.h>
 
-#include <omp.h>
+#include "core/parallel.h"
 
 #include <algorithm>
 #include <cmath>
@@ -105,7 +105,7 @@ std::vector<float> Classifier::logits(const float* samples, size_t n, int sample
   const std::vector<float> feats = fbank(samples, n);
   MOEASR_CHECK(!feats.empty(), MOEASR_ERR_INVALID_ARGUMENT, "audio of ", n, " samples at ", config_.sample_rate,
                " Hz is shorter than one 25 ms fbank frame");
-  omp_set_num_threads(options_.threads);
+  set_intra_op_threads(options_.threads);
   return model_->forward(input_values(feats).data());
 }
 

@@ -1,7 +1,5 @@
 #include "runtime/decode_step.h"
 
-#include <omp.h>
-
 #include <chrono>
 #include <exception>
 

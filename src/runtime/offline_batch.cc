@@ -1,6 +1,6 @@
 #include "runtime/offline_batch.h"
 
-#include <omp.h>
+#include "core/parallel.h"
 
 #include "core/error.h"
 #include "runtime/decode_step.h"
@@ -32,7 +32,7 @@ std::vector<std::unique_ptr<Recognition>> decode_batch(const AsrModel& model,
     chunks.push_back(c);
     owners.push_back(out.back().get());
   }
-  omp_set_num_threads(model.options().threads);
+  set_intra_op_threads(model.options().threads);
   auto worker = model.workers().acquire();
   run_step(model, *worker, chunks, owners, profile, TokenMixing::kAcrossExamples);
   for (Recognition* r : owners) r->finalize(*worker, profile);

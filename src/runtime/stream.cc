@@ -1,6 +1,6 @@
 #include "runtime/stream.h"
 
-#include <omp.h>
+#include "core/parallel.h"
 
 #include <algorithm>
 
@@ -115,7 +115,7 @@ void decode_streams(const std::vector<Stream*>& streams, DecodeProfile* profile)
     MOEASR_CHECK(&s->model() == &model, MOEASR_ERR_INVALID_ARGUMENT, "streams of different models in one batch");
   }
   // oneDNN (OpenMP runtime) takes its thread count from the calling thread.
-  omp_set_num_threads(model.options().threads);
+  set_intra_op_threads(model.options().threads);
   auto worker = model.workers().acquire();
 
   std::vector<EncoderChunk> chunks;

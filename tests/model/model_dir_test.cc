@@ -180,8 +180,7 @@ TEST(SixteenBitWeights, WidenExactlyToFloat32) {
       for (int64_t i = 0; i < t.numel(); ++i) {
         uint16_t bits;
         if (dtype == "F16") {
-          const _Float16 h = static_cast<_Float16>(t.data<float>()[i]);
-          std::memcpy(&bits, &h, 2);
+          bits = float_to_fp16(t.data<float>()[i]);
         } else {
           uint32_t u;
           std::memcpy(&u, &t.data<float>()[i], 4);
