@@ -5,8 +5,10 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -28,12 +30,17 @@ void collect(const std::string& path, std::vector<std::string>* files) {
     return;
   }
   DIR* dir = ::opendir(path.c_str());
-  if (!dir) return;
+  if (!dir) {
+    std::fprintf(stderr, "replay: cannot open %s: %s\n", path.c_str(), std::strerror(errno));
+    return;
+  }
   std::vector<std::string> names;
+  errno = 0;
   while (dirent* e = ::readdir(dir)) {
     const std::string name = e->d_name;
     if (name != "." && name != "..") names.push_back(path + "/" + name);
   }
+  if (errno != 0) std::fprintf(stderr, "replay: cannot read %s: %s\n", path.c_str(), std::strerror(errno));
   ::closedir(dir);
   std::sort(names.begin(), names.end());
   for (const std::string& n : names) collect(n, files);

@@ -17,9 +17,12 @@
  *    against an older header keeps working.
  *  - Ownership is stated on every function: "caller frees with X" or
  *    "owned by moeasr".
- *  - One user's audio never influences another's result unless the
- *    application asks for it: a stream's result depends only on its own audio,
- *    whatever streams moeasr_decode_streams batches it with. The one exception
+ *  - Streams are isolated: no computation mixes the streams that
+ *    moeasr_decode_streams batches, so one user's audio cannot leak into
+ *    another's result. Batching can change only float rounding: a GEMM over
+ *    more rows may take another kernel, which moves a stream's scores in the
+ *    last bits (and, where two paths of its beam are that close, their
+ *    order). Decoded alone, a stream is deterministic. The one exception
  *    is a model trained to mix utterances (Mixture of Tokens across examples),
  *    which runs only in moeasr_decode_batch, over utterances the application
  *    passes together; streams refuse such a model.
@@ -220,8 +223,9 @@ MOEASR_API moeasr_status moeasr_stream_decode(moeasr_stream* stream);
 /* Decodes many streams of one model together: each step stacks the ready
  * chunk of every stream into ONE batched encoder forward (the MoE layers group
  * the tokens of all streams by expert), until no stream has a ready chunk;
- * then finished streams get their final pass. A stream's result does not
- * depend on the other streams in the call. NULL, repeated or foreign streams:
+ * then finished streams get their final pass. No computation mixes the
+ * streams (see Conventions for what batching can change: float rounding
+ * only). NULL, repeated or foreign streams:
  * MOEASR_ERR_INVALID_ARGUMENT (nothing is decoded). The calling thread must
  * own all `n` streams for the duration of the call. */
 MOEASR_API moeasr_status moeasr_decode_streams(const moeasr_model* model, moeasr_stream* const* streams, size_t n);

@@ -2,8 +2,6 @@
 
 #include <cstring>
 
-#include <Eigen/Core>
-
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gemm.h"
 
@@ -12,16 +10,15 @@ namespace moeasr::cpu {
 void depthwise_conv_time(const float* in, int64_t t_in, int64_t channels, const float* w_t, const float* bias,
                          int kernel, float* out) {
   const int64_t t_out = t_in - kernel + 1;
+  // Plain loops, so each output's rounding is the same at any address (see
+  // lane_sum.h); they vectorize across channels.
   for (int64_t t = 0; t < t_out; ++t) {
-    Eigen::Map<Eigen::ArrayXf> o(out + t * channels, channels);
-    if (bias) {
-      o = Eigen::Map<const Eigen::ArrayXf>(bias, channels);
-    } else {
-      o.setZero();
-    }
+    float* o = out + t * channels;
+    for (int64_t c = 0; c < channels; ++c) o[c] = bias ? bias[c] : 0.f;
     for (int j = 0; j < kernel; ++j) {
-      o += Eigen::Map<const Eigen::ArrayXf>(w_t + j * channels, channels) *
-           Eigen::Map<const Eigen::ArrayXf>(in + (t + j) * channels, channels);
+      const float* w = w_t + j * channels;
+      const float* x = in + (t + j) * channels;
+      for (int64_t c = 0; c < channels; ++c) o[c] += w[c] * x[c];
     }
   }
 }

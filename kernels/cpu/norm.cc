@@ -3,27 +3,27 @@
 #include <algorithm>
 #include <cmath>
 
-#include <Eigen/Core>
+#include "kernels/cpu/lane_sum.h"
 
 namespace moeasr::cpu {
 
 void layer_norm(const float* x, int64_t rows, int64_t cols, const float* gamma, const float* beta, float eps,
                 float* y) {
-  Eigen::Map<const Eigen::ArrayXf> g(gamma, cols), b(beta, cols);
+  if (cols <= 0) return;
   for (int64_t r = 0; r < rows; ++r) {
-    Eigen::Map<const Eigen::ArrayXf> in(x + r * cols, cols);
+    const float* in = x + r * cols;
+    float* out = y + r * cols;
     // Two-pass statistics (as PyTorch) for accuracy on large-mean rows.
-    const float mean = in.mean();
-    const float var = (in - mean).square().mean();
+    const float mean = lane_sum(cols, [&](int64_t c) { return in[c]; }) / static_cast<float>(cols);
+    const float var = lane_sum(cols, [&](int64_t c) { return (in[c] - mean) * (in[c] - mean); }) / static_cast<float>(cols);
     const float inv = 1.f / std::sqrt(var + eps);
-    Eigen::Map<Eigen::ArrayXf>(y + r * cols, cols) = (in - mean) * inv * g + b;
+    for (int64_t c = 0; c < cols; ++c) out[c] = (in[c] - mean) * inv * gamma[c] + beta[c];
   }
 }
 
 void channel_affine(const float* x, int64_t rows, int64_t cols, const float* scale, const float* shift, float* y) {
-  Eigen::Map<const Eigen::ArrayXf> s(scale, cols), t(shift, cols);
   for (int64_t r = 0; r < rows; ++r) {
-    Eigen::Map<Eigen::ArrayXf>(y + r * cols, cols) = Eigen::Map<const Eigen::ArrayXf>(x + r * cols, cols) * s + t;
+    for (int64_t c = 0; c < cols; ++c) y[r * cols + c] = x[r * cols + c] * scale[c] + shift[c];
   }
 }
 

@@ -1,8 +1,8 @@
 // AVX-512 math on 16 floats at a time, for kernels compiled for a baseline
-// x86-64 that take an AVX-512 path at run time (Eigen's exp is chosen at
-// compile time, so in this build it runs 4 lanes wide: 2.4 ns per swish
-// against 0.2 here). Call the AVX-512 functions only from functions with an
-// AVX-512F target; in_registers() is for every platform.
+// x86-64 that take an AVX-512 path at run time (elsewhere elementwise.cc and
+// softmax.cc fall back to std::exp one value at a time). Call the AVX-512
+// functions only from functions with an AVX-512F target; in_registers() is for
+// every platform. vec_math_neon.h is the NEON counterpart.
 #pragma once
 
 #include <cstdint>

@@ -6,9 +6,10 @@
 // streams' frames are stacked into one [sum of frames, d] matrix for every
 // position-wise op (projections, FFN/MoE, norms), so the GEMMs and the MoE
 // expert groups see the whole batch; attention and the convolution module run
-// as batched ops with one job per stream against that stream's caches. A
-// stream's output does not depend on the other streams in the batch; the one
-// exception is asked for by name: a Mixture-of-Tokens model grouped across
+// as batched ops with one job per stream against that stream's caches. No op
+// mixes the streams' rows (the batch reaches a stream's output only through
+// rounding: a GEMM's kernel depends on its row count); the one exception is
+// asked for by name: a Mixture-of-Tokens model grouped across
 // examples, run with TokenMixing::kAcrossExamples (the offline batch API).
 // Full attention is one chunk holding the whole utterance.
 #pragma once

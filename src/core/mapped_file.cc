@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -26,6 +27,13 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
   if (!S_ISREG(st.st_mode)) {
     ::close(fd);
     throw_error(MOEASR_ERR_IO, path, " is not a regular file");
+  }
+  // A 32-bit process cannot map a file of 4 GiB or more: say so rather than
+  // map a truncated size.
+  if (static_cast<unsigned long long>(st.st_size) > static_cast<unsigned long long>(PTRDIFF_MAX)) {
+    ::close(fd);
+    throw_error(MOEASR_ERR_IO, path, " is ", static_cast<long long>(st.st_size),
+                " bytes, more than this process's address space can map");
   }
   std::shared_ptr<MappedFile> file(new MappedFile());
   file->path_ = path;

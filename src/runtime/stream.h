@@ -94,8 +94,10 @@ class Stream {
 // One batched encoder step per round for all streams with a ready chunk,
 // repeated until none is ready; then the final pass of finished streams. All
 // streams must share one model and be owned by the calling thread, which
-// borrows one of the model's workers for the call. A stream's result does not
-// depend on which other streams are in the batch.
+// borrows one of the model's workers for the call. No layer mixes streams, so
+// another stream's audio reaches a stream's result only through rounding:
+// stacking rows changes each GEMM's row count, which may pick another kernel
+// (tests/model/decode_streams_test.cc).
 void decode_streams(const std::vector<Stream*>& streams, DecodeProfile* profile = nullptr);
 
 }  // namespace moeasr

@@ -116,8 +116,8 @@ std::string header_prose() {
 TEST(DecodeBatch, TheHeaderStatesThatUsersDoNotInfluenceEachOther) {
   const std::string h = header_prose();
   for (const char* sentence :
-       {"One user's audio never influences another's result unless the application asks for it: a stream's result "
-        "depends only on its own audio, whatever streams moeasr_decode_streams batches it with.",
+       {"Streams are isolated: no computation mixes the streams that moeasr_decode_streams batches, so one user's "
+        "audio cannot leak into another's result.",
         "which runs only in moeasr_decode_batch, over utterances the application passes together; streams refuse such "
         "a model.",
         "cannot stream: MOEASR_ERR_UNSUPPORTED (use moeasr_decode_batch).",

@@ -3,7 +3,9 @@
 # to 1e-4); text output; a missing file is reported and gives exit 1 while the
 # others are classified; bad flags are usage errors (exit 2).
 #   -DCLI=... -DDATA=...
-execute_process(COMMAND ${CLI} ${DATA}/ast/soft_moa ${DATA}/audio/hello.wav --json --top-k 2
+# RUNNER: the cross build's emulator, "|"-separated (empty in a native build).
+string(REPLACE "|" ";" RUNNER "${RUNNER}")
+execute_process(COMMAND ${RUNNER} ${CLI} ${DATA}/ast/soft_moa ${DATA}/audio/hello.wav --json --top-k 2
                 OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "rc=${rc}: ${err}")
@@ -26,7 +28,7 @@ foreach(pair "${first_score};0.867790" "${second_score};0.793240")
   endif()
 endforeach()
 
-execute_process(COMMAND ${CLI} ${DATA}/ast/soft_moa ${DATA}/audio/hello.wav ${DATA}/audio/nope.wav
+execute_process(COMMAND ${RUNNER} ${CLI} ${DATA}/ast/soft_moa ${DATA}/audio/hello.wav ${DATA}/audio/nope.wav
                         ${DATA}/audio/hello_8k.wav --top-k 1
                 OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
 string(REGEX MATCHALL "[^\n]+" lines "${out}")
@@ -38,16 +40,16 @@ if(NOT out MATCHES "hello.wav\tleft\t0.8677")
   message(FATAL_ERROR "text output: ${out}")
 endif()
 
-execute_process(COMMAND ${CLI} ${DATA}/ast/soft_moa ${DATA}/audio/hello.wav --top-k 0
+execute_process(COMMAND ${RUNNER} ${CLI} ${DATA}/ast/soft_moa ${DATA}/audio/hello.wav --top-k 0
                 RESULT_VARIABLE rc OUTPUT_QUIET ERROR_VARIABLE err)
 if(NOT rc EQUAL 2 OR NOT err MATCHES "--top-k must be >= 1")
   message(FATAL_ERROR "bad --top-k: rc=${rc} ${err}")
 endif()
-execute_process(COMMAND ${CLI} ${DATA}/ast/soft_moa RESULT_VARIABLE rc OUTPUT_QUIET ERROR_VARIABLE err)
+execute_process(COMMAND ${RUNNER} ${CLI} ${DATA}/ast/soft_moa RESULT_VARIABLE rc OUTPUT_QUIET ERROR_VARIABLE err)
 if(NOT rc EQUAL 2)
   message(FATAL_ERROR "no WAV: rc=${rc} ${err}")
 endif()
-execute_process(COMMAND ${CLI} ${DATA}/models/moe_ln ${DATA}/audio/hello.wav
+execute_process(COMMAND ${RUNNER} ${CLI} ${DATA}/models/moe_ln ${DATA}/audio/hello.wav
                 RESULT_VARIABLE rc OUTPUT_QUIET ERROR_VARIABLE err)
 if(NOT rc EQUAL 1 OR NOT err MATCHES "classifier.yaml")
   message(FATAL_ERROR "an ASR model directory: rc=${rc} ${err}")

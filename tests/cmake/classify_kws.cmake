@@ -4,12 +4,14 @@
 # fbank, patch order, adapters, weights) gives another label or a low score: the
 # clips are from voices the model never heard, so only a working model gets them.
 #   -DCLI=... -DMODEL=... -DSAMPLES=...
+# RUNNER: the cross build's emulator, "|"-separated (empty in a native build).
+string(REPLACE "|" ";" RUNNER "${RUNNER}")
 file(GLOB wavs ${SAMPLES}/*.wav)
 list(LENGTH wavs count)
 if(count LESS 2)
   message(FATAL_ERROR "expected the sample WAVs in ${SAMPLES}")
 endif()
-execute_process(COMMAND ${CLI} ${MODEL} ${wavs} --json --top-k 1
+execute_process(COMMAND ${RUNNER} ${CLI} ${MODEL} ${wavs} --json --top-k 1
                 OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "rc=${rc}: ${err}")

@@ -1,10 +1,12 @@
 # moeasr-decode: a wav.scp with a broken entry still decodes the rest, reports
 # the failed key and exits non-zero; --dump-dir writes the three .npy files;
 # bad flags are usage errors.   -DCLI=... -DDATA=... -DWORK=...
+# RUNNER: the cross build's emulator, "|"-separated (empty in a native build).
+string(REPLACE "|" ";" RUNNER "${RUNNER}")
 file(REMOVE_RECURSE ${WORK})
 file(MAKE_DIRECTORY ${WORK}/dump)
 file(WRITE ${WORK}/wav.scp "a ${DATA}/audio/hello.wav\nmissing ${WORK}/nope.wav\n\nb ${DATA}/audio/numbers.wav\n")
-execute_process(COMMAND ${CLI} --model ${DATA}/models/moe_ln --wav-scp ${WORK}/wav.scp --dump-dir ${WORK}/dump
+execute_process(COMMAND ${RUNNER} ${CLI} --model ${DATA}/models/moe_ln --wav-scp ${WORK}/wav.scp --dump-dir ${WORK}/dump
                         --chunk-size 4 --left-chunks 2 --mode ctc
                 OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
 if(rc EQUAL 0)
@@ -31,12 +33,12 @@ endforeach()
 if(NOT err MATCHES "missing: " OR NOT err MATCHES "1 of 3 failed: missing")
   message(FATAL_ERROR "stderr should name the failed key:\n${err}")
 endif()
-execute_process(COMMAND ${CLI} --model ${DATA}/models/moe_ln --wav ${DATA}/audio/hello.wav --chunk-size abc
+execute_process(COMMAND ${RUNNER} ${CLI} --model ${DATA}/models/moe_ln --wav ${DATA}/audio/hello.wav --chunk-size abc
                 RESULT_VARIABLE rc OUTPUT_QUIET ERROR_VARIABLE err)
 if(NOT rc EQUAL 2 OR NOT err MATCHES "--chunk-size expects an integer")
   message(FATAL_ERROR "bad flag value: rc=${rc} ${err}")
 endif()
-execute_process(COMMAND ${CLI} --model ${WORK}/no_model --wav ${DATA}/audio/hello.wav
+execute_process(COMMAND ${RUNNER} ${CLI} --model ${WORK}/no_model --wav ${DATA}/audio/hello.wav
                 RESULT_VARIABLE rc OUTPUT_QUIET ERROR_VARIABLE err)
 if(NOT rc EQUAL 1 OR NOT err MATCHES "does not exist")
   message(FATAL_ERROR "missing model: rc=${rc} ${err}")

@@ -2,6 +2,8 @@
 # runtime makes itself for compute_type int8|bfloat16: decoding the converted
 # model equals decoding the float32 model with --compute-type (same JSON apart
 # from timings).   -DPYTHON=... -DCLI=... -DSOURCE_DIR=... -DWORK=...
+# RUNNER: the cross build's emulator, "|"-separated (empty in a native build).
+string(REPLACE "|" ";" RUNNER "${RUNNER}")
 file(REMOVE_RECURSE ${WORK})
 set(data ${SOURCE_DIR}/tests/data)
 set(ckpt ${data}/checkpoints/moe_ln)
@@ -14,9 +16,9 @@ foreach(pair "int8;int8" "bf16;bfloat16")
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "convert_wenet.py --dtype ${dtype} failed: ${err}")
   endif()
-  execute_process(COMMAND ${CLI} --model ${WORK}/${dtype} --wav ${data}/audio/hello.wav --chunk-size 4
+  execute_process(COMMAND ${RUNNER} ${CLI} --model ${WORK}/${dtype} --wav ${data}/audio/hello.wav --chunk-size 4
                   OUTPUT_VARIABLE converted RESULT_VARIABLE rc1)
-  execute_process(COMMAND ${CLI} --model ${data}/models/moe_ln --compute-type ${compute} --wav ${data}/audio/hello.wav
+  execute_process(COMMAND ${RUNNER} ${CLI} --model ${data}/models/moe_ln --compute-type ${compute} --wav ${data}/audio/hello.wav
                           --chunk-size 4
                   OUTPUT_VARIABLE at_load RESULT_VARIABLE rc2)
   if(NOT rc1 EQUAL 0 OR NOT rc2 EQUAL 0)

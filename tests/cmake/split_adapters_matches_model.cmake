@@ -2,6 +2,8 @@
 # adapter set; moeasr-decode on the base with --adapters must print exactly
 # what it prints for the original model (same JSON apart from timings), in full
 # attention and in chunked streaming.   -DPYTHON=... -DCLI=... -DSOURCE_DIR=... -DWORK=...
+# RUNNER: the cross build's emulator, "|"-separated (empty in a native build).
+string(REPLACE "|" ";" RUNNER "${RUNNER}")
 file(REMOVE_RECURSE ${WORK})
 set(data ${SOURCE_DIR}/tests/data)
 set(model ${data}/soft_moe/models/soft_moa)
@@ -12,12 +14,12 @@ if(NOT rc EQUAL 0)
   message(FATAL_ERROR "split_adapters.py failed: ${err}")
 endif()
 foreach(chunk -1 4)
-  execute_process(COMMAND ${CLI} --model ${model} --wav ${data}/audio/hello.wav --chunk-size ${chunk}
+  execute_process(COMMAND ${RUNNER} ${CLI} --model ${model} --wav ${data}/audio/hello.wav --chunk-size ${chunk}
                   OUTPUT_VARIABLE whole RESULT_VARIABLE rc1 ERROR_VARIABLE err1)
-  execute_process(COMMAND ${CLI} --model ${WORK}/base --adapters ${WORK}/set --wav ${data}/audio/hello.wav
+  execute_process(COMMAND ${RUNNER} ${CLI} --model ${WORK}/base --adapters ${WORK}/set --wav ${data}/audio/hello.wav
                           --chunk-size ${chunk}
                   OUTPUT_VARIABLE split RESULT_VARIABLE rc2 ERROR_VARIABLE err2)
-  execute_process(COMMAND ${CLI} --model ${WORK}/base --wav ${data}/audio/hello.wav --chunk-size ${chunk}
+  execute_process(COMMAND ${RUNNER} ${CLI} --model ${WORK}/base --wav ${data}/audio/hello.wav --chunk-size ${chunk}
                   OUTPUT_VARIABLE plain RESULT_VARIABLE rc3 ERROR_VARIABLE err3)
   if(NOT rc1 EQUAL 0 OR NOT rc2 EQUAL 0 OR NOT rc3 EQUAL 0)
     message(FATAL_ERROR "moeasr-decode failed (${rc1}, ${rc2}, ${rc3}): ${err1}${err2}${err3}")
