@@ -133,7 +133,9 @@ BENCHMARK_MAIN();
 namespace {
 
 // One linear layer y = x W^T: the weight-streaming small-row kernels vs
-// oneDNN, per weight type. Args: rows, k, n, type (0 f32, 1 bf16, 2 int8), path (0 small, 1 library).
+// the library GEMM (oneDNN, or Eigen in a build without it), per weight
+// type. Args: rows, k, n, type (0 f32, 1 bf16, 2 int8, 3 f16), path (0 small,
+// 1 library, 2 bf16 pairs).
 void BM_Linear(benchmark::State& state) {
   moeasr::set_intra_op_threads(1);
   const int64_t m = state.range(0), k = state.range(1), n = state.range(2);
@@ -153,9 +155,10 @@ void BM_Linear(benchmark::State& state) {
     w[c].type = type;
     w[c].n = n;
     w[c].k = k;
-    w[c].data = type == WeightType::kF32 ? static_cast<const void*>(f32[c].data())
-                : type == WeightType::kBF16 ? static_cast<const void*>(bf16[c].data())
-                                                 : static_cast<const void*>(i8[c].data());
+    // The 16-bit copies hold 0x3C23: bfloat16 0.0099, IEEE half 1.03.
+    w[c].data = type == WeightType::kF32                               ? static_cast<const void*>(f32[c].data())
+                : type == WeightType::kBF16 || type == WeightType::kF16 ? static_cast<const void*>(bf16[c].data())
+                                                                        : static_cast<const void*>(i8[c].data());
     w[c].scale = scale.data();
     w[c].row_sum = row_sum.data();
   }
@@ -177,8 +180,8 @@ void BM_Linear(benchmark::State& state) {
 }
 // The FFN's two shapes: d -> hidden (k 704, n 2816) and hidden -> d (k 2816, n 704).
 BENCHMARK(BM_Linear)
-    ->ArgsProduct({{1, 4, 16, 32, 64, 128, 256}, {704}, {2816}, {0, 1, 2}, {0, 1, 2}})
-    ->ArgsProduct({{1, 4, 16, 32, 64, 128, 256}, {2816}, {704}, {0, 1, 2}, {0, 1, 2}})
+    ->ArgsProduct({{1, 4, 16, 32, 64, 128, 256}, {704}, {2816}, {0, 1, 2, 3}, {0, 1, 2}})
+    ->ArgsProduct({{1, 4, 16, 32, 64, 128, 256}, {2816}, {704}, {0, 1, 2, 3}, {0, 1, 2}})
     ->ArgNames({"rows", "k", "n", "type", "path"})
     ->Unit(benchmark::kMicrosecond);
 

@@ -13,10 +13,10 @@ arch=${1:?usage: scripts/cross_sysroot.sh arm64|armhf}
 case $arch in arm64 | armhf) ;; *) echo "cross_sysroot: unknown architecture '$arch'" >&2; exit 2 ;; esac
 root=$PWD/.cross/$arch
 sysroot=$root/sysroot
-# The libraries moeasr needs on the target (the test framework included);
-# header-only ones (Eigen, nlohmann-json) are architecture-independent.
+# The libraries moeasr needs on the target (the test and benchmark frameworks
+# included); header-only ones (Eigen, nlohmann-json) are architecture-independent.
 packages=(libyaml-cpp-dev libyaml-cpp0.7 libsamplerate0-dev libsamplerate0 libgtest-dev libgmock-dev
-          libeigen3-dev nlohmann-json3-dev)
+          libeigen3-dev nlohmann-json3-dev libbenchmark-dev libbenchmark1debian)
 stamp=$sysroot/.packages
 if [[ -f $stamp && "$(cat "$stamp")" == "${packages[*]}" ]]; then
   echo "cross_sysroot: $sysroot is up to date" >&2

@@ -2,7 +2,8 @@
 # Installs moeasr's build dependencies (Debian packages only) and builds it.
 #   scripts/setup.sh [build-dir]      (default: build)
 # Environment: MOEASR_SKIP_APT=1 skips the package step; MOEASR_SKIP_BUILD=1 stops
-# after it; CMAKE_ARGS adds cmake flags. The library's default build leaves the
+# after it; MOEASR_EXTRA_PACKAGES adds Debian packages (the cross and ISA test
+# scripts ask for qemu-user and cross compilers); CMAKE_ARGS adds cmake flags. The library's default build leaves the
 # CUDA backend out; this development build asks for it where nvcc is found
 # (MOEASR_WITH_CUDA=AUTO; set MOEASR_WITH_CUDA=OFF or ON to choose), so the
 # CUDA code and its host-emulated tests are built and run on every machine
@@ -17,6 +18,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy python3-yaml
 )
+# shellcheck disable=SC2206
+PACKAGES+=(${MOEASR_EXTRA_PACKAGES:-})
 
 if [[ "${MOEASR_SKIP_APT:-0}" != 1 ]]; then
   missing=()

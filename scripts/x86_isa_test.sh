@@ -15,18 +15,12 @@ if [[ "$(uname -m)" != x86_64 ]]; then
   echo "x86_isa_test: nothing to do on $(uname -m)" >&2
   exit 0
 fi
+MOEASR_EXTRA_PACKAGES=qemu-user MOEASR_SKIP_BUILD=1 scripts/setup.sh
 if [[ ! -x "$build/tests/moeasr_unit_tests" ]]; then scripts/setup.sh "$build"; fi
-if [[ "${MOEASR_SKIP_APT:-0}" != 1 ]] && ! command -v qemu-x86_64 >/dev/null; then
-  SUDO=""
-  if [[ $(id -u) != 0 ]]; then SUDO=sudo; fi
-  echo "x86_isa_test: installing qemu-user" >&2
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends qemu-user >/dev/null
-fi
 
 echo "x86_isa_test: the unit tests with ONEDNN_MAX_CPU_ISA=AVX2" >&2
 ONEDNN_MAX_CPU_ISA=AVX2 "$build/tests/moeasr_unit_tests" --gtest_brief=1
 
 echo "x86_isa_test: the kernel tests on an emulated Haswell (no AVX-512)" >&2
-qemu-x86_64 -cpu Haswell "$build/tests/moeasr_unit_tests" \
+MOEASR_EXPECT_KERNELS= qemu-x86_64 -cpu Haswell "$build/tests/moeasr_unit_tests" \
   --gtest_filter='*Kernel.*:ComputeType.*:SixteenBitWeights.*:*MoeOp*:*LinearOp*:*ElementwiseOp*:*AttentionOp*'

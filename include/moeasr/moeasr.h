@@ -119,8 +119,9 @@ typedef struct moeasr_model_options {
                           in a build without the backend or for a compute_type the GPU has no
                           kernels for (int8; README "GPU (CUDA)"). The string is copied. */
   /* Added in 0.2 (structs of 0.1's size keep the defaults): */
-  const char* compute_type;      /* type of the Linear weights: "default" (as stored in the file),
-                                    "float32", "bfloat16" or "int8" (converted at load); copied */
+  const char* compute_type;      /* type of the Linear weights: "default" (as stored in the file;
+                                    float16 is widened to float32 on a GPU), "float32", "bfloat16"
+                                    or "int8" (converted at load); copied */
   int32_t compute_experts_only;  /* 1: convert only the MoE expert weights; default 0 */
 } moeasr_model_options;
 

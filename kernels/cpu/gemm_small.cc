@@ -2,6 +2,8 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#elif defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>  // getauxval, HWCAP_*
 #endif
 
 namespace moeasr::cpu {
@@ -11,10 +13,17 @@ const SmallGemmSupport& small_gemm_support() {
     SmallGemmSupport s;
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    s.f32 = s.bf16 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                     __builtin_cpu_supports("avx512vl");
+    s.f32 = s.bf16 = s.f16 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                             __builtin_cpu_supports("avx512vl");
     s.i8 = s.f32 && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw");
     s.bf16_dot = s.f32 && __builtin_cpu_supports("avx512bf16");
+#elif defined(__ARM_NEON)
+    // A NEON build runs only where NEON is (every AArch64 core; a 32-bit
+    // build for -mfpu=neon*), so gemm_small_neon.cc needs no check.
+    s.f32 = s.bf16 = s.f16 = true;
+#if defined(__aarch64__) && defined(__linux__) && defined(HWCAP_ASIMDDP)
+    s.i8 = (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;  // SDOT (ARMv8.2 dotprod): gemm_small_i8_neon.cc
+#endif
 #endif
     return s;
   }();
@@ -45,6 +54,17 @@ struct Bf16Weights {
   __attribute__((target("avx512f,avx512bw,avx512vl"))) static __m512 load_tail(const uint16_t* p, __mmask16 m) {
     const __m512i wide = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p));
     return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
+  }
+};
+
+// IEEE half -> f32 (vcvtph2ps, AVX-512F).
+struct F16Weights {
+  static constexpr int kStep = 16;
+  __attribute__((target("avx512f"))) static __m512 load(const uint16_t* p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+  __attribute__((target("avx512f,avx512bw,avx512vl"))) static __m512 load_tail(const uint16_t* p, __mmask16 m) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
   }
 };
 
@@ -119,10 +139,15 @@ void small_gemm_bf16(const float* x, int64_t m, int64_t k, const uint16_t* w, in
   small_gemm<Bf16Weights>(x, m, k, w, n, y, ldy);
 }
 
-#else  // not x86-64: callers check small_gemm_support() first
+void small_gemm_f16(const float* x, int64_t m, int64_t k, const uint16_t* w, int64_t n, float* y, int64_t ldy) {
+  small_gemm<F16Weights>(x, m, k, w, n, y, ldy);
+}
+
+#elif !defined(__ARM_NEON)  // callers check small_gemm_support() first; NEON: gemm_small_neon.cc
 
 void small_gemm_f32(const float*, int64_t, int64_t, const float*, int64_t, float*, int64_t) {}
 void small_gemm_bf16(const float*, int64_t, int64_t, const uint16_t*, int64_t, float*, int64_t) {}
+void small_gemm_f16(const float*, int64_t, int64_t, const uint16_t*, int64_t, float*, int64_t) {}
 
 #endif
 

@@ -213,6 +213,9 @@ void small_linear_u8s8(const uint8_t* xq, int64_t ldq, const float* x_scale, int
                        const float* bias, float* y, int64_t ldy, std::optional<Activation> act) {
 #if defined(__x86_64__)
   small_linear_vnni(xq, ldq, x_scale, m, w, bias, y, ldy, act ? &*act : nullptr);
+#elif defined(__aarch64__)
+  (void)act;  // never given off x86-64 (vec::in_registers)
+  small_linear_u8s8_dotprod(xq, ldq, x_scale, m, w, bias, y, ldy);
 #else
   (void)xq, (void)ldq, (void)x_scale, (void)m, (void)w, (void)bias, (void)y, (void)ldy, (void)act;  // callers check support first
 #endif

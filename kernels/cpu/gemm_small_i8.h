@@ -10,7 +10,8 @@
 // transpose-and-add tree; the next block's rows are prefetched meanwhile.
 // The epilogue applies, in registers,
 //   y = (acc - 128 * row_sum) * x_scale * w_scale + bias
-// AVX-512 VNNI, chosen at run time (small_gemm_support().i8).
+// AVX-512 VNNI, chosen at run time (small_gemm_support().i8); on AArch64 the
+// same arithmetic with SDOT (gemm_small_i8_neon.cc).
 #pragma once
 
 #include <cstdint>
@@ -37,5 +38,11 @@ void quantize_rows_u8(const float* x, int64_t m, int64_t k, uint8_t* xq, int64_t
 // applied before the store). Requires small_gemm_support().i8.
 void small_linear_u8s8(const uint8_t* xq, int64_t ldq, const float* x_scale, int64_t m, const WeightMatrix& w,
                        const float* bias, float* y, int64_t ldy, std::optional<Activation> act = std::nullopt);
+
+#if defined(__aarch64__)
+// The SDOT kernel behind small_linear_u8s8 on AArch64 (no fused activation).
+void small_linear_u8s8_dotprod(const uint8_t* xq, int64_t ldq, const float* x_scale, int64_t m,
+                               const WeightMatrix& w, const float* bias, float* y, int64_t ldy);
+#endif
 
 }  // namespace moeasr::cpu

@@ -17,6 +17,7 @@
 #include "kernels/cpu/gemm_small_i8.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/vec_math.h"
+#include "kernels/cpu/widen.h"
 
 namespace moeasr::cpu {
 
@@ -64,24 +65,31 @@ bool linear_bf16_split(const float* x, int64_t m, const WeightMatrix& w, const f
   return act.has_value();
 }
 
-void linear_bf16(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy,
-                 bool small) {
+// bfloat16 or float16 weights (`small`: the few-row kernel that widens in
+// registers). Many rows: compute-bound, so widening a 64-row tile of W (it
+// stays in L2) and running sgemm on it costs little.
+void linear_16bit(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy,
+                  bool small) {
+  const bool bf16 = w.type == WeightType::kBF16;
   if (small) {
-    small_gemm_bf16(x, m, w.k, w.bf16(), w.n, y, ldy);
+    if (bf16) {
+      small_gemm_bf16(x, m, w.k, w.bf16(), w.n, y, ldy);
+    } else {
+      small_gemm_f16(x, m, w.k, w.f16(), w.n, y, ldy);
+    }
     add_bias(y, m, w.n, ldy, bias);
     return;
   }
-  // Many rows: compute-bound, so widening a 64-row tile of W (it stays in L2)
-  // and running sgemm on it costs little.
   constexpr int64_t kTile = 64;
   std::vector<float>& tile = scratch().tile;
   tile.resize(static_cast<size_t>(kTile * w.k));
   for (int64_t j0 = 0; j0 < w.n; j0 += kTile) {
     const int64_t rows = std::min(kTile, w.n - j0);
-    const uint16_t* src = w.bf16() + j0 * w.k;
-    for (int64_t i = 0; i < rows * w.k; ++i) {
-      const uint32_t bits = static_cast<uint32_t>(src[i]) << 16;
-      std::memcpy(&tile[i], &bits, 4);
+    const uint16_t* src = static_cast<const uint16_t*>(w.data) + j0 * w.k;
+    if (bf16) {
+      widen_bf16(src, rows * w.k, tile.data());
+    } else {
+      widen_f16(src, rows * w.k, tile.data());
     }
     sgemm_linear(x, m, w.k, tile.data(), bias ? bias + j0 : nullptr, rows, y + j0, ldy);
   }
@@ -90,7 +98,7 @@ void linear_bf16(const float* x, int64_t m, const WeightMatrix& w, const float* 
 // oneDNN's gemm_u8s8s32 is exact only where it runs VNNI kernels: without
 // them it adds pairs of u8 x s8 products in 16 bits and saturates. Its
 // effective ISA (which ONEDNN_MAX_CPU_ISA may cap) decides, once.
-bool library_int8_exact() {
+[[maybe_unused]] bool library_int8_exact() {  // unused on ARM builds
 #if MOEASR_HAVE_ONEDNN
   static const bool exact = [] {
     const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
@@ -143,7 +151,13 @@ bool linear_dispatch(const float* x, int64_t m, const WeightMatrix& w, const flo
                      LinearPath path, std::optional<Activation> act) {
   if (m == 0 || w.n == 0) return true;
   const SmallGemmSupport& support = small_gemm_support();
-  const bool available = w.type == WeightType::kF32 ? support.f32 : w.type == WeightType::kBF16 ? support.bf16 : support.i8;
+  bool available = false;
+  switch (w.type) {
+    case WeightType::kF32: available = support.f32; break;
+    case WeightType::kBF16: available = support.bf16; break;
+    case WeightType::kF16: available = support.f16; break;
+    case WeightType::kI8: available = support.i8; break;
+  }
   // Measured with moeasr-kernel-bench (BM_Linear, k 704, n 2816, one thread,
   // weights from memory): for f32 the weight-streaming kernel beats oneDNN's
   // sgemm from 3 to ~48 rows (1.7x at 16 rows) but not for 1-2 rows (its
@@ -152,11 +166,14 @@ bool linear_dispatch(const float* x, int64_t m, const WeightMatrix& w, const flo
   // both widening paths up to 128 rows (1.7-1.85x at 1 row, 1.2-1.8x at 16,
   // 1.1-1.2x over widened tiles + sgemm at 128) and loses at 256 for k 2816;
   // for int8 the VNNI kernel of gemm_small_i8.h beats gemm_u8s8s32 by ~1.9x
-  // at 4 rows and ~1.15x at 16, matches it at 1 row and loses at 32.
+  // at 4 rows and ~1.15x at 16, matches it at 1 row and loses at 32. float16
+  // takes bfloat16's bounds (the same kernel, another widening). On ARM these
+  // x86 bounds are kept: nothing has been timed on a board yet.
   bool small = false;
   switch (w.type) {
     case WeightType::kF32: small = available && m >= 3 && m <= kSmallRows; break;
-    case WeightType::kBF16: small = available && m <= kSmallRows; break;
+    case WeightType::kBF16:
+    case WeightType::kF16: small = available && m <= kSmallRows; break;
     case WeightType::kI8: small = available && m <= kSmallRowsInt8; break;
   }
   if (path == LinearPath::kSmallRows) small = available;
@@ -167,7 +184,8 @@ bool linear_dispatch(const float* x, int64_t m, const WeightMatrix& w, const flo
   }
   switch (w.type) {
     case WeightType::kF32: linear_f32(x, m, w, bias, y, ldy, small); return false;
-    case WeightType::kBF16: linear_bf16(x, m, w, bias, y, ldy, small); return false;
+    case WeightType::kBF16:
+    case WeightType::kF16: linear_16bit(x, m, w, bias, y, ldy, small); return false;
     case WeightType::kI8: return linear_i8(x, m, w, bias, y, ldy, small, act);
   }
   return false;
@@ -189,9 +207,17 @@ void linear_activation(const float* x, int64_t m, const WeightMatrix& w, const f
 
 std::string linear_kernels_summary() {
   const SmallGemmSupport& s = small_gemm_support();
-  std::string out = s.f32 ? "float32 AVX-512" : MOEASR_HAVE_ONEDNN ? "float32 oneDNN only" : "float32 Eigen only";
+  const char* many_rows = MOEASR_HAVE_ONEDNN ? "oneDNN" : "Eigen";
+#if defined(__ARM_NEON)
+  std::string out = std::string("float32 NEON few rows + ") + many_rows +
+                    ", bfloat16 and float16 NEON widened in registers";
+  out += s.i8 ? ", int8 SDOT (dotprod)" : ", int8 exact 16-bit products (no dotprod)";
+#else
+  std::string out = s.f32 ? "float32 AVX-512" : std::string("float32 ") + many_rows + " only";
   out += s.bf16_dot ? ", bfloat16 bf16 pairs (AVX512_BF16)" : s.bf16 ? ", bfloat16 widened in registers" : ", bfloat16 widened tiles";
+  out += s.f16 ? ", float16 widened in registers" : ", float16 widened tiles";
   out += s.i8 ? ", int8 VNNI" : library_int8_exact() ? ", int8 oneDNN (VNNI)" : ", int8 exact 16-bit products";
+#endif
   return out;
 }
 

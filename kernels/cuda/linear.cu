@@ -65,8 +65,8 @@ void gemm_xwt(Context& ctx, const void* x, WeightType type, int64_t rows, const 
 
 void linear(Context& ctx, const float* x, int64_t rows, const WeightMatrix& w, const float* bias, float* y,
             Workspace& ws) {
-  MOEASR_CHECK(w.type != WeightType::kI8, MOEASR_ERR_UNSUPPORTED,
-               "CUDA linear: int8 weights have no CUDA kernel (use float32 or bfloat16)");
+  MOEASR_CHECK(w.type == WeightType::kF32 || w.type == WeightType::kBF16, MOEASR_ERR_UNSUPPORTED, "CUDA linear: ",
+               weight_type_name(w.type), " weights have no CUDA kernel (use float32 or bfloat16)");
   if (rows <= 0 || w.n <= 0) return;
   if (w.k == 0) {  // an empty reduction: y = bias (cuBLAS is not asked about k = 0)
     fill_zero(ctx, y, sizeof(float) * rows * w.n);

@@ -54,8 +54,10 @@ void check_layer(const MoeView& L) {
     MOEASR_CHECK(w1.n == L.hidden && w1.k == L.d && w2.n == L.d && w2.k == L.hidden, MOEASR_ERR_INVALID_ARGUMENT,
                  "CUDA moe_ffn: expert ", e, " has w1 [", w1.n, ", ", w1.k, "] and w2 [", w2.n, ", ", w2.k,
                  "], expected [", L.hidden, ", ", L.d, "] and [", L.d, ", ", L.hidden, "]");
-    MOEASR_CHECK(w1.type != WeightType::kI8 && w2.type != WeightType::kI8, MOEASR_ERR_UNSUPPORTED,
-                 "CUDA moe_ffn: int8 expert weights have no CUDA kernel");
+    for (const WeightMatrix* w : {&w1, &w2}) {
+      MOEASR_CHECK(w->type == WeightType::kF32 || w->type == WeightType::kBF16, MOEASR_ERR_UNSUPPORTED,
+                   "CUDA moe_ffn: ", weight_type_name(w->type), " expert weights have no CUDA kernel");
+    }
   }
 }
 

@@ -6,6 +6,7 @@ WeightMatrix Linear::matrix() const {
   WeightMatrix m;
   switch (weight.dtype()) {
     case DType::kBF16: m.type = WeightType::kBF16; break;
+    case DType::kF16: m.type = WeightType::kF16; break;
     case DType::kI8: m.type = WeightType::kI8; break;
     default: m.type = WeightType::kF32; break;
   }

@@ -74,11 +74,12 @@ Tensor to_float(const SafeTensors& st, const std::string& name, const Tensor& t,
   return out;
 }
 
-WeightType stored_kernel_type(DType d) {
+WeightType stored_kernel_type(DType d, bool keep_float16) {
   switch (d) {
     case DType::kBF16: return WeightType::kBF16;
     case DType::kI8: return WeightType::kI8;
-    default: return WeightType::kF32;  // F32, and F16 which is widened
+    case DType::kF16: return keep_float16 ? WeightType::kF16 : WeightType::kF32;
+    default: return WeightType::kF32;
   }
 }
 
@@ -90,7 +91,7 @@ StoredMatrix load_matrix(const SafeTensors& st, const std::string& name, const P
                "' is not a matrix");
   const int64_t n = stored.dim(0), k = stored.dim(1);
 
-  WeightType target = stored_kernel_type(stored.dtype());
+  WeightType target = stored_kernel_type(stored.dtype(), policy.keep_float16);
   if (policy.type != ComputeType::kDefault && (expert || !policy.experts_only)) {
     target = policy.type == ComputeType::kFloat32    ? WeightType::kF32
              : policy.type == ComputeType::kBFloat16 ? WeightType::kBF16
@@ -100,6 +101,7 @@ StoredMatrix load_matrix(const SafeTensors& st, const std::string& name, const P
   StoredMatrix m;
   const bool in_place = (target == WeightType::kF32 && stored.dtype() == DType::kF32) ||
                         (target == WeightType::kBF16 && stored.dtype() == DType::kBF16) ||
+                        (target == WeightType::kF16 && stored.dtype() == DType::kF16) ||
                         (target == WeightType::kI8 && stored.dtype() == DType::kI8);
   if (in_place) {
     m.data = stored;  // a view of the mapped file
@@ -115,6 +117,8 @@ StoredMatrix load_matrix(const SafeTensors& st, const std::string& name, const P
         m.data = Tensor({n, k}, DType::kBF16);
         for (int64_t i = 0; i < n * k; ++i) m.data.data<uint16_t>()[i] = float_to_bf16(f.data<float>()[i]);
         break;
+      case WeightType::kF16:  // only ever kept as stored (in place above)
+        throw_error(MOEASR_ERR_INTERNAL, "'", name, "' cannot be converted to float16");
       case WeightType::kI8:
         m.data = Tensor({n, k}, DType::kI8);
         m.scale = Tensor({n}, DType::kF32);

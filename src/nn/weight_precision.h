@@ -27,10 +27,13 @@ const char* compute_type_name(ComputeType t);
 struct PrecisionPolicy {
   ComputeType type = ComputeType::kDefault;
   bool experts_only = false;  // convert only MoE expert weights; the rest stays as stored
+  // Whether float16 weights kept as stored (kDefault) stay float16: the
+  // device has float16 kernels (the CPU); otherwise they are widened to float32.
+  bool keep_float16 = true;
 };
 
-// A weight matrix on the host in its compute type: data [n, k] (F32, BF16 or
-// I8) and, for I8, the per-row scale (F32) and row sums (I32).
+// A weight matrix on the host in its compute type: data [n, k] (F32, BF16,
+// F16 or I8) and, for I8, the per-row scale (F32) and row sums (I32).
 struct StoredMatrix {
   Tensor data, scale, row_sum;
 };

@@ -38,8 +38,9 @@ Tensor WeightReader::upload(const Tensor& host) const {
 
 Linear WeightReader::linear(const std::string& prefix, bool expert) const {
   StoredMatrix m = load_matrix(st_, prefix + ".weight", policy_, expert);
-  const WeightType type = m.data.dtype() == DType::kI8 ? WeightType::kI8
+  const WeightType type = m.data.dtype() == DType::kI8    ? WeightType::kI8
                           : m.data.dtype() == DType::kBF16 ? WeightType::kBF16
+                          : m.data.dtype() == DType::kF16  ? WeightType::kF16
                                                             : WeightType::kF32;
   MOEASR_CHECK(be_.reads(type), MOEASR_ERR_UNSUPPORTED, "'", prefix, ".weight' is ", weight_type_name(type),
                ", which has no kernels on ", be_.device().name(),

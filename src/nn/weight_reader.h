@@ -17,7 +17,10 @@ namespace moeasr {
 
 class WeightReader {
  public:
-  WeightReader(const SafeTensors& st, PrecisionPolicy policy, Backend& be) : st_(st), policy_(policy), be_(be) {}
+  // Float16 weights stay float16 only on a device with float16 kernels.
+  WeightReader(const SafeTensors& st, PrecisionPolicy policy, Backend& be) : st_(st), policy_(policy), be_(be) {
+    policy_.keep_float16 = policy_.keep_float16 && be.reads(WeightType::kF16);
+  }
 
   Device device() const { return be_.device(); }
   // The backend the tensors are uploaded through (and layers may make their

@@ -13,7 +13,7 @@ MoeGemm parse_moe_gemm(const std::string& name) {
 }
 
 bool device_reads(DeviceKind kind, WeightType type) {
-  return kind == DeviceKind::kCpu || type != WeightType::kI8;
+  return kind == DeviceKind::kCpu || type == WeightType::kF32 || type == WeightType::kBF16;
 }
 
 std::unique_ptr<Backend> Backend::open(Device device) {

@@ -4,10 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <string>
 
+#include "core/half.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gemm_small.h"
 #include "kernels/naive.h"
@@ -61,6 +64,25 @@ std::vector<LinearPath> paths() {
   return p;
 }
 
+// The runner may say which kernels this CPU must get (scripts/cross_test.sh
+// runs the kernel tests on several emulated ARM cores):
+// MOEASR_EXPECT_KERNELS="f32,bf16,f16,i8,bf16_dot" lists every one that must be
+// chosen, and those not listed must not be, so a detection bug cannot leave a
+// path untested (or run an instruction the core lacks) unnoticed.
+TEST(LinearKernel, RunTimeDetectionMatchesTheExpectedCore) {
+  const char* env = std::getenv("MOEASR_EXPECT_KERNELS");
+  if (!env) GTEST_SKIP() << "MOEASR_EXPECT_KERNELS not set";
+  const std::string want = std::string(",") + env + ",";
+  const cpu::SmallGemmSupport& s = cpu::small_gemm_support();
+  auto listed = [&](const char* name) { return want.find(std::string(",") + name + ",") != std::string::npos; };
+  EXPECT_EQ(s.f32, listed("f32"));
+  EXPECT_EQ(s.bf16, listed("bf16"));
+  EXPECT_EQ(s.i8, listed("i8"));
+  EXPECT_EQ(s.bf16_dot, listed("bf16_dot"));
+  EXPECT_EQ(s.f16, listed("f16"));
+  std::printf("linear kernels: %s\n", cpu::linear_kernels_summary().c_str());
+}
+
 TEST(LinearKernel, Float32AllPaths) {
   std::mt19937 rng(1);
   for (const Shape& s : kShapes) {
@@ -95,6 +117,36 @@ TEST(LinearKernel, Bfloat16WidensExactly) {
       std::vector<float> y(s.m * s.n);
       cpu::linear_with_path(x.data(), s.m, wm, b.data(), y.data(), s.n, p);
       EXPECT_LT(test::max_abs_diff(y.data(), ref), 1e-4) << s.m << "x" << s.k << "x" << s.n;
+    }
+  }
+}
+
+// IEEE half weights (kept as stored on the CPU): every path widens them
+// exactly, subnormal halves included (a third of the weights are ~1e-5, below
+// half's smallest normal 6.1e-5), so each equals the float32 reference on
+// the widened values up to float32 accumulation.
+TEST(LinearKernel, Float16WidensExactly) {
+  std::mt19937 rng(3);
+  for (const Shape& s : kShapes) {
+    auto x = test::random_vector(s.m * s.k, rng), wf = test::random_vector(s.n * s.k, rng), b = test::random_vector(s.n, rng);
+    std::vector<uint16_t> w(wf.size());
+    std::vector<float> wide(wf.size());
+    int subnormal = 0;
+    for (size_t i = 0; i < w.size(); ++i) {
+      w[i] = float_to_fp16(i % 3 == 0 ? wf[i] * 1e-5f : wf[i]);
+      wide[i] = fp16_to_float(w[i]);
+      subnormal += (w[i] & 0x7C00) == 0 && (w[i] & 0x3FF) != 0;
+    }
+    ASSERT_GT(subnormal, 0);
+    WeightMatrix wm{WeightType::kF16, s.n, s.k, w.data(), nullptr, nullptr};
+    const std::vector<double> ref = test::naive_linear(x.data(), s.m, s.k, wide.data(), b.data(), s.n);
+    std::vector<LinearPath> f16_paths = {LinearPath::kAuto, LinearPath::kLibrary};
+    if (cpu::small_gemm_support().f16) f16_paths.push_back(LinearPath::kSmallRows);
+    for (LinearPath p : f16_paths) {
+      std::vector<float> y(s.m * s.n);
+      cpu::linear_with_path(x.data(), s.m, wm, b.data(), y.data(), s.n, p);
+      EXPECT_LT(test::max_abs_diff(y.data(), ref), 1e-4) << s.m << "x" << s.k << "x" << s.n << " path "
+                                                          << static_cast<int>(p);
     }
   }
 }
