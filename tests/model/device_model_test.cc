@@ -21,6 +21,7 @@
 #include "runtime/asr_model.h"
 #include "runtime/offline_batch.h"
 #include "runtime/stream.h"
+#include "model/golden_options.h"
 #include "test_util.h"
 
 namespace moeasr {
@@ -180,12 +181,7 @@ TEST_P(DeviceModel, GoldenBestTokens) {
       const nlohmann::json golden = nlohmann::json::parse(in);
       auto fb = test::read_golden(test::data_path(std::string("golden/") + name + "/" + utt + ".safetensors"));
       for (auto it = golden["modes"].begin(); it != golden["modes"].end(); ++it) {
-        DecodeOptions o;
-        o.chunk_size = it.value()["chunk_size"].get<int>();
-        o.num_left_chunks = it.value()["num_left_chunks"].get<int>();
-        o.nbest = golden["beam_size"].get<int>();
-        o.ctc_weight = golden["ctc_weight"].get<float>();
-        o.reverse_weight = golden["reverse_weight"].get<float>();
+        const DecodeOptions o = test::golden_decode_options(golden, it.value());
         Stream s(dev, o);
         s.accept_features(fb.at("fbank").data.data(), fb.at("fbank").shape[0]);
         s.input_finished();

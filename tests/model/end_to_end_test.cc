@@ -12,6 +12,7 @@
 #include "frontend/wav_reader.h"
 #include "runtime/asr_model.h"
 #include "runtime/stream.h"
+#include "model/golden_options.h"
 #include "test_util.h"
 
 namespace moeasr {
@@ -27,12 +28,7 @@ TEST(EndToEnd, WavToNbestMatchesReferenceInEveryMode) {
       const nlohmann::json golden = nlohmann::json::parse(in);
       const Waveform wav = read_wav(test::data_path(std::string("audio/") + utt + ".wav"));
       for (auto it = golden["modes"].begin(); it != golden["modes"].end(); ++it) {
-        DecodeOptions o;
-        o.chunk_size = it.value()["chunk_size"].get<int>();
-        o.num_left_chunks = it.value()["num_left_chunks"].get<int>();
-        o.nbest = golden["beam_size"].get<int>();
-        o.ctc_weight = golden["ctc_weight"].get<float>();
-        o.reverse_weight = golden["reverse_weight"].get<float>();
+        const DecodeOptions o = test::golden_decode_options(golden, it.value());
         Stream s(model, o);
         std::uniform_int_distribution<size_t> piece(1, 4000);
         for (size_t pos = 0; pos < wav.samples.size();) {
