@@ -4,16 +4,11 @@ namespace moeasr::cpu {
 
 namespace {
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define MOEASR_CLONES __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
-#else
-#define MOEASR_CLONES
-#endif
-
 // Four weight rows against one activation row: the activation row is read
-// once per four dot products.
-MOEASR_CLONES void dot4(const uint8_t* x, const int8_t* w0, const int8_t* w1, const int8_t* w2, const int8_t* w3,
-                        int64_t k, int32_t* out) {
+// once per four dot products. always_inline so that each ISA entry point
+// below gets its own vectorized copy.
+__attribute__((always_inline)) inline void dot4(const uint8_t* x, const int8_t* w0, const int8_t* w1,
+                                                const int8_t* w2, const int8_t* w3, int64_t k, int32_t* out) {
   int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   for (int64_t c = 0; c < k; ++c) {
     const int32_t v = x[c];
@@ -28,16 +23,14 @@ MOEASR_CLONES void dot4(const uint8_t* x, const int8_t* w0, const int8_t* w1, co
   out[3] = s3;
 }
 
-MOEASR_CLONES int32_t dot1(const uint8_t* x, const int8_t* w, int64_t k) {
+__attribute__((always_inline)) inline int32_t dot1(const uint8_t* x, const int8_t* w, int64_t k) {
   int32_t s = 0;
   for (int64_t c = 0; c < k; ++c) s += static_cast<int32_t>(x[c]) * w[c];
   return s;
 }
 
-}  // namespace
-
-void gemm_u8s8s32(const uint8_t* xq, int64_t ldq, int64_t m, const int8_t* w, int64_t n, int64_t k, int32_t* acc,
-                  int64_t ldacc) {
+__attribute__((always_inline)) inline void gemm_body(const uint8_t* xq, int64_t ldq, int64_t m, const int8_t* w,
+                                                     int64_t n, int64_t k, int32_t* acc, int64_t ldacc) {
   int64_t j = 0;
   for (; j + 4 <= n; j += 4) {
     const int8_t* r = w + j * k;
@@ -50,6 +43,46 @@ void gemm_u8s8s32(const uint8_t* xq, int64_t ldq, int64_t m, const int8_t* w, in
   for (; j < n; ++j) {
     for (int64_t i = 0; i < m; ++i) acc[i * ldacc + j] = dot1(xq + i * ldq, w + j * k, k);
   }
+}
+
+using GemmFn = void (*)(const uint8_t*, int64_t, int64_t, const int8_t*, int64_t, int64_t, int32_t*, int64_t);
+
+void gemm_portable(const uint8_t* xq, int64_t ldq, int64_t m, const int8_t* w, int64_t n, int64_t k, int32_t* acc,
+                   int64_t ldacc) {
+  gemm_body(xq, ldq, m, w, n, k, acc, ldacc);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// Chosen at the first call, not by target_clones: an ifunc resolver runs
+// before the sanitizer runtimes start, and ThreadSanitizer's instrumented
+// resolver crashes the program at load.
+__attribute__((target("avx2,fma"))) void gemm_avx2(const uint8_t* xq, int64_t ldq, int64_t m, const int8_t* w,
+                                                   int64_t n, int64_t k, int32_t* acc, int64_t ldacc) {
+  gemm_body(xq, ldq, m, w, n, k, acc, ldacc);
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void gemm_avx512(const uint8_t* xq, int64_t ldq, int64_t m,
+                                                                      const int8_t* w, int64_t n, int64_t k,
+                                                                      int32_t* acc, int64_t ldacc) {
+  gemm_body(xq, ldq, m, w, n, k, acc, ldacc);
+}
+
+GemmFn best_gemm() {
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+    return gemm_avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return gemm_avx2;
+  return gemm_portable;
+}
+#else
+GemmFn best_gemm() { return gemm_portable; }
+#endif
+
+}  // namespace
+
+void gemm_u8s8s32(const uint8_t* xq, int64_t ldq, int64_t m, const int8_t* w, int64_t n, int64_t k, int32_t* acc,
+                  int64_t ldacc) {
+  static const GemmFn gemm = best_gemm();
+  gemm(xq, ldq, m, w, n, k, acc, ldacc);
 }
 
 }  // namespace moeasr::cpu

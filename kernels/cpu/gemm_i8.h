@@ -6,7 +6,7 @@
 // there; linear.cc takes it only where its effective ISA has VNNI.)
 //
 // Portable C++ that the compiler vectorizes; on x86-64 it is built for AVX2
-// and AVX-512BW as well and the best clone runs (function multiversioning).
+// and AVX-512BW as well and the best copy for the CPU runs.
 // Weights are streamed once: each weight row meets every activation row while
 // it is in L1.
 #pragma once
