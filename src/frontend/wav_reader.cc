@@ -1,10 +1,13 @@
 #include "frontend/wav_reader.h"
 
-#include <cstdint>
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
 
 #include "core/error.h"
-#include "core/mapped_file.h"
 
 namespace moeasr {
 
@@ -13,6 +16,8 @@ namespace {
 constexpr uint16_t kFormatPcm = 1;
 constexpr uint16_t kFormatFloat = 3;
 constexpr uint16_t kFormatExtensible = 0xFFFE;
+constexpr uint32_t kMaxFmtBytes = 1024;  // 16, 18 or 40 in practice
+constexpr size_t kFramesPerRead = 4096;
 
 uint16_t u16(const unsigned char* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
 uint32_t u32(const unsigned char* p) {
@@ -20,8 +25,8 @@ uint32_t u32(const unsigned char* p) {
          (static_cast<uint32_t>(p[3]) << 24);
 }
 
-float decode_sample(const unsigned char* p, uint16_t format, int bits) {
-  if (format == kFormatFloat) {
+float decode_sample(const unsigned char* p, bool is_float, int bits) {
+  if (is_float) {
     if (bits == 32) {
       float f;
       std::memcpy(&f, p, 4);
@@ -43,88 +48,137 @@ float decode_sample(const unsigned char* p, uint16_t format, int bits) {
   }
 }
 
+// Reads exactly n bytes; false at the end of the input.
+bool read_exact(std::istream& in, unsigned char* dst, size_t n) {
+  in.read(reinterpret_cast<char*>(dst), static_cast<std::streamsize>(n));
+  return static_cast<size_t>(in.gcount()) == n;
+}
+
 }  // namespace
 
-Waveform parse_wav(const std::string& bytes, const std::string& source, int channel) {
-  const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
-  const size_t size = bytes.size();
-  MOEASR_CHECK(size >= 12 && std::memcmp(data, "RIFF", 4) == 0 && std::memcmp(data + 8, "WAVE", 4) == 0,
-               MOEASR_ERR_FORMAT, source, ": not a RIFF/WAVE file");
+std::unique_ptr<WavReader> WavReader::open(const std::string& path, int channel) {
+  if (path == "-") return std::make_unique<WavReader>(std::cin, "standard input", channel);
+  auto file = std::make_unique<std::ifstream>(path, std::ios::binary);
+  MOEASR_CHECK(file->is_open(), MOEASR_ERR_IO, "cannot open ", path, ": ", std::strerror(errno));
+  auto reader = std::make_unique<WavReader>(*file, path, channel);
+  reader->owned_ = std::move(file);
+  return reader;
+}
 
+WavReader::WavReader(std::istream& in, std::string source, int channel)
+    : in_(&in), source_(std::move(source)), channel_(channel) {
+  MOEASR_CHECK(channel >= kWavDownmix, MOEASR_ERR_INVALID_ARGUMENT, source_, ": bad channel ", channel);
+  read_header();
+}
+
+void WavReader::read_header() {
+  unsigned char head[12];
+  MOEASR_CHECK(read_exact(*in_, head, 12) && std::memcmp(head, "RIFF", 4) == 0 && std::memcmp(head + 8, "WAVE", 4) == 0,
+               MOEASR_ERR_FORMAT, source_, ": not a RIFF/WAVE file");
   bool have_fmt = false;
-  uint16_t format = 0, channels = 0, block_align = 0, bits = 0;
-  uint32_t sample_rate = 0;
-  const unsigned char* pcm = nullptr;
-  size_t pcm_bytes = 0;
-
-  size_t pos = 12;
-  while (pos + 8 <= size) {
-    const unsigned char* chunk = data + pos;
-    const uint32_t chunk_size = u32(chunk + 4);
-    const size_t body = pos + 8;
-    const size_t available = size - body;
+  uint16_t format = 0, block_align = 0;
+  for (;;) {
+    unsigned char chunk[8];
+    MOEASR_CHECK(read_exact(*in_, chunk, 8), MOEASR_ERR_FORMAT, source_, have_fmt ? ": no data chunk" : ": no fmt chunk");
+    const uint32_t size = u32(chunk + 4);
     if (std::memcmp(chunk, "fmt ", 4) == 0) {
-      MOEASR_CHECK(chunk_size >= 16 && chunk_size <= available, MOEASR_ERR_FORMAT, source, ": bad fmt chunk");
-      const unsigned char* f = data + body;
+      unsigned char f[kMaxFmtBytes];
+      MOEASR_CHECK(size >= 16 && size <= kMaxFmtBytes && read_exact(*in_, f, size), MOEASR_ERR_FORMAT, source_,
+                   ": bad fmt chunk");
+      if (size & 1u) in_->ignore(1);
       format = u16(f);
-      channels = u16(f + 2);
-      sample_rate = u32(f + 4);
+      channels_ = u16(f + 2);
+      const uint32_t rate = u32(f + 4);
       block_align = u16(f + 12);
-      bits = u16(f + 14);
+      bits_ = u16(f + 14);
       if (format == kFormatExtensible) {
-        MOEASR_CHECK(chunk_size >= 40, MOEASR_ERR_FORMAT, source, ": bad WAVE_FORMAT_EXTENSIBLE fmt chunk");
+        MOEASR_CHECK(size >= 40, MOEASR_ERR_FORMAT, source_, ": bad WAVE_FORMAT_EXTENSIBLE fmt chunk");
         format = u16(f + 24);  // the first two bytes of the sub-format GUID
       }
+      MOEASR_CHECK(rate >= 1 && rate <= 1000000, MOEASR_ERR_FORMAT, source_, ": bad sample rate ", rate);
+      sample_rate_ = static_cast<int>(rate);
       have_fmt = true;
     } else if (std::memcmp(chunk, "data", 4) == 0) {
-      MOEASR_CHECK(have_fmt, MOEASR_ERR_FORMAT, source, ": data chunk before fmt chunk");
-      pcm = data + body;
-      // Streaming writers leave 0 or 0xFFFFFFFF as the size: take the rest of the file.
-      if (chunk_size == 0 || chunk_size == 0xFFFFFFFFu) {
-        pcm_bytes = available;
+      MOEASR_CHECK(have_fmt, MOEASR_ERR_FORMAT, source_, ": data chunk before fmt chunk");
+      // Streaming writers leave 0 or 0xFFFFFFFF as the size: read to the end.
+      if (size != 0 && size != 0xFFFFFFFFu && block_align > 0) declared_frames_ = size / block_align;
+      break;
+    } else {
+      // Chunks are padded to an even size.
+      in_->ignore(static_cast<std::streamsize>(size) + (size & 1u));
+      MOEASR_CHECK(!in_->eof(), MOEASR_ERR_FORMAT, source_, have_fmt ? ": no data chunk" : ": no fmt chunk");
+    }
+  }
+  const bool pcm_ok = format == kFormatPcm && (bits_ == 8 || bits_ == 16 || bits_ == 24 || bits_ == 32);
+  const bool float_ok = format == kFormatFloat && (bits_ == 32 || bits_ == 64);
+  MOEASR_CHECK(pcm_ok || float_ok, MOEASR_ERR_UNSUPPORTED, source_, ": unsupported sample format (format tag ",
+               format, ", ", bits_, " bits); supported: PCM 8/16/24/32-bit, IEEE float 32/64-bit");
+  is_float_ = float_ok;
+  MOEASR_CHECK(channels_ >= 1, MOEASR_ERR_FORMAT, source_, ": zero channels");
+  MOEASR_CHECK(block_align == channels_ * (bits_ / 8), MOEASR_ERR_FORMAT, source_, ": block align ", block_align,
+               " does not match ", channels_, " channels of ", bits_, " bits");
+  if (channel_ == -1) {
+    MOEASR_CHECK(channels_ == 1, MOEASR_ERR_INVALID_ARGUMENT, source_, " has ", channels_,
+                 " channels; choose one (channel option) or mix them to decode it");
+    channel_ = 0;
+  }
+  MOEASR_CHECK(channel_ < channels_, MOEASR_ERR_INVALID_ARGUMENT, source_, ": channel ", channel_,
+               " requested but the file has ", channels_);
+}
+
+size_t WavReader::read(std::vector<float>& out, size_t max_frames) {
+  if (at_end_) return 0;
+  const size_t frame_bytes = static_cast<size_t>(channels_) * (bits_ / 8);
+  size_t want = max_frames;
+  if (declared_frames_ >= 0) want = std::min<size_t>(want, static_cast<size_t>(declared_frames_ - frames_read_));
+  size_t done = 0;
+  while (done < want) {
+    const size_t n = std::min(want - done, kFramesPerRead);
+    bytes_.resize(n * frame_bytes);
+    in_->read(reinterpret_cast<char*>(bytes_.data()), static_cast<std::streamsize>(bytes_.size()));
+    const size_t got = static_cast<size_t>(in_->gcount()) / frame_bytes;  // a partial frame is dropped
+    const size_t bytes_per_sample = bits_ / 8;
+    for (size_t i = 0; i < got; ++i) {
+      const unsigned char* frame = bytes_.data() + i * frame_bytes;
+      if (channel_ == kWavDownmix) {
+        float sum = 0;
+        for (int c = 0; c < channels_; ++c) sum += decode_sample(frame + c * bytes_per_sample, is_float_, bits_);
+        out.push_back(sum / channels_);
       } else {
-        MOEASR_CHECK(chunk_size <= available, MOEASR_ERR_FORMAT, source, ": truncated: data chunk claims ",
-                     chunk_size, " bytes, the file has ", available);
-        pcm_bytes = chunk_size;
+        out.push_back(decode_sample(frame + channel_ * bytes_per_sample, is_float_, bits_));
       }
+    }
+    done += got;
+    frames_read_ += static_cast<int64_t>(got);
+    if (got < n) {
+      at_end_ = true;
+      truncated_ = declared_frames_ >= 0 && frames_read_ < declared_frames_;
       break;
     }
-    // Chunks are padded to an even size.
-    const uint64_t next = static_cast<uint64_t>(body) + chunk_size + (chunk_size & 1u);
-    if (next > size) break;
-    pos = static_cast<size_t>(next);
   }
-  MOEASR_CHECK(have_fmt, MOEASR_ERR_FORMAT, source, ": no fmt chunk");
-  MOEASR_CHECK(pcm, MOEASR_ERR_FORMAT, source, ": no data chunk");
+  if (declared_frames_ >= 0 && frames_read_ == declared_frames_) at_end_ = true;
+  return done;
+}
 
-  const bool pcm_ok = format == kFormatPcm && (bits == 8 || bits == 16 || bits == 24 || bits == 32);
-  const bool float_ok = format == kFormatFloat && (bits == 32 || bits == 64);
-  MOEASR_CHECK(pcm_ok || float_ok, MOEASR_ERR_UNSUPPORTED, source, ": unsupported sample format (format tag ",
-               format, ", ", bits, " bits); supported: PCM 8/16/24/32-bit, IEEE float 32/64-bit");
-  MOEASR_CHECK(channels >= 1, MOEASR_ERR_FORMAT, source, ": zero channels");
-  MOEASR_CHECK(sample_rate >= 1 && sample_rate <= 1000000, MOEASR_ERR_FORMAT, source, ": bad sample rate ",
-               sample_rate);
-  const size_t bytes_per_sample = bits / 8;
-  MOEASR_CHECK(block_align == channels * bytes_per_sample, MOEASR_ERR_FORMAT, source, ": block align ",
-               block_align, " does not match ", channels, " channels of ", bits, " bits");
-  if (channel < 0) {
-    MOEASR_CHECK(channels == 1, MOEASR_ERR_INVALID_ARGUMENT, source, " has ", channels,
-                 " channels; choose one (channel option) to decode it");
-    channel = 0;
-  }
-  MOEASR_CHECK(channel < channels, MOEASR_ERR_INVALID_ARGUMENT, source, ": channel ", channel,
-               " requested but the file has ", channels);
+namespace {
 
+Waveform read_all(WavReader& r) {
   Waveform w;
-  w.sample_rate = static_cast<int>(sample_rate);
-  const size_t frames = pcm_bytes / block_align;  // a trailing partial frame is dropped
-  w.samples.resize(frames);
-  for (size_t i = 0; i < frames; ++i) {
-    w.samples[i] = decode_sample(pcm + i * block_align + channel * bytes_per_sample, format, bits);
+  w.sample_rate = r.sample_rate();
+  while (r.read(w.samples, size_t{1} << 20) > 0) {
   }
+  w.truncated = r.truncated();
   return w;
 }
 
-Waveform read_wav(const std::string& path, int channel) { return parse_wav(read_file(path), path, channel); }
+}  // namespace
+
+Waveform read_wav(const std::string& path, int channel) { return read_all(*WavReader::open(path, channel)); }
+
+Waveform parse_wav(const std::string& bytes, const std::string& source, int channel) {
+  std::istringstream in(bytes);
+  WavReader r(in, source, channel);
+  return read_all(r);
+}
 
 }  // namespace moeasr

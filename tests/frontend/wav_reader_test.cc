@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <sstream>
 
 #include "frontend/wav_test_util.h"
 #include "test_util.h"
@@ -51,6 +52,43 @@ TEST(WavReaderTest, MultiChannelNeedsAChoice) {
   ASSERT_EQ(right.samples.size(), 2u);
   EXPECT_FLOAT_EQ(right.samples[1], 400 / 32768.f);
   EXPECT_EQ(status_of([&] { parse_wav(stereo, "s.wav", 2); }), MOEASR_ERR_INVALID_ARGUMENT);
+  Waveform mix = parse_wav(stereo, "s.wav", kWavDownmix);
+  ASSERT_EQ(mix.samples.size(), 2u);
+  EXPECT_FLOAT_EQ(mix.samples[0], 150 / 32768.f);
+  EXPECT_FLOAT_EQ(mix.samples[1], 350 / 32768.f);
+}
+
+// A file cut short (a recorder killed mid-write, a partial download) decodes
+// what is there, as sox does, and says so; a partial last frame is dropped.
+TEST(WavReaderTest, TruncatedDataDecodesWhatIsThere) {
+  const std::string good = make_wav(1, 1, 16000, 16, test::pcm16_payload({1, 2, 3, 4}));
+  Waveform whole = parse_wav(good, "x.wav");
+  EXPECT_FALSE(whole.truncated);
+  Waveform cut = parse_wav(good.substr(0, good.size() - 3), "x.wav");
+  EXPECT_TRUE(cut.truncated);
+  ASSERT_EQ(cut.samples.size(), 2u);
+  EXPECT_FLOAT_EQ(cut.samples[1], 2 / 32768.f);
+}
+
+// The streaming reader returns the same samples in pieces of any size and
+// stops at the data chunk's end even when other chunks follow it.
+TEST(WavReaderTest, PiecesEqualTheWholeFile) {
+  std::vector<int16_t> pcm(1000);
+  for (size_t i = 0; i < pcm.size(); ++i) pcm[i] = static_cast<int16_t>(i * 37 - 9000);
+  std::string wav = make_wav(1, 1, 8000, 16, test::pcm16_payload(pcm)) + "LIST" + std::string("\x04\0\0\0abcd", 8);
+  const Waveform whole = parse_wav(wav, "x.wav");
+  ASSERT_EQ(whole.samples.size(), pcm.size());
+  for (size_t piece : {1, 7, 999, 4096}) {
+    std::istringstream in(wav);
+    WavReader r(in, "x.wav");
+    EXPECT_EQ(r.declared_frames(), 1000);
+    std::vector<float> got;
+    while (r.read(got, piece) > 0) {
+    }
+    EXPECT_EQ(got, whole.samples) << piece;
+    EXPECT_EQ(r.frames_read(), 1000);
+    EXPECT_FALSE(r.truncated());
+  }
 }
 
 TEST(WavReaderTest, CorruptFiles) {
@@ -58,8 +96,6 @@ TEST(WavReaderTest, CorruptFiles) {
   std::string msg;
   EXPECT_EQ(status_of([&] { parse_wav("hello", "x.wav"); }), MOEASR_ERR_FORMAT);
   EXPECT_EQ(status_of([&] { parse_wav(good.substr(0, 30), "x.wav"); }), MOEASR_ERR_FORMAT);
-  EXPECT_EQ(status_of([&] { parse_wav(good.substr(0, good.size() - 2), "x.wav"); }, &msg), MOEASR_ERR_FORMAT);
-  EXPECT_NE(msg.find("truncated"), std::string::npos) << msg;
   EXPECT_EQ(status_of([&] { parse_wav(make_wav(1, 1, 16000, 12, "ab"), "x.wav"); }, &msg), MOEASR_ERR_UNSUPPORTED);
   EXPECT_EQ(status_of([&] { parse_wav(make_wav(2, 1, 16000, 16, "ab"), "x.wav"); }), MOEASR_ERR_UNSUPPORTED);
   EXPECT_EQ(status_of([&] { parse_wav(make_wav(1, 0, 16000, 16, "ab"), "x.wav"); }), MOEASR_ERR_FORMAT);
