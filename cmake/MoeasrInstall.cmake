@@ -12,7 +12,10 @@ install(EXPORT moeasrTargets NAMESPACE moeasr:: DESTINATION ${CMAKE_INSTALL_LIBD
 
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/moeasrConfig.cmake.in
   ${PROJECT_BINARY_DIR}/moeasrConfig.cmake INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/moeasr)
-write_basic_package_version_file(${PROJECT_BINARY_DIR}/moeasrConfigVersion.cmake COMPATIBILITY SameMinorVersion)
+# Same major version, as the shared library's SONAME (libmoeasr.so.0) says:
+# the C API only grows, and structs of an older size keep their defaults
+# (moeasr.h), so a project asking for 0.1 builds against 0.2.
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/moeasrConfigVersion.cmake COMPATIBILITY SameMajorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/moeasrConfig.cmake ${PROJECT_BINARY_DIR}/moeasrConfigVersion.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/moeasr)
 

@@ -39,12 +39,39 @@
  *    moeasr_stream_decode(stream);                    // last chunk + rescoring
  *    moeasr_stream_get_final_result(stream, &result); ... moeasr_result_free(result);
  *    moeasr_stream_free(stream);  moeasr_model_free(model);
+ *
+ * Long or endless audio (continuous decoding, as moeasr-decode does for long
+ * files): cut it into utterances at endpoints, so time and memory per second
+ * stay flat. Times in a result start at the utterance; add its offset.
+ *    int64_t offset = 0, fed = 0;  int32_t endpoint;
+ *    for each piece of n samples:
+ *      moeasr_stream_accept_waveform(stream, samples, n, rate);  fed += n;
+ *      moeasr_stream_decode(stream);
+ *      moeasr_stream_is_endpoint(stream, &endpoint);
+ *      if (endpoint) {
+ *        moeasr_stream_input_finished(stream);  moeasr_stream_decode(stream);
+ *        moeasr_stream_get_final_result(stream, &result);  // times + offset * 1000 / rate ms
+ *        ... moeasr_result_free(result);
+ *        moeasr_stream_reset(stream);  offset += fed;  fed = 0;
+ *      }
+ *    then finish the last utterance as above.
  */
 #ifndef MOEASR_MOEASR_H_
 #define MOEASR_MOEASR_H_
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* The version of this header; moeasr_version() gives the library's. Structs
+ * and calls marked "Added in X.Y" exist from that version on. */
+#define MOEASR_VERSION_MAJOR 0
+#define MOEASR_VERSION_MINOR 2
+#define MOEASR_VERSION_PATCH 0
+
+/* Full attention (chunk_size <= 0, and moeasr_decode_batch) decodes at most
+ * this many seconds of audio per utterance: its cost grows with the square of
+ * the length. Longer audio is decoded in chunks and cut at endpoints. */
+#define MOEASR_MAX_FULL_ATTENTION_SECONDS 300
 
 #ifdef __cplusplus
 extern "C" {
@@ -82,7 +109,8 @@ MOEASR_API const char* moeasr_status_string(moeasr_status status);
  * moeasr; valid until the next failing moeasr call on this thread. */
 MOEASR_API const char* moeasr_last_error(void);
 
-/* The library version, e.g. "0.1.0". Static string owned by moeasr. */
+/* The library version, e.g. "0.2.0" (MOEASR_VERSION_* of the header it was
+ * built with). Static string owned by moeasr. */
 MOEASR_API const char* moeasr_version(void);
 
 /* ------------------------------------------------------------------------- */
@@ -155,6 +183,12 @@ typedef struct moeasr_model_info {
   int32_t mot_cross_example;   /* 1: the model mixes the tokens of different utterances (groups of
                                   G utterances): it runs only in moeasr_decode_batch, and
                                   moeasr_stream_create refuses it; 0 otherwise */
+  int32_t trained_for_chunks;  /* 1: train.yaml says the model was trained for chunked (streaming)
+                                  decoding (use_dynamic_chunk or static_chunk_size, and a causal
+                                  convolution); 0: decode it with full attention */
+  int32_t default_chunk_size;  /* the chunk_size a stream created with NULL options uses: -1 (full
+                                  attention) for a model not trained for chunks, its
+                                  static_chunk_size for one trained with only that, else 16 */
 } moeasr_model_info;
 
 /* Fills `info` (whose struct_size the caller sets; fields beyond it are not written). */
@@ -169,7 +203,9 @@ typedef struct moeasr_stream moeasr_stream;
 typedef struct moeasr_stream_options {
   size_t struct_size;       /* sizeof(moeasr_stream_options) */
   int32_t chunk_size;       /* encoder frames per chunk, 40 ms each; <= 0: full attention
-                               (the utterance is decoded once input is finished); default 16 */
+                               (the utterance is decoded once input is finished; at most
+                               MOEASR_MAX_FULL_ATTENTION_SECONDS of audio per utterance);
+                               default 16 */
   int32_t num_left_chunks;  /* attention history in chunks; < 0: unlimited; default -1.
                                Bounded history bounds the stream's memory. */
   int32_t nbest;            /* CTC beam width and hypotheses rescored, 1..1000; default 10 */
@@ -187,7 +223,11 @@ typedef struct moeasr_stream_options {
 
 MOEASR_API moeasr_status moeasr_stream_default_options(moeasr_stream_options* options);
 
-/* Creates a stream for one utterance at a time. `options` may be NULL.
+/* Creates a stream for one utterance at a time. `options` may be NULL: the
+ * defaults, with the model's own chunk size (moeasr_model_info.default_chunk_size:
+ * full attention for a model not trained for chunked decoding). Chunked
+ * decoding of such a model is allowed and logs a warning (once per model):
+ * it runs as WeNet's chunked forward does, but no longer matches training.
  * A model that mixes utterances (moeasr_model_info.mot_cross_example = 1)
  * cannot stream: MOEASR_ERR_UNSUPPORTED (use moeasr_decode_batch).
  * Caller frees *out_stream with moeasr_stream_free. */
@@ -200,7 +240,12 @@ MOEASR_API moeasr_status moeasr_stream_free(moeasr_stream* stream);
  * resampled to the model's; one rate per utterance). Pieces may have any size,
  * including 0 and 1. NaN or Inf samples: MOEASR_ERR_INVALID_ARGUMENT and the
  * piece is ignored (the stream stays usable). After input_finished:
- * MOEASR_ERR_STATE. The samples are copied. */
+ * MOEASR_ERR_STATE. With full attention (chunk_size <= 0), a piece that would
+ * take the utterance past MOEASR_MAX_FULL_ATTENTION_SECONDS of audio:
+ * MOEASR_ERR_UNSUPPORTED, the piece ignored (full attention's cost grows with
+ * the square of the length; decode long audio in chunks and cut it at
+ * endpoints: "Long or endless audio" above).
+ * The samples are copied. */
 MOEASR_API moeasr_status moeasr_stream_accept_waveform(moeasr_stream* stream, const float* samples, size_t n,
                                                        int32_t sample_rate);
 /* Same for 16-bit PCM samples. */
@@ -308,7 +353,9 @@ MOEASR_API moeasr_status moeasr_result_free(moeasr_result* result);
 
 /* The same results as one JSON object (UTF-8, NUL-terminated):
  *   {"text", "tokens", "timestamps_ms", "is_final",
- *    "nbest": [{"text", "tokens", "timestamps_ms", "ctc_score", "attention_score", "score"}]}
+ *    "nbest": [{"text", "tokens", "timestamps_ms", "ctc_score", "score",
+ *               "attention_score" (only when rescored)}]}
+ * moeasr-decode prints the same fields.
  * Caller frees *out_json with moeasr_string_free. */
 MOEASR_API moeasr_status moeasr_stream_get_partial_result_json(const moeasr_stream* stream, char** out_json);
 MOEASR_API moeasr_status moeasr_stream_get_final_result_json(const moeasr_stream* stream, char** out_json);
@@ -358,7 +405,8 @@ MOEASR_API moeasr_status moeasr_batch_default_options(moeasr_batch_options* opti
  * a bad utterance (NULL samples, NaN, rate <= 0) is MOEASR_ERR_INVALID_ARGUMENT
  * naming its index. An utterance too short for one encoder frame (< 7 fbank
  * frames, about 85 ms) gets an empty result and still holds its place in its
- * group. */
+ * group. An utterance longer than MOEASR_MAX_FULL_ATTENTION_SECONDS:
+ * MOEASR_ERR_UNSUPPORTED before any work (decode long audio with a stream). */
 MOEASR_API moeasr_status moeasr_decode_batch(const moeasr_model* model, const moeasr_audio* utterances, size_t n,
                                              const moeasr_batch_options* options, moeasr_result** out_results);
 

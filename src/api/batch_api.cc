@@ -43,6 +43,15 @@ moeasr_status moeasr_decode_batch(const moeasr_model* model, const moeasr_audio*
     d.rescoring = o.rescoring != 0;
     d.timestamps = o.timestamps != 0;
 
+    // The length limit before any work (decode_batch checks it again on frames).
+    for (size_t i = 0; i < n; ++i) {
+      const moeasr_audio& a = utterances[i];
+      if (a.sample_rate <= 0) continue;  // the front end names the bad rate
+      const double seconds = static_cast<double>(a.num_samples) / a.sample_rate;
+      MOEASR_CHECK(seconds <= moeasr::kMaxFullAttentionSeconds, MOEASR_ERR_UNSUPPORTED, "utterance ", i, " has ",
+                   seconds, " s of audio; the batch decodes with full attention, which takes at most ",
+                   moeasr::kMaxFullAttentionSeconds, " s per utterance: decode long audio with a stream, in chunks");
+    }
     // Each utterance through its own front end, then all of them in one batch.
     std::vector<std::vector<float>> features(n);
     std::vector<moeasr::UtteranceFeatures> batch;

@@ -95,6 +95,8 @@ moeasr_status moeasr_model_get_info(const moeasr_model* model, moeasr_model_info
     full.experts_per_token = c.encoder.ffn.kind == moeasr::FfnKind::kMoe ? c.encoder.ffn.top_k : 0;
     full.mot_group_size = c.encoder.ffn.kind == moeasr::FfnKind::kMot ? c.encoder.ffn.group_size : 0;
     full.mot_cross_example = m.model->encoder().mixes_examples() ? 1 : 0;
+    full.trained_for_chunks = c.encoder.trained_for_chunks() ? 1 : 0;
+    full.default_chunk_size = c.encoder.default_chunk_size();
     full.has_decoder = m.model->decoder() ? 1 : 0;
     full.num_parameters = m.model->num_parameters();
     full.frame_ms = m.model->frame_ms();

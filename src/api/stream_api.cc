@@ -5,9 +5,9 @@
 #include <cstring>
 #include <set>
 
-#include <nlohmann/json.hpp>
 
 #include "api/handles.h"
+#include "runtime/result_json.h"
 
 using moeasr::api::checked;
 using moeasr::api::guarded;
@@ -65,23 +65,6 @@ moeasr_result* to_c(const moeasr::RecognitionResult& r) {
   return h.release();
 }
 
-nlohmann::json to_json(const moeasr::RecognitionResult& r) {
-  nlohmann::json nbest = nlohmann::json::array();
-  for (const moeasr::Hypothesis& h : r.nbest) {
-    nbest.push_back({{"text", h.text},
-                     {"tokens", h.tokens},
-                     {"timestamps_ms", h.timestamps_ms},
-                     {"ctc_score", h.ctc_score},
-                     {"attention_score", h.attention_score},
-                     {"score", h.score}});
-  }
-  return {{"text", r.text},
-          {"tokens", r.tokens},
-          {"timestamps_ms", r.timestamps_ms},
-          {"is_final", r.is_final},
-          {"nbest", nbest}};
-}
-
 char* to_c_string(const std::string& s) {
   char* out = static_cast<char*>(std::malloc(s.size() + 1));
   if (!out) throw std::bad_alloc();
@@ -123,6 +106,7 @@ moeasr_status moeasr_stream_create(const moeasr_model* model, const moeasr_strea
     const moeasr_model& m = checked(model);
     moeasr_stream_options defaults;
     moeasr_stream_default_options(&defaults);
+    if (!options) defaults.chunk_size = m.model->config().encoder.default_chunk_size();
     // 0.1's struct ended after `timestamps`.
     const size_t v1_size = offsetof(moeasr_stream_options, timestamps) + sizeof(int32_t);
     const moeasr_stream_options o = moeasr::api::read_options(options, defaults, v1_size, "moeasr_stream_options");

@@ -89,6 +89,23 @@ struct EncoderConfig {
   int static_chunk_size = 0;
   bool use_dynamic_chunk = false;
 
+  // Whether the model was trained for chunked (streaming) decoding, as
+  // WeNet's recipes and runtime document it: chunk masks in training
+  // (use_dynamic_chunk, or a static_chunk_size) and a causal convolution (a
+  // non-causal one sees across chunk edges in training but not when
+  // streaming). Chunked decoding of any other model runs, as WeNet's
+  // forward_chunk would, but no longer matches what the model learned.
+  bool trained_for_chunks() const {
+    return (use_dynamic_chunk || static_chunk_size > 0) && (causal || !use_cnn_module);
+  }
+  // The chunk size to decode with when the application does not choose: full
+  // attention (-1) for a model not trained for chunks, the static chunk size
+  // for one trained with only that, else 16 (640 ms; WeNet's usual choice).
+  int default_chunk_size() const {
+    if (!trained_for_chunks()) return -1;
+    return !use_dynamic_chunk && static_chunk_size > 0 ? static_chunk_size : 16;
+  }
+
   int d_k() const { return d_model / heads; }
   int conv_channels() const { return conv_inner_factor * d_model / 2; }  // after GLU
   int subsampled_features() const { return ((input_dim - 1) / 2 - 1) / 2; }

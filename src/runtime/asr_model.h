@@ -5,6 +5,7 @@
 // on that device; the model's workers (runtime/worker.h) run it there.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -58,6 +59,9 @@ class AsrModel {
   double frame_ms() const { return config_.fbank.frame_shift_ms * Encoder::kSubsampling; }
   // The workers that run this model (a decode call borrows one).
   WorkerPool& workers() const { return workers_; }
+  // True the first time it is called (a warning about how the model is used
+  // goes to the log once per model, not once per stream).
+  bool first_usage_warning() const { return !usage_warned_.exchange(true); }
 
  private:
   explicit AsrModel(Device device) : workers_(device) {}
@@ -70,6 +74,7 @@ class AsrModel {
   std::unique_ptr<Encoder> encoder_;
   std::unique_ptr<AttentionDecoder> decoder_;
   Linear ctc_;
+  mutable std::atomic<bool> usage_warned_{false};
   mutable WorkerPool workers_;  // declared last: its workers go first
 };
 

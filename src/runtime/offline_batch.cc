@@ -23,6 +23,10 @@ std::vector<std::unique_ptr<Recognition>> decode_batch(const AsrModel& model,
     const UtteranceFeatures& u = utterances[i];
     MOEASR_CHECK(u.num_frames >= 0 && (u.frames || u.num_frames == 0), MOEASR_ERR_INVALID_ARGUMENT, "utterance ",
                  i, ": bad feature frames");
+    const double seconds = static_cast<double>(u.num_frames) * model.config().fbank.frame_shift_ms / 1000.0;
+    MOEASR_CHECK(seconds <= kMaxFullAttentionSeconds, MOEASR_ERR_UNSUPPORTED, "utterance ", i, " has ", seconds,
+                 " s of audio; the offline batch decodes with full attention, which takes at most ",
+                 kMaxFullAttentionSeconds, " s per utterance: decode long audio with a stream, in chunks");
     out.push_back(std::make_unique<Recognition>(model, full));
     out.back()->set_keep_debug(keep_debug);
     EncoderChunk c;

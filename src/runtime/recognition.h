@@ -14,9 +14,18 @@
 #include "asr/encoder.h"
 #include "decode/ctc_prefix_beam_search.h"
 #include "decode/endpoint.h"
+#include "moeasr/moeasr.h"
 #include "runtime/asr_model.h"
 
 namespace moeasr {
+
+// Full attention attends from every frame to every other one (heads x T x T
+// scores per layer), so its cost and memory grow with the square of the
+// utterance, and models are trained on utterances of seconds, not hours. An
+// utterance decoded with full attention may hold at most this much audio;
+// longer input is refused when it arrives, before any encoder work. Long
+// audio is decoded in chunks and cut at endpoints (decode/endpoint.h).
+constexpr double kMaxFullAttentionSeconds = MOEASR_MAX_FULL_ATTENTION_SECONDS;
 
 struct DecodeOptions {
   int chunk_size = 16;       // encoder frames per chunk (40 ms each); <= 0: full attention

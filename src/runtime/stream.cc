@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/logging.h"
 #include "runtime/decode_step.h"
 
 namespace moeasr {
@@ -23,6 +24,14 @@ Stream::Stream(std::shared_ptr<const AsrModel> model, const DecodeOptions& optio
                "this model mixes the tokens of different utterances (encoder_conf.mot_grouping: cross_example), so "
                "it cannot stream: a stream must never be influenced by another stream's audio. Decode complete "
                "utterances with moeasr_decode_batch, or use a model with mot_grouping: within_sequence");
+  const EncoderConfig& e = model_->config().encoder;
+  if (options.chunk_size > 0 && !e.trained_for_chunks() && model_->first_usage_warning()) {
+    log_warning("decoding in chunks of ", options.chunk_size, " frames with a model not trained for chunked decoding (",
+                !(e.use_dynamic_chunk || e.static_chunk_size > 0)
+                    ? "train.yaml has neither use_dynamic_chunk: true nor a static_chunk_size"
+                    : "its convolution is not causal",
+                "): expect worse results than with full attention (chunk_size <= 0). Said once per model");
+  }
 }
 
 Stream::State Stream::state() const {
@@ -49,20 +58,34 @@ void Stream::set_adapters(std::shared_ptr<const AdapterSet> adapters) {
   adapters_ = std::move(adapters);
 }
 
+void Stream::check_full_attention_length(double total) const {
+  if (options().chunk_size > 0) return;
+  MOEASR_CHECK(total <= kMaxFullAttentionSeconds, MOEASR_ERR_UNSUPPORTED, "full attention (chunk_size <= 0) decodes at most ",
+               kMaxFullAttentionSeconds, " s of audio per utterance and this one would have ", total,
+               " s; decode long audio in chunks (chunk_size > 0) and end utterances at endpoints "
+               "(is_endpoint, then final result and reset)");
+}
+
 void Stream::accept_waveform(const float* samples, size_t n, int sample_rate) {
   MOEASR_CHECK(state() == State::kAccepting, MOEASR_ERR_STATE, "accept_waveform after input_finished (call reset first)");
+  if (sample_rate > 0) check_full_attention_length(features_.audio_seconds() + static_cast<double>(n) / sample_rate);
   features_.accept_waveform(samples, n, sample_rate);
   recognition_.stats().audio_seconds = features_.audio_seconds();
 }
 
 void Stream::accept_waveform_int16(const int16_t* samples, size_t n, int sample_rate) {
   MOEASR_CHECK(state() == State::kAccepting, MOEASR_ERR_STATE, "accept_waveform after input_finished (call reset first)");
+  if (sample_rate > 0) check_full_attention_length(features_.audio_seconds() + static_cast<double>(n) / sample_rate);
   features_.accept_waveform_int16(samples, n, sample_rate);
   recognition_.stats().audio_seconds = features_.audio_seconds();
 }
 
 void Stream::accept_features(const float* features, int64_t frames) {
   MOEASR_CHECK(state() == State::kAccepting, MOEASR_ERR_STATE, "accept_features after input_finished (call reset first)");
+  if (frames > 0) {
+    const double shift_s = model_->config().fbank.frame_shift_ms / 1000.0;
+    check_full_attention_length(static_cast<double>(features_.frames() + frames) * shift_s);
+  }
   features_.accept_features(features, frames);
 }
 

@@ -37,7 +37,9 @@ class Stream {
   State state() const;
 
   // Samples in [-1, 1] at any rate (resampled to the model's). Rejects NaN/Inf
-  // (the stream is unchanged) and calls after input_finished().
+  // (the stream is unchanged) and calls after input_finished(); with full
+  // attention, input past kMaxFullAttentionSeconds is refused with
+  // Error(MOEASR_ERR_UNSUPPORTED), the stream unchanged.
   void accept_waveform(const float* samples, size_t n, int sample_rate);
   void accept_waveform_int16(const int16_t* samples, size_t n, int sample_rate);
   // Feature frames computed elsewhere ([frames, num_mel_bins], before CMVN), for
@@ -84,6 +86,9 @@ class Stream {
   Recognition& recognition() { return recognition_; }
 
  private:
+  // Throws when full attention would hold `total` seconds, more than its limit.
+  void check_full_attention_length(double total) const;
+
   std::shared_ptr<const AsrModel> model_;
   std::shared_ptr<const AdapterSet> adapters_;
   FeaturePipeline features_;

@@ -63,7 +63,10 @@ TEST(CApiStatus, NamesAndVersion) {
   EXPECT_STREQ(moeasr_status_string(MOEASR_ERR_STATE), "MOEASR_ERR_STATE");
   EXPECT_STREQ(moeasr_status_string(static_cast<moeasr_status>(99)), "MOEASR_ERR_UNKNOWN");
   EXPECT_STREQ(moeasr_status_string(static_cast<moeasr_status>(-1)), "MOEASR_ERR_UNKNOWN");
-  EXPECT_STRNE(moeasr_version(), "");
+  // The library was built from this header: its version is the header's.
+  const std::string header_version = std::to_string(MOEASR_VERSION_MAJOR) + "." +
+                                     std::to_string(MOEASR_VERSION_MINOR) + "." + std::to_string(MOEASR_VERSION_PATCH);
+  EXPECT_EQ(std::string(moeasr_version()), header_version);
 }
 
 TEST(CApiModel, LoadFailuresSetStatusMessageAndNullHandle) {
@@ -142,6 +145,8 @@ TEST_F(CApiTest, ModelInfo) {
   EXPECT_EQ(info.has_decoder, 1);
   EXPECT_GT(info.num_parameters, 100000);
   EXPECT_DOUBLE_EQ(info.frame_ms, 40.0);
+  EXPECT_EQ(info.trained_for_chunks, 1);  // use_dynamic_chunk: true, causal: true
+  EXPECT_EQ(info.default_chunk_size, 16);
   info.struct_size = 1;
   EXPECT_EQ(moeasr_model_get_info(model.m, &info), MOEASR_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(moeasr_model_get_info(nullptr, &info), MOEASR_ERR_INVALID_ARGUMENT);
@@ -217,6 +222,40 @@ TEST_F(CApiTest, RejectsBadAudioAndStaysUsable) {
   EXPECT_EQ(moeasr_stream_accept_waveform(dirty.s, audio.data(), 10, -8000), MOEASR_ERR_INVALID_ARGUMENT);
   // The rejected pieces left no trace.
   EXPECT_EQ(decode(dirty.s, audio, 1600), decode(clean.s, audio, 1600));
+}
+
+// Full attention over too long an input fails when the audio arrives, not
+// after minutes of work, names the limit and the way out, and leaves the
+// stream usable; chunked streams take any length.
+TEST_F(CApiTest, FullAttentionRefusesInputPastItsLimit) {
+  moeasr_stream_options o;
+  ASSERT_EQ(moeasr_stream_default_options(&o), MOEASR_OK);
+  o.chunk_size = -1;
+  StreamH full, chunked;
+  ASSERT_EQ(moeasr_stream_create(model.m, &o, &full.s), MOEASR_OK);
+  ASSERT_EQ(moeasr_stream_create(model.m, nullptr, &chunked.s), MOEASR_OK);
+  const int rate = 8000;
+  const std::vector<float> minute(60 * rate, 0.f);
+  for (int m = 0; m < 5; ++m) {
+    ASSERT_EQ(moeasr_stream_accept_waveform(full.s, minute.data(), minute.size(), rate), MOEASR_OK) << m;
+  }
+  EXPECT_EQ(moeasr_stream_accept_waveform(full.s, minute.data(), 1, rate), MOEASR_ERR_UNSUPPORTED);
+  const std::string msg = moeasr_last_error();
+  EXPECT_NE(msg.find("at most 300 s"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("chunks"), std::string::npos) << msg;
+  ASSERT_EQ(moeasr_stream_accept_waveform(chunked.s, minute.data(), 1, rate), MOEASR_OK);
+  // The refused piece left no trace: the stream still finishes its 300 s.
+  EXPECT_EQ(moeasr_stream_input_finished(full.s), MOEASR_OK);
+  int32_t ready = 0;
+  EXPECT_EQ(moeasr_stream_is_ready(full.s, &ready), MOEASR_OK);
+  EXPECT_EQ(ready, 1);
+
+  std::vector<float> long_audio(301 * rate, 0.f);
+  moeasr_audio utterances[2] = {{minute.data(), 100, rate}, {long_audio.data(), long_audio.size(), rate}};
+  moeasr_result* results[2] = {nullptr, nullptr};
+  EXPECT_EQ(moeasr_decode_batch(model.m, utterances, 2, nullptr, results), MOEASR_ERR_UNSUPPORTED);
+  EXPECT_NE(std::string(moeasr_last_error()).find("utterance 1"), std::string::npos) << moeasr_last_error();
+  EXPECT_EQ(results[0], nullptr);
 }
 
 TEST_F(CApiTest, StateMachine) {
@@ -386,6 +425,52 @@ TEST_F(CApiTest, LogCallbackReceivesMessages) {
   // C callers may pass any int for an enum (UBSan checks that it is read safely).
   EXPECT_EQ(moeasr_set_log_callback(cb, nullptr, static_cast<moeasr_log_level>(9)), MOEASR_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(moeasr_set_log_callback(cb, nullptr, static_cast<moeasr_log_level>(-1)), MOEASR_ERR_INVALID_ARGUMENT);
+}
+
+// A model whose train.yaml says it was not trained for chunks (dense_bn: a
+// non-causal convolution) decodes with full attention when the application
+// does not choose; choosing chunks works and warns once per model.
+TEST(CApiStreamingChecks, ModelNotTrainedForChunksDefaultsToFullAttention) {
+  Model dense;
+  ASSERT_EQ(moeasr_model_load(moeasr::test::data_path("models/dense_bn").c_str(), nullptr, &dense.m), MOEASR_OK);
+  moeasr_model_info info;
+  info.struct_size = sizeof(info);
+  ASSERT_EQ(moeasr_model_get_info(dense.m, &info), MOEASR_OK);
+  EXPECT_EQ(info.trained_for_chunks, 0);
+  EXPECT_EQ(info.default_chunk_size, -1);
+
+  std::vector<std::string> messages;
+  auto cb = [](moeasr_log_level level, const char* message, void* user) {
+    if (level == MOEASR_LOG_WARNING) static_cast<std::vector<std::string>*>(user)->push_back(message);
+  };
+  ASSERT_EQ(moeasr_set_log_callback(cb, &messages, MOEASR_LOG_WARNING), MOEASR_OK);
+  auto final_json = [&](const moeasr_stream_options* o) {
+    StreamH s;
+    EXPECT_EQ(moeasr_stream_create(dense.m, o, &s.s), MOEASR_OK) << moeasr_last_error();
+    const std::vector<float> audio = wav("hello.wav");
+    EXPECT_EQ(moeasr_stream_accept_waveform(s.s, audio.data(), audio.size(), 16000), MOEASR_OK);
+    EXPECT_EQ(moeasr_stream_input_finished(s.s), MOEASR_OK);
+    EXPECT_EQ(moeasr_stream_decode(s.s), MOEASR_OK);
+    char* json = nullptr;
+    EXPECT_EQ(moeasr_stream_get_final_result_json(s.s, &json), MOEASR_OK);
+    std::string out = json ? json : "";
+    moeasr_string_free(json);
+    return out;
+  };
+  moeasr_stream_options full, chunked;
+  moeasr_stream_default_options(&full);
+  moeasr_stream_default_options(&chunked);
+  full.chunk_size = -1;
+  const std::string by_default = final_json(nullptr);
+  EXPECT_EQ(by_default, final_json(&full));
+  EXPECT_TRUE(messages.empty());
+  const std::string in_chunks = final_json(&chunked);
+  final_json(&chunked);
+  ASSERT_EQ(moeasr_set_log_callback(nullptr, nullptr, MOEASR_LOG_INFO), MOEASR_OK);
+  EXPECT_NE(in_chunks, by_default);
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_NE(messages[0].find("not trained for chunked decoding"), std::string::npos) << messages[0];
+  EXPECT_NE(messages[0].find("not causal"), std::string::npos) << messages[0];
 }
 
 // Failure handling through the C API: every case returns a status and a
