@@ -74,7 +74,7 @@ for a, b in zip(native, target):
     assert [h["tokens"] for h in a["nbest"]] == [h["tokens"] for h in b["nbest"]], \
         f"{a['key']}: the n-best differs on {arch}:\n  host:   {a['text']}\n  {arch}: {b['text']}"
     for ha, hb in zip(a["nbest"], b["nbest"]):
-        for field in ("ctc_score", "att_score", "score"):
+        for field in ("ctc_score", "attention_score", "score"):
             if field in ha:
                 worst = max(worst, abs(ha[field] - hb[field]))
     print(f"{a['key']:10s} {b['text']}")

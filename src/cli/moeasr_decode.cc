@@ -1,170 +1,66 @@
 // moeasr-decode: decode WAV files with a WeNet-format U2++ (MoE) model directory.
-// One JSON line per utterance on stdout; errors as one line on stderr.
-#include <sys/stat.h>
+// One JSON line per input on stdout (cli/decode_args.cc has the format);
+// errors on stderr. Audio is read and decoded piece by piece, and long inputs
+// are cut at endpoints (continuous decoding), so memory does not grow with
+// the length of a file.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
+#include <filesystem>
 #include <iostream>
-#include <sstream>
+#include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "cli/decode_args.h"
 #include "cli/npy.h"
 #include "core/error.h"
+#include "core/logging.h"
 #include "frontend/wav_reader.h"
 #include "runtime/asr_model.h"
+#include "runtime/result_json.h"
 #include "runtime/stream.h"
 
 namespace {
 
 using moeasr::Error;
+using moeasr::cli::DecodeArgs;
+using Clock = std::chrono::steady_clock;
 
-const char* kUsage = R"(usage: moeasr-decode --model DIR (--wav FILE ... | --wav-scp FILE) [options]
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-Decodes 16-bit PCM or float WAV files (any sample rate, mono; --channel picks one
-channel of a multi-channel file) and prints one JSON line per utterance:
-  {"key", "text", "tokens", "timestamps_ms", "nbest": [{"text", "tokens",
-   "ctc_score", "att_score", "score"}], "audio_seconds", "decode_seconds"}
-(att_score/score are absent in ctc mode).
+// Files done, audio seconds done and the real-time factor so far, on one
+// line of stderr redrawn at most twice a second; only when stderr is a terminal.
+class Progress {
+ public:
+  Progress(size_t inputs) : enabled_(isatty(2) != 0), inputs_(inputs) {}
+  void show(size_t index, const std::string& key, double input_audio_s, double input_decode_s) {
+    if (!enabled_ || seconds_since(last_) < 0.5) return;
+    last_ = Clock::now();
+    const double audio = audio_s_ + input_audio_s, decode = decode_s_ + input_decode_s;
+    std::fprintf(stderr, "\r[%zu/%zu] %s: %.1f s of audio done, RTF %.3f\033[K", index + 1, inputs_, key.c_str(),
+                 audio, audio > 0 ? decode / audio : 0.0);
+    std::fflush(stderr);
+  }
+  void input_done(double audio_s, double decode_s) {
+    audio_s_ += audio_s;
+    decode_s_ += decode_s;
+  }
+  void clear() {
+    if (enabled_) std::fprintf(stderr, "\r\033[K");
+  }
 
-options:
-  --model DIR            model directory (train.yaml, model.safetensors, units.txt)
-  --adapters DIR         an adapter set (adapters.yaml, adapters.safetensors) used instead of
-                         the model's own adapters
-  --wav FILE             a WAV file; repeatable (key = file name without extension)
-  --wav-scp FILE         lines "key path"
-  --chunk-size N         encoder frames per chunk, 40 ms each; -1 = full attention (default 16)
-  --left-chunks N        attention history in chunks; -1 = all (default -1)
-  --mode ctc|rescore     CTC prefix beam search only, or with attention rescoring (default rescore)
-  --nbest N              beam width / hypotheses rescored (default 10)
-  --ctc-weight W         weight of the CTC score in rescoring (default 0.5)
-  --reverse-weight W     weight of the right-to-left decoder (default 0.0)
-  --threads N            intra-op threads (default 1)
-  --device D             cpu (default), or cuda / cuda:N in a build with the CUDA backend
-  --compute-type T       Linear weights as default (stored) | float32 | bfloat16 | int8
-  --experts-only         convert only the MoE experts to --compute-type
-  --channel N            channel to decode from multi-channel files
-  --dump-dir DIR         write <key>.fbank.npy, <key>.encoder_out.npy, <key>.ctc_logprobs.npy
-  -h, --help             this text
-)";
-
-struct Args {
-  std::string model, adapters, wav_scp, dump_dir;
-  std::vector<std::pair<std::string, std::string>> wavs;  // key, path
-  moeasr::DecodeOptions decode;
-  int threads = 1;
-  int channel = -1;
-  std::string compute_type = "default";
-  std::string device = "cpu";
-  bool experts_only = false;
+ private:
+  bool enabled_;
+  size_t inputs_;
+  double audio_s_ = 0, decode_s_ = 0;
+  Clock::time_point last_ = Clock::now() - std::chrono::seconds(1);
 };
-
-[[noreturn]] void usage_error(const std::string& message) {
-  std::cerr << "moeasr-decode: " << message << "\n(run with --help for usage)\n";
-  std::exit(2);
-}
-
-int parse_int(const std::string& flag, const std::string& v) {
-  try {
-    size_t used = 0;
-    long x = std::stol(v, &used);
-    if (used != v.size() || x < -2147483647L || x > 2147483647L) throw std::invalid_argument(v);
-    return static_cast<int>(x);
-  } catch (const std::exception&) {
-    usage_error(flag + " expects an integer, got '" + v + "'");
-  }
-}
-
-float parse_float(const std::string& flag, const std::string& v) {
-  try {
-    size_t used = 0;
-    float x = std::stof(v, &used);
-    if (used != v.size()) throw std::invalid_argument(v);
-    return x;
-  } catch (const std::exception&) {
-    usage_error(flag + " expects a number, got '" + v + "'");
-  }
-}
-
-std::string key_of(const std::string& path) {
-  size_t slash = path.find_last_of('/');
-  std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
-  size_t dot = name.find_last_of('.');
-  return dot == std::string::npos || dot == 0 ? name : name.substr(0, dot);
-}
-
-Args parse_args(int argc, char** argv) {
-  Args a;
-  bool rescore = true;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (flag == "-h" || flag == "--help") {
-      std::cout << kUsage;
-      std::exit(0);
-    }
-    if (flag == "--experts-only") {
-      a.experts_only = true;
-      continue;
-    }
-    if (i + 1 >= argc) usage_error("missing value for " + flag);
-    const std::string v = argv[++i];
-    if (flag == "--model") a.model = v;
-    else if (flag == "--adapters") a.adapters = v;
-    else if (flag == "--wav") a.wavs.emplace_back(key_of(v), v);
-    else if (flag == "--wav-scp") a.wav_scp = v;
-    else if (flag == "--chunk-size") a.decode.chunk_size = parse_int(flag, v);
-    else if (flag == "--left-chunks") a.decode.num_left_chunks = parse_int(flag, v);
-    else if (flag == "--nbest") a.decode.nbest = parse_int(flag, v);
-    else if (flag == "--ctc-weight") a.decode.ctc_weight = parse_float(flag, v);
-    else if (flag == "--reverse-weight") a.decode.reverse_weight = parse_float(flag, v);
-    else if (flag == "--threads") a.threads = parse_int(flag, v);
-    else if (flag == "--channel") a.channel = parse_int(flag, v);
-    else if (flag == "--dump-dir") a.dump_dir = v;
-    else if (flag == "--compute-type") a.compute_type = v;
-    else if (flag == "--device") a.device = v;
-    else if (flag == "--mode") {
-      if (v != "ctc" && v != "rescore") usage_error("--mode must be ctc or rescore, got '" + v + "'");
-      rescore = v == "rescore";
-    } else {
-      usage_error("unknown option " + flag);
-    }
-  }
-  if (a.decode.chunk_size == 0) usage_error("--chunk-size must be positive or -1 (full attention)");
-  a.decode.rescoring = rescore;
-  if (a.model.empty()) usage_error("--model is required");
-  if (!a.wav_scp.empty()) {
-    std::ifstream scp(a.wav_scp);
-    if (!scp) usage_error("cannot open --wav-scp " + a.wav_scp);
-    std::string line;
-    int line_no = 0;
-    while (std::getline(scp, line)) {
-      ++line_no;
-      std::istringstream fields(line);
-      std::string key, path;
-      if (!(fields >> key)) continue;  // blank line
-      std::getline(fields >> std::ws, path);
-      while (!path.empty() && (path.back() == '\r' || path.back() == ' ')) path.pop_back();
-      if (path.empty()) usage_error(a.wav_scp + ":" + std::to_string(line_no) + ": expected 'key path'");
-      a.wavs.emplace_back(key, path);
-    }
-  }
-  if (a.wavs.empty()) usage_error("no input: give --wav or --wav-scp");
-  return a;
-}
-
-nlohmann::json hypothesis_json(const moeasr::Hypothesis& h, bool rescored) {
-  nlohmann::json j = {{"text", h.text}, {"tokens", h.tokens}, {"ctc_score", h.ctc_score}};
-  if (rescored) {
-    j["att_score"] = h.attention_score;
-    j["score"] = h.score;
-  }
-  return j;
-}
 
 void dump(const std::string& dir, const std::string& key, const moeasr::Stream& stream) {
   const int64_t bins = stream.model().config().fbank.num_mel_bins;
@@ -180,10 +76,99 @@ void dump(const std::string& dir, const std::string& key, const moeasr::Stream& 
   write("ctc_logprobs", stream.ctc_log_probs(), vocab);
 }
 
+// One input, fed to the stream in half-second pieces as it is read. With
+// continuous decoding an endpoint closes a segment (final result, reset) and
+// the next piece starts the next one; segments with no text are left out.
+// Returns the input's JSON line.
+std::string decode_input(moeasr::Stream& stream, const DecodeArgs& args, size_t index, const std::string& key,
+                            const std::string& path, Progress& progress) {
+  auto reader = moeasr::WavReader::open(path, args.channel);
+  const int rate = reader->sample_rate();
+  const double declared_s = static_cast<double>(reader->declared_frames()) / rate;
+  const bool chunked = stream.options().chunk_size > 0;
+  const bool continuous =
+      args.continuous == moeasr::cli::Continuous::kOn ||
+      (args.continuous == moeasr::cli::Continuous::kAuto && chunked && args.dump_dir.empty() &&
+       (reader->declared_frames() < 0 || declared_s > moeasr::cli::kContinuousAfterSeconds));
+  const auto start = Clock::now();
+  stream.reset();
+
+  nlohmann::json line = {{"key", key}};
+  // Serialized as they close: a JSON tree of hours of segments would take
+  // several times the memory of their text.
+  std::string segments;
+  std::vector<int> tokens;
+  std::vector<int64_t> times;
+  std::string text;
+  int64_t segment_start = 0, segment_samples = 0, total = 0;
+  auto to_ms = [rate](int64_t samples) { return samples * 1000 / rate; };
+  auto close_segment = [&] {
+    stream.input_finished();
+    stream.decode();
+    const moeasr::RecognitionResult r = stream.final_result();
+    nlohmann::json result = moeasr::to_json(r, to_ms(segment_start));
+    result.erase("is_final");
+    if (!continuous) {
+      line.update(result);
+    } else if (!r.tokens.empty()) {
+      result["start_ms"] = to_ms(segment_start);
+      result["end_ms"] = to_ms(segment_start + segment_samples);
+      if (!text.empty() && !r.text.empty()) text += " ";
+      text += r.text;
+      tokens.insert(tokens.end(), r.tokens.begin(), r.tokens.end());
+      for (const auto& t : result["timestamps_ms"]) times.push_back(t.get<int64_t>());
+      segments += (segments.empty() ? "" : ",") + result.dump();
+    }
+    segment_start += segment_samples;
+    segment_samples = 0;
+  };
+
+  std::vector<float> piece;
+  const size_t piece_samples = std::max(rate / 2, 1024);
+  for (;;) {
+    piece.clear();
+    const size_t n = reader->read(piece, piece_samples);
+    if (n == 0) break;
+    stream.accept_waveform(piece.data(), n, rate);
+    segment_samples += static_cast<int64_t>(n);
+    total += static_cast<int64_t>(n);
+    stream.decode();
+    if (continuous && stream.is_endpoint()) {
+      close_segment();
+      stream.reset();
+    }
+    progress.show(index, key, static_cast<double>(total) / rate, seconds_since(start));
+  }
+  if (!continuous || segment_samples > 0) close_segment();
+  if (reader->truncated()) {
+    progress.clear();
+    std::cerr << "moeasr-decode: warning: " << key << ": " << path << " is truncated (its header promises "
+              << declared_s << " s); decoded the " << static_cast<double>(total) / rate << " s that are there\n";
+  }
+  if (continuous) {
+    line["text"] = text;
+    line["tokens"] = tokens;
+    line["timestamps_ms"] = times;
+  }
+  const double audio_s = static_cast<double>(total) / rate, decode_s = seconds_since(start);
+  line["audio_seconds"] = audio_s;
+  line["decode_seconds"] = decode_s;
+  progress.input_done(audio_s, decode_s);
+  if (!args.dump_dir.empty()) dump(args.dump_dir, key, stream);
+  std::string out = line.dump();
+  if (continuous) out.insert(out.size() - 1, ",\"segments\":[" + segments + "]");
+  return out;
+}
+
+void print_warning(moeasr_log_level, const char* message, void*) {
+  std::cerr << "moeasr-decode: warning: " << message << "\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  Args args = parse_args(argc, argv);
+  DecodeArgs args = moeasr::cli::parse_decode_args(argc, argv);
+  moeasr::set_log_callback(print_warning, nullptr, MOEASR_LOG_WARNING);
   std::shared_ptr<const moeasr::AsrModel> model;
   std::shared_ptr<const moeasr::AdapterSet> adapters;
   try {
@@ -199,10 +184,23 @@ int main(int argc, char** argv) {
       std::cerr << "moeasr-decode: warning: the model has no attention decoder; decoding in ctc mode\n";
       args.decode.rescoring = false;
     }
+    if (!args.chunk_size_given) {
+      args.decode.chunk_size = model->config().encoder.default_chunk_size();
+      if (args.decode.chunk_size <= 0) {
+        std::cerr << "moeasr-decode: the model was not trained for chunked decoding (train.yaml); decoding with "
+                     "full attention (--chunk-size N to choose)\n";
+      }
+    }
+    if (args.continuous == moeasr::cli::Continuous::kOn && args.decode.chunk_size <= 0) {
+      std::cerr << "moeasr-decode: --continuous on needs chunked decoding (--chunk-size > 0): endpoints come from "
+                   "the streaming CTC output\n";
+      return 2;
+    }
     if (!args.dump_dir.empty()) {
-      struct stat st;
-      if (stat(args.dump_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-        throw Error(MOEASR_ERR_IO, "--dump-dir " + args.dump_dir + " is not a directory");
+      std::error_code ec;
+      std::filesystem::create_directories(args.dump_dir, ec);
+      if (ec || !std::filesystem::is_directory(args.dump_dir)) {
+        throw Error(MOEASR_ERR_IO, "--dump-dir " + args.dump_dir + " cannot be created: " + ec.message());
       }
     }
   } catch (const Error& e) {
@@ -213,38 +211,32 @@ int main(int argc, char** argv) {
   moeasr::Stream stream(model, args.decode);
   stream.set_adapters(adapters);
   stream.set_keep_debug_outputs(!args.dump_dir.empty());
-  const bool progress = isatty(2) && args.wavs.size() > 1;
+  Progress progress(args.inputs.size());
   std::vector<std::string> failed;
-  for (size_t i = 0; i < args.wavs.size(); ++i) {
-    const auto& [key, path] = args.wavs[i];
-    if (progress) std::cerr << "\r[" << i + 1 << "/" << args.wavs.size() << "] " << key << "\033[K" << std::flush;
+  for (size_t i = 0; i < args.inputs.size(); ++i) {
+    const auto& [key, path] = args.inputs[i];
+    std::string line;
     try {
-      moeasr::Waveform wav = moeasr::read_wav(path, args.channel);
-      const auto start = std::chrono::steady_clock::now();
-      stream.reset();
-      stream.accept_waveform(wav.samples.data(), wav.samples.size(), wav.sample_rate);
-      stream.input_finished();
-      stream.decode();
-      const moeasr::RecognitionResult r = stream.final_result();
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      nlohmann::json line = {{"key", key}, {"text", r.text}, {"tokens", r.tokens}, {"timestamps_ms", r.timestamps_ms}};
-      nlohmann::json nbest = nlohmann::json::array();
-      for (const moeasr::Hypothesis& h : r.nbest) nbest.push_back(hypothesis_json(h, args.decode.rescoring));
-      line["nbest"] = nbest;
-      line["audio_seconds"] = static_cast<double>(wav.samples.size()) / wav.sample_rate;
-      line["decode_seconds"] = seconds;
-      if (!args.dump_dir.empty()) dump(args.dump_dir, key, stream);
-      if (progress) std::cerr << "\r\033[K";
-      std::cout << line.dump() << "\n" << std::flush;
-    } catch (const std::exception& e) {  // moeasr::Error, or bad_alloc on absurd input
-      if (progress) std::cerr << "\r\033[K";
-      std::cerr << "moeasr-decode: " << key << ": " << e.what() << "\n";
+      line = decode_input(stream, args, i, key, path, progress);
+    } catch (const std::exception& e) {
+      moeasr_status status = MOEASR_ERR_INTERNAL;
+      std::string message = e.what();
+      if (const auto* me = dynamic_cast<const Error*>(&e)) {
+        status = me->status();
+      } else if (dynamic_cast<const std::bad_alloc*>(&e)) {
+        status = MOEASR_ERR_OUT_OF_MEMORY;
+        message = "out of memory";
+      }
+      progress.clear();
+      std::cerr << "moeasr-decode: " << key << ": " << message << "\n";
+      line = nlohmann::json{{"key", key}, {"error", message}, {"status", moeasr_status_string(status)}}.dump();
       failed.push_back(key);
     }
+    progress.clear();
+    std::cout << line << "\n" << std::flush;
   }
-  if (progress) std::cerr << "\r\033[K";
   if (!failed.empty()) {
-    std::cerr << "moeasr-decode: " << failed.size() << " of " << args.wavs.size() << " failed:";
+    std::cerr << "moeasr-decode: " << failed.size() << " of " << args.inputs.size() << " failed:";
     for (const std::string& k : failed) std::cerr << " " << k;
     std::cerr << "\n";
     return 1;

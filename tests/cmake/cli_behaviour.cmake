@@ -1,5 +1,5 @@
 # moeasr-decode: a wav.scp with a broken entry still decodes the rest, reports
-# the failed key and exits non-zero; --dump-dir writes the three .npy files;
+# the failed key (an error record on stdout, a line on stderr) and exits non-zero; --dump-dir writes the three .npy files;
 # bad flags are usage errors.   -DCLI=... -DDATA=... -DWORK=...
 # RUNNER: the cross build's emulator, "|"-separated (empty in a native build).
 string(REPLACE "|" ";" RUNNER "${RUNNER}")
@@ -14,15 +14,22 @@ if(rc EQUAL 0)
 endif()
 string(REGEX MATCHALL "[^\n]+" lines "${out}")
 list(LENGTH lines n)
-if(NOT n EQUAL 2)
-  message(FATAL_ERROR "expected 2 JSON lines, got ${n}:\n${out}")
+if(NOT n EQUAL 3)
+  message(FATAL_ERROR "expected 3 JSON lines, got ${n}:\n${out}")
 endif()
 foreach(line IN LISTS lines)
   string(JSON key GET "${line}" key)
+  if(key STREQUAL "missing")
+    string(JSON status GET "${line}" status)
+    if(NOT status STREQUAL "MOEASR_ERR_IO")
+      message(FATAL_ERROR "the missing file's record: ${line}")
+    endif()
+    continue()
+  endif()
   string(JSON nbest_len LENGTH "${line}" nbest)
-  string(JSON first ERROR_VARIABLE no_att GET "${line}" nbest 0 att_score)
+  string(JSON first ERROR_VARIABLE no_att GET "${line}" nbest 0 attention_score)
   if(no_att STREQUAL "NOTFOUND")
-    message(FATAL_ERROR "ctc mode must not report att_score: ${line}")
+    message(FATAL_ERROR "ctc mode must not report attention_score: ${line}")
   endif()
   foreach(name fbank encoder_out ctc_logprobs)
     if(NOT EXISTS ${WORK}/dump/${key}.${name}.npy)
