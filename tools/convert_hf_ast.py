@@ -6,9 +6,14 @@ classifier directory (classifier.yaml, model.safetensors, labels.txt).
 
 HF_DIR holds config.json and model.safetensors or pytorch_model.bin (read without
 torch), and optionally preprocessor_config.json (the feature extractor's mean, std,
-max_length). The state_dict names are moeasr's names already, so tensors are copied
-unchanged (as float32); the work is translating the config and checking that the
-weights fit it. Needs only numpy and pyyaml. Errors are one line on stderr, exit 1.
+max_length, do_normalize; do_normalize false is written as mean 0, std 0.5, which
+makes the runtime's (x - mean) / (2 std) the identity). The state_dict names of
+transformers 4 are moeasr's names already, so tensors are copied unchanged (as
+float32); the work is translating the config and checking that the weights fit it:
+every tensor the config implies, by name and shape. Other names (transformers 5's
+`layers.N.attention.q_proj`, `mlp.fc1`, ...) are refused with a message rather than
+converted into a directory the runtime cannot load. Needs only numpy and pyyaml.
+Errors are one line on stderr, exit 1.
 
 Scores: the checkpoint's problem_type decides (single_label_classification ->
 softmax, multi_label_classification -> sigmoid); without one, sigmoid (AudioSet
@@ -17,6 +22,7 @@ models are multi-label) unless --score says otherwise.
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -85,6 +91,11 @@ def classifier_config(config, frontend, labels, score):
         score = {"single_label_classification": "softmax"}.get(config.get("problem_type"), "sigmoid")
     fe = dict(DEFAULT_FRONTEND)
     fe.update({k: frontend[k] for k in DEFAULT_FRONTEND if k in frontend})
+    if frontend.get("do_normalize", True) is False:
+        # ASTFeatureExtractor then hands over the padded fbank as it is.
+        fe["mean"], fe["std"] = 0.0, 0.5
+    elif not isinstance(frontend.get("do_normalize", True), bool):
+        raise ConvertError(f"preprocessor_config.json do_normalize {frontend['do_normalize']!r} is not a boolean")
     # The model's position embeddings are sized by config.max_length; it wins.
     max_length = int(config.get("max_length", fe["max_length"]))
     return {
@@ -126,6 +137,60 @@ def check_weights(tensors, c):
     unknown = [k for k in tensors if not k.startswith(known)]
     if unknown:
         raise ConvertError(f"unexpected tensors: {', '.join(sorted(unknown)[:5])}")
+    expected = expected_shapes(c)
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    if missing or extra:
+        v5 = [k for k in extra if TRANSFORMERS5_NAME.search(k)]
+        if v5:
+            raise ConvertError(
+                f"{len(v5)} tensors have transformers 5 names (e.g. {v5[0]}), which this converter does not "
+                "map; it reads transformers 4's ASTForAudioClassification names "
+                "(audio_spectrogram_transformer.encoder.layer.N.attention.attention.query, "
+                "intermediate.dense, output.dense): save the model with transformers 4 (save_pretrained)")
+        raise ConvertError("the tensors do not fit the config: "
+                           + "; ".join(f"{what} {', '.join(names[:3])}" + (" ..." if len(names) > 3 else "")
+                                       for what, names in (("missing", missing), ("unexpected", extra)) if names))
+    for k, shape in expected.items():
+        if tuple(tensors[k].shape) != shape:
+            raise ConvertError(f"{k} has shape {list(tensors[k].shape)}, the config implies {list(shape)}")
+
+
+# Key fragments of transformers 5's renamed AST (layers.N, q_proj/k_proj/v_proj/o_proj, mlp.fc1/fc2).
+TRANSFORMERS5_NAME = re.compile(r"\.layers\.\d+\.|\.[qkvo]_proj\.|\.out_proj\.|\.mlp\.fc[12]\.")
+
+
+def expected_shapes(c):
+    """name -> shape of every tensor of a plain ASTForAudioClassification (the
+    runtime's expected_ast_tensors without adapters)."""
+    enc, fe = c["encoder"], c["frontend"]
+    h, m, p, body = enc["hidden_size"], enc["intermediate_size"], enc["patch_size"], "audio_spectrogram_transformer."
+    f_dim = (fe["num_mel_bins"] - p) // enc["frequency_stride"] + 1
+    t_dim = (fe["max_length"] - p) // enc["time_stride"] + 1
+    out = {body + "embeddings.cls_token": (1, 1, h), body + "embeddings.distillation_token": (1, 1, h),
+           body + "embeddings.position_embeddings": (1, f_dim * t_dim + 2, h),
+           body + "embeddings.patch_embeddings.projection.weight": (h, 1, p, p),
+           body + "embeddings.patch_embeddings.projection.bias": (h,)}
+
+    def linear(name, i, o):
+        out[name + ".weight"], out[name + ".bias"] = (o, i), (o,)
+
+    def norm(name):
+        out[name + ".weight"], out[name + ".bias"] = (h,), (h,)
+
+    for i in range(enc["num_hidden_layers"]):
+        l = f"{body}encoder.layer.{i}."
+        for name in ("attention.attention.query", "attention.attention.key", "attention.attention.value",
+                     "attention.output.dense"):
+            linear(l + name, h, h)
+        linear(l + "intermediate.dense", h, m)
+        linear(l + "output.dense", m, h)
+        norm(l + "layernorm_before")
+        norm(l + "layernorm_after")
+    norm(body + "layernorm")
+    norm("classifier.layernorm")
+    linear("classifier.dense", h, c["head"]["num_labels"])
+    return out
 
 
 def convert(hf, out, score=None, force=False):
@@ -142,8 +207,10 @@ def convert(hf, out, score=None, force=False):
     if out.exists() and any(out.iterdir()) and not force:
         raise ConvertError(f"{out} exists and is not empty (--force to overwrite)")
     out.mkdir(parents=True, exist_ok=True)
+    note = ("# preprocessor_config.json do_normalize false: mean 0, std 0.5 leave the fbank as it is\n"
+            if frontend.get("do_normalize", True) is False else "")
     (out / "classifier.yaml").write_text(
-        f"# Converted from {hf.name} by tools/convert_hf_ast.py\n" + yaml.safe_dump(c, sort_keys=False),
+        f"# Converted from {hf.name} by tools/convert_hf_ast.py\n" + note + yaml.safe_dump(c, sort_keys=False),
         encoding="utf-8")
     (out / "labels.txt").write_text("".join(label + "\n" for label in labels), encoding="utf-8")
     safetensors_io.save(out / "model.safetensors",

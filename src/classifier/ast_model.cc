@@ -44,7 +44,7 @@ AstModel::AstModel(const AstConfig& config, std::shared_ptr<const SafeTensors> w
     layers_.push_back(std::move(w));
   }
   final_norm_ = r.layer_norm(body + "layernorm", eps);
-  head_norm_ = r.layer_norm("classifier.layernorm", eps);
+  if (config.head_layernorm) head_norm_ = r.layer_norm("classifier.layernorm", eps);
   head_ = r.linear("classifier.dense");
 }
 
@@ -81,7 +81,7 @@ std::vector<float> AstModel::forward(const float* values) const {
   std::memcpy(xd + 2 * h, embedded.data<float>(), sizeof(float) * patches * h);
   ops::add_scaled(be, x, position_, 1.f);
 
-  Tensor y, q, k, v, att, out, mid;
+  Tensor y, q, k, v, att, out, mid, self_attn_mix;
   FfnScratch scratch;
   // One Soft-MoA group: every token of the clip.
   const FfnBatch clip = FfnBatch::whole(n);
@@ -98,8 +98,8 @@ std::vector<float> AstModel::forward(const float* values) const {
     w.attention_out.forward(be, att, out);
     ops::add_scaled(be, x, out, 1.f);
     if (w.adapter_self_attn) {
-      w.adapter_self_attn->forward(be, y, out, clip, scratch);
-      ops::add_scaled(be, x, out, 1.f);
+      w.adapter_self_attn->forward(be, y, self_attn_mix, clip, scratch);
+      ops::add_scaled(be, x, self_attn_mix, 1.f);
     }
     // x += W_out GELU(W_in LN_after x) [+ adapter(LN_after x)]
     w.after.forward(be, x, y);
@@ -111,6 +111,9 @@ std::vector<float> AstModel::forward(const float* values) const {
       w.adapter_feed_forward->forward(be, y, out, clip, scratch);
       ops::add_scaled(be, x, out, 1.f);
     }
+    // PETL_AST's Pfeiffer-on-MHSA layer leaves the attention-side mixture in
+    // the variable its last line adds, so that mixture counts twice.
+    if (c.adapter_self_attn_twice) ops::add_scaled(be, x, self_attn_mix, 1.f);
   }
   final_norm_.forward(be, x, x);
 
@@ -118,15 +121,18 @@ std::vector<float> AstModel::forward(const float* values) const {
   float* pd = pooled.data<float>();
   if (c.pooling == AstPooling::kClsDist) {
     for (int64_t j = 0; j < h; ++j) pd[j] = 0.5f * (xd[j] + xd[h + j]);
+  } else if (c.pooling == AstPooling::kCls) {
+    for (int64_t j = 0; j < h; ++j) pd[j] = xd[j];
   } else {
-    // Sum in double: the mean of ~1200 patch tokens in float32 would drift.
+    // Sum in double: the mean of ~1200 tokens in float32 would drift.
+    const int64_t first = c.pooling == AstPooling::kMeanAll ? 0 : 2;
     std::vector<double> sum(static_cast<size_t>(h), 0.0);
-    for (int64_t t = 2; t < n; ++t) {
+    for (int64_t t = first; t < n; ++t) {
       for (int64_t j = 0; j < h; ++j) sum[j] += xd[t * h + j];
     }
-    for (int64_t j = 0; j < h; ++j) pd[j] = static_cast<float>(sum[j] / static_cast<double>(patches));
+    for (int64_t j = 0; j < h; ++j) pd[j] = static_cast<float>(sum[j] / static_cast<double>(n - first));
   }
-  head_norm_.forward(be, pooled, pooled);
+  if (c.head_layernorm) head_norm_.forward(be, pooled, pooled);
   Tensor logits;
   head_.forward(be, pooled, logits);
   return std::vector<float>(logits.data<float>(), logits.data<float>() + c.num_labels);

@@ -44,7 +44,7 @@ class AstModel {
   Linear patch_;                  // projection as [hidden, patch * patch], float32
   Tensor cls_, dist_, position_;  // [hidden], [hidden], [tokens, hidden]
   std::vector<Layer> layers_;
-  LayerNorm final_norm_, head_norm_;
+  LayerNorm final_norm_, head_norm_;  // head_norm_ unless config.head_layernorm is false
   Linear head_;
 };
 

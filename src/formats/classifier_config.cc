@@ -27,11 +27,22 @@ YamlSection section(const YAML::Node& root, const std::string& name, const std::
   return YamlSection(node, name, source);
 }
 
-// The adapters.yaml schema, by its own parser, so both stay one format.
-AdapterConfig parse_ast_adapters(const YAML::Node& node, const std::string& source) {
-  AdapterConfig a = parse_adapter_conf(node, source);
+// The adapters.yaml schema, by its own parser, so both stay one format; plus
+// the AST-only adapter_self_attn_twice (taken out before that parser, which
+// rejects keys it does not know).
+AdapterConfig parse_ast_adapters(const YAML::Node& node, const std::string& source, bool* self_attn_twice) {
+  YAML::Node conf = YAML::Clone(node);
+  *self_attn_twice = false;
+  if (conf["adapter_self_attn_twice"]) {
+    YamlSection s(conf, "adapter_conf", source);
+    *self_attn_twice = s.get<bool>("adapter_self_attn_twice", false);
+    conf.remove("adapter_self_attn_twice");
+  }
+  AdapterConfig a = parse_adapter_conf(conf, source);
   MOEASR_CHECK(!a.feed_forward_macaron, MOEASR_ERR_FORMAT, source,
                ": adapter_conf.adapter_placement: an AST layer has no macaron FFN (use self_attn, feed_forward)");
+  MOEASR_CHECK(!*self_attn_twice || a.self_attn, MOEASR_ERR_FORMAT, source,
+               ": adapter_conf.adapter_self_attn_twice needs self_attn in adapter_placement");
   return a;
 }
 
@@ -79,15 +90,19 @@ AstConfig parse_ast_config(const std::string& yaml_text, const std::string& sour
     MOEASR_CHECK(int64_t{c.num_tokens()} * c.hidden <= (int64_t{1} << 28), MOEASR_ERR_FORMAT, source, ": ",
                  c.num_tokens(), " tokens of width ", c.hidden, " is too large");
 
-    YamlSection head = section(root, "head", source, {"num_labels", "pooling", "score"});
+    YamlSection head = section(root, "head", source, {"num_labels", "pooling", "score", "layernorm"});
     c.num_labels = head.get_int_in("num_labels", 1, kMaxLabels);
-    c.pooling = head.get_choice("pooling", "cls_dist", {"cls_dist", "mean"}) == "mean" ? AstPooling::kMean
-                                                                                        : AstPooling::kClsDist;
+    const std::string pooling = head.get_choice("pooling", "cls_dist", {"cls_dist", "mean", "cls", "mean_all"});
+    c.pooling = pooling == "mean"       ? AstPooling::kMean
+                : pooling == "cls"      ? AstPooling::kCls
+                : pooling == "mean_all" ? AstPooling::kMeanAll
+                                        : AstPooling::kClsDist;
+    c.head_layernorm = head.get<bool>("layernorm", true);
     c.score = head.get_choice("score", "sigmoid", {"sigmoid", "softmax"}) == "softmax" ? AstScore::kSoftmax
                                                                                        : AstScore::kSigmoid;
     if (root["adapter_conf"] && !root["adapter_conf"].IsNull()) {
       MOEASR_CHECK(root["adapter_conf"].IsMap(), MOEASR_ERR_FORMAT, source, ": adapter_conf is not a mapping");
-      c.adapter = parse_ast_adapters(root["adapter_conf"], source);
+      c.adapter = parse_ast_adapters(root["adapter_conf"], source, &c.adapter_self_attn_twice);
       MOEASR_CHECK(int64_t{c.layers} * 2 * (4 * int64_t{c.adapter.num_experts} + 2) <= int64_t{kMaxExpectedTensors},
                    MOEASR_ERR_FORMAT, source, ": adapter_conf.adapter_n_expert ", c.adapter.num_experts, " with ",
                    c.layers, " layers implies too many tensors");
@@ -133,7 +148,7 @@ std::vector<ExpectedTensor> expected_ast_tensors(const AstConfig& c) {
     if (c.adapter.feed_forward) append_adapter_tensors(l + ".adapter_feed_forward", h, c.adapter, out);
   }
   layer_norm(body + "layernorm");
-  layer_norm("classifier.layernorm");
+  if (c.head_layernorm) layer_norm("classifier.layernorm");
   linear("classifier.dense", h, c.num_labels);
   return out;
 }

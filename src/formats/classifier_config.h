@@ -18,6 +18,8 @@ namespace moeasr {
 enum class AstPooling {
   kClsDist,  // (h[CLS] + h[DIST]) / 2, Hugging Face's ASTForAudioClassification
   kMean,     // mean of the patch tokens
+  kCls,      // h[CLS], PETL_AST's final_output CLS
+  kMeanAll,  // mean of all tokens (CLS, DIST and patches), PETL_AST's final_output ALL
 };
 enum class AstScore { kSigmoid, kSoftmax };
 
@@ -42,8 +44,15 @@ struct AstConfig {
   int num_labels = 0;
   AstPooling pooling = AstPooling::kClsDist;
   AstScore score = AstScore::kSigmoid;
+  // head.layernorm: HF's classifier LayerNorm before the dense layer; PETL_AST's
+  // head is the Linear alone (false: no classifier.layernorm tensors).
+  bool head_layernorm = true;
   // Mixtures of adapters (adapter_conf; placements self_attn / feed_forward).
   AdapterConfig adapter;
+  // adapter_conf.adapter_self_attn_twice: the self_attn mixture's output is
+  // added to the residual after attention AND again after the MLP, as
+  // PETL_AST's code does for Pfeiffer adapters at location MHSA.
+  bool adapter_self_attn_twice = false;
 
   int f_dim() const { return (num_mel_bins - patch_size) / frequency_stride + 1; }
   int t_dim() const { return (max_length - patch_size) / time_stride + 1; }

@@ -106,6 +106,9 @@ AdapterConfig parse_adapter(YamlSection& s, bool macaron, const std::string& sou
   const int experts = s.get<int>("adapter_n_expert", 4);
   const int slots = s.get<int>("adapter_slots_per_expert", 1);
   const bool normalize = s.get<bool>("adapter_normalize", false);
+  const bool mode_given = s.has("adapter_normalize_mode");
+  const std::string mode = s.get_choice("adapter_normalize_mode", "soft_moe", {"soft_moe", "petl_ast"});
+  const bool router_bias = s.get<bool>("adapter_router_bias", false);
   if (type.empty()) return a;
   a.type = type == "soft_moa" ? AdapterType::kSoftMoa : AdapterType::kDenseMoa;
   MOEASR_CHECK(dim >= 1, MOEASR_ERR_FORMAT, source, ": ", s.where("adapter_dim"), " must be >= 1, got ", dim);
@@ -117,6 +120,14 @@ AdapterConfig parse_adapter(YamlSection& s, bool macaron, const std::string& sou
   a.num_experts = experts;
   a.slots_per_expert = slots;
   a.normalize = normalize;
+  // Options of one kind only are errors on the other, so a file cannot claim
+  // a model the runtime would silently run differently.
+  MOEASR_CHECK(!mode_given || (a.type == AdapterType::kSoftMoa && normalize), MOEASR_ERR_FORMAT, source, ": ",
+               s.where("adapter_normalize_mode"), " needs adapter_type soft_moa and adapter_normalize: true");
+  a.normalize_mode = mode == "petl_ast" ? SlotNormalization::kPetlAst : SlotNormalization::kSoftMoe;
+  MOEASR_CHECK(!router_bias || a.type == AdapterType::kDenseMoa, MOEASR_ERR_FORMAT, source, ": ",
+               s.where("adapter_router_bias"), " needs adapter_type dense_moa (soft_moa has no router)");
+  a.router_bias = router_bias;
   MOEASR_CHECK(!places.empty(), MOEASR_ERR_FORMAT, source, ": ", s.where("adapter_placement"), " is empty");
   for (const std::string& p : places) {
     bool* flag = p == "self_attn"              ? &a.self_attn
@@ -307,7 +318,8 @@ AdapterConfig parse_adapter_conf(const YAML::Node& conf, const std::string& sour
   // A new, small format: unknown keys are errors rather than warnings.
   reject_unknown_keys(conf, "adapter_conf.", source,
                       {"adapter_type", "adapter_placement", "adapter_dim", "adapter_n_expert",
-                       "adapter_slots_per_expert", "adapter_normalize"});
+                       "adapter_slots_per_expert", "adapter_normalize", "adapter_normalize_mode",
+                       "adapter_router_bias"});
   YamlSection s(conf, "adapter_conf", source);
   MOEASR_CHECK(s.has("adapter_type"), MOEASR_ERR_FORMAT, source, ": adapter_conf.adapter_type is missing");
   return parse_adapter(s, true, source);

@@ -54,6 +54,13 @@ struct FfnConfig {
 // Mixtures of bottleneck adapters next to encoder sublayers (moeasr extension,
 // docs/model_format.md): adapter_type, adapter_placement, adapter_dim, ...
 enum class AdapterType { kNone, kSoftMoa, kDenseMoa };
+// adapter_normalize_mode (soft_moa with adapter_normalize): which normalized
+// Soft MoE. kSoftMoe: the Soft MoE paper and vmoe (x and each slot's Φ column
+// l2-normalized over d, the raw x dispatched). kPetlAst: PETL_AST's SoftMoA
+// code (Φ normalized over the expert axis, x / (|x| + 1e-6), the normalized x
+// dispatched). The same tensors, different models: a checkpoint runs the way
+// it was trained.
+enum class SlotNormalization { kSoftMoe, kPetlAst };
 
 struct AdapterConfig {
   AdapterType type = AdapterType::kNone;
@@ -61,6 +68,8 @@ struct AdapterConfig {
   int num_experts = 4;           // adapter_n_expert
   int slots_per_expert = 1;      // adapter_slots_per_expert (soft_moa)
   bool normalize = false;        // adapter_normalize (soft_moa)
+  SlotNormalization normalize_mode = SlotNormalization::kSoftMoe;  // adapter_normalize_mode
+  bool router_bias = false;      // adapter_router_bias (dense_moa: PETL_AST's router is nn.Linear with a bias)
   // adapter_placement: which sublayers get a mixture in parallel.
   bool self_attn = false, feed_forward = false, feed_forward_macaron = false;
 };

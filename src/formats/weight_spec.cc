@@ -52,6 +52,7 @@ class SpecBuilder {
       soft_moe(prefix, d, a.dim, a.num_experts, a.slots_per_expert, a.normalize, true);
     } else if (a.type == AdapterType::kDenseMoa) {
       add(prefix + ".gate.weight", {a.num_experts, d});
+      if (a.router_bias) add(prefix + ".gate.bias", {a.num_experts});
       experts(prefix, d, a.dim, a.num_experts, true);
     }
   }

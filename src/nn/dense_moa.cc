@@ -2,8 +2,10 @@
 
 namespace moeasr {
 
-DenseMoa::DenseMoa(const WeightReader& r, const std::string& prefix, int experts, Activation activation)
-    : gate_(r.linear(r.host(prefix + ".gate.weight"), Tensor())), experts_(r, prefix, experts, activation) {}
+DenseMoa::DenseMoa(const WeightReader& r, const std::string& prefix, int experts, Activation activation,
+                   bool router_bias)
+    : gate_(r.linear(r.host(prefix + ".gate.weight"), router_bias ? r.host(prefix + ".gate.bias") : Tensor())),
+      experts_(r, prefix, experts, activation) {}
 
 void DenseMoa::forward(Backend& be, const Tensor& x, Tensor& y, const FfnBatch&, FfnScratch& scratch,
                        int64_t*) const {

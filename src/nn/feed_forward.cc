@@ -27,8 +27,9 @@ std::unique_ptr<FeedForward> make_adapter(const WeightReader& r, const std::stri
     case AdapterType::kNone: return nullptr;
     case AdapterType::kSoftMoa:
       return std::make_unique<SoftMoe>(r, prefix, d, c.num_experts, c.slots_per_expert, c.normalize,
-                                       Activation::kGelu);
-    case AdapterType::kDenseMoa: return std::make_unique<DenseMoa>(r, prefix, c.num_experts, Activation::kGelu);
+                                       Activation::kGelu, c.normalize_mode);
+    case AdapterType::kDenseMoa:
+      return std::make_unique<DenseMoa>(r, prefix, c.num_experts, Activation::kGelu, c.router_bias);
   }
   return nullptr;
 }

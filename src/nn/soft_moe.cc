@@ -10,14 +10,30 @@ namespace moeasr {
 namespace {
 
 // Φ [d, E, S] -> [E * S, d]: one row per slot, what the logits GEMM reads as
-// a Linear weight; l2-normalized once here when the layer normalizes (the
+// a Linear weight; normalized once here when the layer normalizes (the
 // slots' normalization does not depend on the input).
-Tensor slot_rows(const Tensor& phi, int64_t d, int64_t slots, bool normalize) {
+Tensor slot_rows(const Tensor& phi, int64_t d, int64_t experts, int64_t slots, bool normalize,
+                 SlotNormalization mode) {
   Tensor rows({slots, d});
   for (int64_t c = 0; c < d; ++c) {
     for (int64_t j = 0; j < slots; ++j) rows.data<float>()[j * d + c] = phi.data<float>()[c * slots + j];
   }
-  if (normalize) {
+  if (normalize && mode == SlotNormalization::kPetlAst) {
+    // PETL_AST's l2_normalize(slot_params, axis=1): over the E experts of each
+    // (feature c, slot-in-expert s), v / (|v| + 1e-6). Slot j = e * S + s.
+    const int64_t per_expert = slots / experts;
+    for (int64_t c = 0; c < d; ++c) {
+      for (int64_t s = 0; s < per_expert; ++s) {
+        double sum = 0;
+        for (int64_t e = 0; e < experts; ++e) {
+          const double v = rows.data<float>()[(e * per_expert + s) * d + c];
+          sum += v * v;
+        }
+        const float inv = 1.f / (static_cast<float>(std::sqrt(sum)) + 1e-6f);
+        for (int64_t e = 0; e < experts; ++e) rows.data<float>()[(e * per_expert + s) * d + c] *= inv;
+      }
+    }
+  } else if (normalize) {
     for (int64_t j = 0; j < slots; ++j) {
       float* row = rows.data<float>() + j * d;
       double sum = 0;
@@ -32,10 +48,14 @@ Tensor slot_rows(const Tensor& phi, int64_t d, int64_t slots, bool normalize) {
 }  // namespace
 
 SoftMoe::SoftMoe(const WeightReader& r, const std::string& prefix, int64_t d, int experts, int slots_per_expert,
-                 bool normalize, Activation activation)
-    : d_(d), slots_per_expert_(slots_per_expert), normalize_(normalize), experts_(r, prefix, experts, activation) {
+                 bool normalize, Activation activation, SlotNormalization mode)
+    : d_(d),
+      slots_per_expert_(slots_per_expert),
+      normalize_(normalize),
+      dispatch_normalized_(normalize && mode == SlotNormalization::kPetlAst),
+      experts_(r, prefix, experts, activation) {
   const int64_t slots = int64_t{experts} * slots_per_expert;
-  phi_ = r.linear(slot_rows(r.host(prefix + ".phi"), d, slots, normalize), Tensor());
+  phi_ = r.linear(slot_rows(r.host(prefix + ".phi"), d, experts, slots, normalize, mode), Tensor());
   if (normalize) scale_ = r.host(prefix + ".phi_scale").data<float>()[0];
 }
 
@@ -84,17 +104,19 @@ void SoftMoe::forward(Backend& be, const Tensor& x, Tensor& y, const FfnBatch& b
   ops::softmax(be, combine);
   be.softmax_segments(dispatch.data<float>(), m, batch.segments, 1.f);
 
-  // Slot inputs Dᵀ x, one GEMM per example into [G, m, d], then moved
+  // Slot inputs Dᵀ x (Dᵀ l2norm(x), kept in s.hidden by logits(), for
+  // PETL_AST's normalization), one GEMM per example into [G, m, d], then moved
   // expert-major ([E, G, S, d]) so each expert's slots of every example are
   // one contiguous block.
   s.gathered.resize({G * m, d}, be.device());
   s.mixed.resize({E * G * S, d}, be.device());
   float* by_group = s.gathered.data<float>();
   float* by_expert = s.mixed.data<float>();
+  const float* dispatched = dispatch_normalized_ ? s.hidden.data<float>() : x.data<float>();
   std::vector<RowCopy> to_experts, to_groups;
   for (int64_t i = 0; i < G; ++i) {
     const int64_t begin = batch.segments[groups[i]], count = batch.segments[groups[i] + 1] - begin;
-    be.gemm(true, false, m, d, count, 1.f, dispatch.data<float>() + begin * m, m, x.data<float>() + begin * d, d, 0.f,
+    be.gemm(true, false, m, d, count, 1.f, dispatch.data<float>() + begin * m, m, dispatched + begin * d, d, 0.f,
             by_group + i * m * d, d);
     for (int64_t e = 0; e < E; ++e) {
       float* group_rows = by_group + (i * m + e * S) * d;

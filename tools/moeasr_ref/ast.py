@@ -12,14 +12,20 @@ names follow that state_dict so a converted checkpoint loads without renaming:
     tokens     [CLS, DIST, patches] + position_embeddings
     layers     pre-norm ViT: x += Attn(LN_before x); x += W_out GELU(W_in LN_after x)
     head       final LN; pooled = (h_CLS + h_DIST) / 2  ("cls_dist", HF)
-                              or mean of the patch tokens ("mean", moeasr option);
-               logits = dense(LN(pooled)); scores = sigmoid (multi-label) or softmax
+                              or mean of the patch tokens ("mean", moeasr option)
+                              or h_CLS ("cls") or mean of all tokens ("mean_all"):
+                              PETL_AST's final_output CLS / ALL;
+               logits = dense(LN(pooled)), or dense(pooled) with head.layernorm
+               false (PETL_AST's head); scores = sigmoid (multi-label) or softmax
 
 Mixtures of adapters (moeasr extension, Soft-MoA paper arXiv 2402.00828): adapter_conf
 as in adapters.yaml; a mixture in parallel to the attention ("self_attn": reads the
 layernorm_before output) and/or to the MLP ("feed_forward": reads the layernorm_after
 output), its output added to the residual unscaled. Soft-MoA's dispatch group is the
-whole token sequence of one clip (CLS, DIST and every patch).
+whole token sequence of one clip (CLS, DIST and every patch). adapter_self_attn_twice
+adds the self_attn mixture's output once more at the end of the layer: what PETL_AST's
+code does for Pfeiffer adapters at location MHSA (its last line adds a variable that
+still holds the attention-side mixture).
 """
 
 import math
@@ -111,6 +117,8 @@ class ViTLayer(nn.Module):
         self.layernorm_before = nn.LayerNorm(h, eps=eps)
         self.layernorm_after = nn.LayerNorm(h, eps=eps)
         places = adapter_conf.get("adapter_placement", []) if adapter_conf else []
+        self.self_attn_twice = bool(adapter_conf and adapter_conf.get("adapter_self_attn_twice", False))
+        adapter_conf = {k: v for k, v in (adapter_conf or {}).items() if k != "adapter_self_attn_twice"}
         for place in places:
             if place not in AST_PLACES:
                 raise ValueError(f"adapter_placement {place!r}: an AST layer has {AST_PLACES}")
@@ -122,10 +130,12 @@ class ViTLayer(nn.Module):
 
     def forward(self, x):
         y = self.layernorm_before(x)
-        x = x + self.attention(y, self.heads) + self._adapter("self_attn", y)
+        attn_mix = self._adapter("self_attn", y)
+        x = x + self.attention(y, self.heads) + attn_mix
         y = self.layernorm_after(x)
         ffn = self.output.dense(F.gelu(self.intermediate.dense(y)))
-        return x + ffn + self._adapter("feed_forward", y)
+        out = x + ffn + self._adapter("feed_forward", y)
+        return out + attn_mix if self.self_attn_twice else out
 
 
 class _PatchEmbeddings(nn.Module):
@@ -169,10 +179,15 @@ class _Body(nn.Module):
 
 
 class _Head(nn.Module):
-    def __init__(self, h, labels, eps):
+    def __init__(self, h, labels, eps, layernorm=True):
         super().__init__()
-        self.layernorm = nn.LayerNorm(h, eps=eps)
+        if layernorm:
+            self.layernorm = nn.LayerNorm(h, eps=eps)
         self.dense = nn.Linear(h, labels)
+
+    def forward(self, pooled):
+        norm = getattr(self, "layernorm", None)
+        return self.dense(pooled if norm is None else norm(pooled))
 
 
 def patch_grid(cfg, num_mel_bins, max_length):
@@ -191,7 +206,8 @@ class ASTClassifier(nn.Module):
         adapter_conf = config.get("adapter_conf")
         f_dim, t_dim = patch_grid(enc, fe["num_mel_bins"], fe["max_length"])
         self.audio_spectrogram_transformer = _Body(enc, adapter_conf, f_dim * t_dim)
-        self.classifier = _Head(enc["hidden_size"], head["num_labels"], enc["layer_norm_eps"])
+        self.classifier = _Head(enc["hidden_size"], head["num_labels"], enc["layer_norm_eps"],
+                                head.get("layernorm", True))
 
     def features(self, waveform, exact=True):
         """waveform in [-1, 1] at the model's rate -> (raw fbank, input values (max_length, mel))."""
@@ -206,11 +222,16 @@ class ASTClassifier(nn.Module):
         for layer in body.encoder.layer:
             x = layer(x)
         x = body.layernorm(x)
-        if self.config["head"]["pooling"] == "cls_dist":
+        pooling = self.config["head"]["pooling"]
+        if pooling == "cls_dist":
             pooled = (x[:, 0] + x[:, 1]) / 2
+        elif pooling == "cls":
+            pooled = x[:, 0]
+        elif pooling == "mean_all":
+            pooled = x.mean(dim=1)
         else:
             pooled = x[:, 2:].mean(dim=1)
-        return self.classifier.dense(self.classifier.layernorm(pooled))
+        return self.classifier(pooled)
 
     def scores(self, logits):
         if self.config["head"]["score"] == "sigmoid":

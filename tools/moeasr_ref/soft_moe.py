@@ -18,7 +18,14 @@ Soft-MoA ("Efficient Fine-tuning of Audio Spectrogram Transformers via Soft Mixt
 of Adapters", arXiv 2402.00828): the experts are bottleneck adapters
 (w_1: d -> r, GELU, w_2: r -> d) of a Soft MoE layer placed in parallel to a
 sublayer. The dense Mixture-of-Adapters baseline routes every token to every
-adapter with softmax weights from a bias-free gate.
+adapter with softmax weights from a gate (bias-free unless adapter_router_bias).
+
+PETL_AST (the Soft-MoA paper's own code, src/MoA.py) differs in two places, both
+options here: its dense MoA router is nn.Linear(d, n) with a bias
+(adapter_router_bias: true), and its SoftMoA normalization
+(adapter_normalize_mode: petl_ast) divides by (|v| + 1e-6), normalizes phi over
+the expert axis instead of d, and dispatches the normalized x. The paper's
+normalization (and vmoe's) is the default, adapter_normalize_mode: soft_moe.
 """
 
 import torch
@@ -28,6 +35,12 @@ from torch import nn
 from .ffn import PositionwiseFeedForward
 
 NORMALIZE_EPS = 1e-12  # torch.nn.functional.normalize's default
+PETL_EPS = 1e-6  # PETL_AST's l2_normalize: v / (|v| + eps)
+NORMALIZE_MODES = ("soft_moe", "petl_ast")
+
+
+def petl_l2_normalize(v, dim):
+    return v / (torch.sqrt(torch.square(v).sum(dim=dim, keepdim=True)) + PETL_EPS)
 
 
 class SoftMoE(nn.Module):
@@ -37,11 +50,15 @@ class SoftMoE(nn.Module):
     experts.{e}.w_1 / w_2 (WeNet's expert names).
     """
 
-    def __init__(self, d, hidden, activation, bias, n_expert, slots_per_expert, normalize):
+    def __init__(self, d, hidden, activation, bias, n_expert, slots_per_expert, normalize,
+                 normalize_mode="soft_moe"):
         super().__init__()
+        if normalize_mode not in NORMALIZE_MODES:
+            raise ValueError(f"normalize_mode {normalize_mode!r}")
         self.n_expert = n_expert
         self.slots = slots_per_expert
         self.normalize = normalize
+        self.petl = normalize and normalize_mode == "petl_ast"
         self.phi = nn.Parameter(torch.zeros(d, n_expert, slots_per_expert))
         if normalize:
             self.phi_scale = nn.Parameter(torch.ones(1))
@@ -50,6 +67,10 @@ class SoftMoE(nn.Module):
 
     def logits(self, x):
         """x (..., d) -> (..., n_expert * slots)."""
+        if self.petl:
+            x = petl_l2_normalize(x, -1)
+            phi = petl_l2_normalize(self.phi, 1).reshape(self.phi.size(0), -1)
+            return self.phi_scale * (x @ phi)
         phi = self.phi.reshape(self.phi.size(0), -1)
         if self.normalize:
             x = F.normalize(x, dim=-1, eps=NORMALIZE_EPS)
@@ -75,7 +96,8 @@ class SoftMoE(nn.Module):
         if squeeze:
             x = x.unsqueeze(0)
         dispatch, combine = self.weights(x, mask)
-        slots_in = torch.einsum("btm,btd->bmd", dispatch, x)
+        dispatched = petl_l2_normalize(x, -1) if self.petl else x
+        slots_in = torch.einsum("btm,btd->bmd", dispatch, dispatched)
         s = self.slots
         slots_out = torch.cat([expert(slots_in[:, e * s:(e + 1) * s])
                                for e, expert in enumerate(self.experts)], dim=1)
@@ -88,11 +110,12 @@ class SoftMoE(nn.Module):
 class DenseMoA(nn.Module):
     """Dense Mixture of Adapters: y = sum_e softmax(gate x)_e * adapter_e(x).
 
-    Parameters: gate.weight (n_expert, d), no bias; experts.{e}.w_1 / w_2."""
+    Parameters: gate.weight (n_expert, d), gate.bias (n_expert,) when router_bias;
+    experts.{e}.w_1 / w_2."""
 
-    def __init__(self, d, hidden, activation, bias, n_expert):
+    def __init__(self, d, hidden, activation, bias, n_expert, router_bias=False):
         super().__init__()
-        self.gate = nn.Linear(d, n_expert, bias=False)
+        self.gate = nn.Linear(d, n_expert, bias=router_bias)
         self.experts = nn.ModuleList(
             PositionwiseFeedForward(d, hidden, activation, bias) for _ in range(n_expert))
 
@@ -116,7 +139,9 @@ def make_adapter(opts, d):
         return None
     if kind == "soft_moa":
         return SoftMoE(d, opts["adapter_dim"], ADAPTER_ACTIVATION, True, opts["adapter_n_expert"],
-                       opts["adapter_slots_per_expert"], opts["adapter_normalize"])
+                       opts["adapter_slots_per_expert"], opts["adapter_normalize"],
+                       opts.get("adapter_normalize_mode", "soft_moe"))
     if kind == "dense_moa":
-        return DenseMoA(d, opts["adapter_dim"], ADAPTER_ACTIVATION, True, opts["adapter_n_expert"])
+        return DenseMoA(d, opts["adapter_dim"], ADAPTER_ACTIVATION, True, opts["adapter_n_expert"],
+                        opts.get("adapter_router_bias", False))
     raise ValueError(f"adapter_type {kind!r}")

@@ -154,6 +154,59 @@ class ConvertHfAstTest(unittest.TestCase):
             self.assertIn(fragment, r.stderr)
             self.assertNotIn("Traceback", r.stderr)
 
+    def test_do_normalize_false_leaves_the_fbank_as_it_is(self):
+        # ASTFeatureExtractor(do_normalize=False) hands over the padded fbank; the
+        # runtime computes (x - mean) / (2 std), so mean 0, std 0.5 (exactly 1).
+        tensors, _ = safetensors_io.load(PLAIN / "model.safetensors")
+        self.write_hf(hf_config(), tensors)
+        (self.hf / "preprocessor_config.json").write_text(json.dumps({"do_normalize": False, "mean": 1.5}))
+        r = convert(self.hf, self.tmp / "out")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        fe = yaml.safe_load((self.tmp / "out" / "classifier.yaml").read_text())["frontend"]
+        self.assertEqual((fe["mean"], fe["std"]), (0.0, 0.5))
+        x = np.float32([-20.5, -3.25, 0.0, 7.125])
+        np.testing.assert_array_equal((x - np.float32(fe["mean"])) * (np.float32(1) / (2 * np.float32(fe["std"]))), x)
+        (self.hf / "preprocessor_config.json").write_text(json.dumps({"do_normalize": True, "mean": 1.5}))
+        r = convert(self.hf, self.tmp / "out", "--force")
+        fe = yaml.safe_load((self.tmp / "out" / "classifier.yaml").read_text())["frontend"]
+        self.assertEqual((fe["mean"], fe["std"]), (1.5, 4.5689974))
+        (self.hf / "preprocessor_config.json").write_text(json.dumps({"do_normalize": "no"}))
+        r = convert(self.hf, self.tmp / "out", "--force")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("do_normalize 'no' is not a boolean", r.stderr)
+
+    def test_transformers5_names_are_refused_not_converted(self):
+        # transformers 5 renamed the AST's modules; such a state_dict used to convert
+        # "successfully" into a directory the runtime then refused to load.
+        tensors, _ = safetensors_io.load(PLAIN / "model.safetensors")
+        renames = [(".encoder.layer.", ".encoder.layers."), (".attention.attention.query.", ".attention.q_proj."),
+                   (".attention.attention.key.", ".attention.k_proj."),
+                   (".attention.attention.value.", ".attention.v_proj."),
+                   (".attention.output.dense.", ".attention.o_proj."), (".intermediate.dense.", ".mlp.fc1."),
+                   (".output.dense.", ".mlp.fc2.")]
+        v5 = {}
+        for k, v in tensors.items():
+            for a, b in renames:
+                k = k.replace(a, b)
+            v5[k] = v
+        self.assertIn("audio_spectrogram_transformer.encoder.layers.0.mlp.fc1.weight", v5)
+        self.write_hf(hf_config(), v5)
+        r = convert(self.hf, self.tmp / "out")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("transformers 5 names", r.stderr)
+        self.assertIn("save the model with transformers 4", r.stderr)
+        self.assertNotIn("Traceback", r.stderr)
+        self.assertFalse((self.tmp / "out").exists())
+        # Any other misfit is named too, before anything is written.
+        del tensors["audio_spectrogram_transformer.encoder.layer.1.output.dense.bias"]
+        tensors["audio_spectrogram_transformer.encoder.layer.1.output.dense.bias_"] = np.zeros(32, np.float32)
+        self.write_hf(hf_config(), tensors)
+        r = convert(self.hf, self.tmp / "out")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("missing audio_spectrogram_transformer.encoder.layer.1.output.dense.bias;", r.stderr)
+        self.assertIn("unexpected audio_spectrogram_transformer.encoder.layer.1.output.dense.bias_", r.stderr)
+        self.assertFalse((self.tmp / "out").exists())
+
     @unittest.skipIf(torch is None, "needs torch")
     def test_pytorch_bin_gives_the_reference_logits(self):
         from moeasr_ref.ast import ASTClassifier, load_classifier
