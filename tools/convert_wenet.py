@@ -3,6 +3,7 @@
 
     convert_wenet.py --checkpoint final.pt --config train.yaml --units units.txt --out DIR
                      [--dtype fp32|fp16|bf16|int8] [--only experts|linear|all] [--force]
+                     [--runtime PATH | --no-runtime-check]
 
 DIR gets:
     train.yaml          copied unchanged
@@ -24,6 +25,16 @@ The checkpoint may be a plain state_dict or a dict holding it under 'model' or
 recomputes or never uses (`*.pe` sinusoid tables, BatchNorm `*.num_batches_tracked`)
 are dropped, and the output says which.
 
+The converter refuses what the runtime refuses. Before reading the checkpoint
+it checks the model family train.yaml names (model, encoder, decoder,
+input_layer, pos_enc_layer_type, selfattention_layer_type) against what the
+loader supports; after writing DIR it loads DIR with the runtime's own loader
+(`moeasr-decode --model DIR --check`: every train.yaml setting, every tensor's
+name, shape and type) and, if that fails, removes what it wrote and exits 1 with
+the loader's message. The runtime is --runtime PATH, else build/src/cli/moeasr-decode
+of this repository, else moeasr-decode on PATH; without one (or with
+--no-runtime-check) only the family check runs, and the output says so.
+
 Needs only numpy and pyyaml: the checkpoint is read by ptfile.py, not torch.
 Errors are reported as one line on stderr with exit status 1.
 """
@@ -31,6 +42,7 @@ Errors are reported as one line on stderr with exit status 1.
 import argparse
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -181,6 +193,51 @@ def check_against_config(tensors, config, vocab_size, config_path):
             f"ctc.ctc_lo.weight has {ctc.shape[0]} rows but units.txt has {vocab_size} units")
 
 
+# The model families the loader (src/formats/model_config.cc) accepts, by
+# train.yaml key: (where, the supported values, the default when absent).
+SUPPORTED_FAMILIES = (
+    ((), "model", ("asr_model",), "asr_model"),
+    ((), "encoder", ("conformer",), "conformer"),
+    ((), "decoder", ("bitransformer", "transformer", None), "bitransformer"),
+    (("encoder_conf",), "input_layer", ("conv2d",), "conv2d"),
+    (("encoder_conf",), "pos_enc_layer_type", ("rel_pos",), "rel_pos"),
+    (("encoder_conf",), "selfattention_layer_type", ("rel_selfattn",), "rel_selfattn"),
+)
+
+
+def check_family(config, config_path):
+    """Refuses, before any work, a model family the runtime cannot run."""
+    for where, key, supported, default in SUPPORTED_FAMILIES:
+        section = config
+        for name in where:
+            section = section.get(name) or {}
+        value = section.get(key, default) if isinstance(section, dict) else default
+        if value not in supported:
+            names = ", ".join("null" if v is None else v for v in supported)
+            raise ConvertError(f"{config_path}: {'.'.join(where + (key,))}: '{value}' is not supported by "
+                               f"the moeasr runtime (supported: {names})")
+
+
+def find_runtime(given):
+    if given:
+        if not Path(given).is_file():
+            raise ConvertError(f"--runtime {given} not found")
+        return Path(given)
+    built = Path(__file__).resolve().parent.parent / "build" / "src" / "cli" / "moeasr-decode"
+    if built.is_file():
+        return built
+    on_path = shutil.which("moeasr-decode")
+    return Path(on_path) if on_path else None
+
+
+def check_with_runtime(runtime, out):
+    """Loads the written directory with the runtime's loader; raises with its message."""
+    r = subprocess.run([str(runtime), "--model", str(out), "--check"], capture_output=True, text=True)
+    if r.returncode != 0:
+        message = r.stderr.strip().removeprefix("moeasr-decode: ")
+        raise ConvertError(f"the moeasr runtime cannot load the converted model: {message}")
+
+
 def prepare_out_dir(out, force):
     if out.exists() and not out.is_dir():
         raise ConvertError(f"{out} exists and is not a directory")
@@ -190,11 +247,14 @@ def prepare_out_dir(out, force):
     out.mkdir(parents=True, exist_ok=True)
 
 
-def convert(checkpoint, config_path, units_path, out, force, dtype="fp32", only="all"):
+def convert(checkpoint, config_path, units_path, out, force, dtype="fp32", only="all", runtime=None,
+            runtime_check=True):
     for label, path in (("checkpoint", checkpoint), ("config", config_path), ("units", units_path)):
         if not path.is_file():
             raise ConvertError(f"{label} file not found: {path}")
     config = read_config(config_path)
+    check_family(config, config_path)
+    runtime = find_runtime(runtime) if runtime_check else None
     vocab_size = read_units(units_path)
     try:
         loaded = ptfile.load(checkpoint)
@@ -207,11 +267,22 @@ def convert(checkpoint, config_path, units_path, out, force, dtype="fp32", only=
     shutil.copyfile(units_path, out / "units.txt")
     metadata = {"format": "pt", "moeasr_format_version": FORMAT_VERSION, "source": "wenet"}
     safetensors_io.save(out / "model.safetensors", tensors, metadata, dtypes=bf16_names)
+    if runtime:
+        try:
+            check_with_runtime(runtime, out)
+        except ConvertError:
+            for name in OUTPUT_FILES:
+                (out / name).unlink(missing_ok=True)
+            raise
     print(f"wrote {out / 'model.safetensors'}: {len(tensors)} tensors, "
           f"{sum(t.size for t in tensors.values())} values, {dtype} ({only})")
     if dropped:
         print(f"dropped {len(dropped)} recomputed/training-only buffers: {', '.join(dropped)}")
     print(f"copied train.yaml and units.txt ({vocab_size} units) to {out}")
+    if runtime:
+        print(f"the runtime's loader accepts {out} ({runtime})")
+    else:
+        print("not checked by the runtime's loader (no moeasr-decode found; see --runtime)")
 
 
 def main(argv=None):
@@ -225,9 +296,14 @@ def main(argv=None):
     parser.add_argument("--only", choices=SCOPES, default="all",
                         help="which tensors --dtype applies to (default all)")
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
+    parser.add_argument("--runtime", help="moeasr-decode that checks the result (default: this repository's "
+                        "build/src/cli/moeasr-decode, else moeasr-decode on PATH)")
+    parser.add_argument("--no-runtime-check", action="store_true",
+                        help="skip the runtime's loader check (the model family is still checked)")
     args = parser.parse_args(argv)
     try:
-        convert(args.checkpoint, args.config, args.units, args.out, args.force, args.dtype, args.only)
+        convert(args.checkpoint, args.config, args.units, args.out, args.force, args.dtype, args.only,
+                args.runtime, not args.no_runtime_check)
     except (ConvertError, safetensors_io.SafetensorsError, OSError, UnicodeDecodeError) as e:
         message = " ".join(str(e).split())  # always one line
         print(f"convert_wenet.py: error: {message}", file=sys.stderr)

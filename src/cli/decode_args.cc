@@ -14,6 +14,7 @@ namespace moeasr::cli {
 namespace {
 
 const char* kUsage = R"(usage: moeasr-decode --model DIR (--wav FILE ... | --wav-scp FILE) [options]
+       moeasr-decode --model DIR --check
 
 Decodes 16-bit PCM or float WAV files (any sample rate; --channel picks or mixes
 the channels of a multi-channel file) and prints one JSON line per input:
@@ -55,6 +56,8 @@ options:
   --channel N|mix        channel N of multi-channel files, or the mean of all channels
   --dump-dir DIR         write <key>.fbank.npy, <key>.encoder_out.npy, <key>.ctc_logprobs.npy
                          (created if missing; not with continuous decoding)
+  --check                load and validate the model completely, print a summary, decode
+                         nothing; exit status 1 with the loader's message if it cannot run
   --version              the version
   -h, --help             this text
 )";
@@ -129,8 +132,8 @@ DecodeArgs parse_decode_args(int argc, char** argv) {
       std::cout << "moeasr-decode " << moeasr_version() << "\n";
       std::exit(0);
     }
-    if (flag == "--experts-only") {
-      a.experts_only = true;
+    if (flag == "--experts-only" || flag == "--check") {
+      (flag == "--check" ? a.check_only : a.experts_only) = true;
       continue;
     }
     if (i + 1 >= argc) usage_error("missing value for " + flag);
@@ -173,7 +176,7 @@ DecodeArgs parse_decode_args(int argc, char** argv) {
   a.decode.rescoring = rescore;
   if (a.model.empty()) usage_error("--model is required");
   if (!a.wav_scp.empty()) read_scp(a.wav_scp, &a.inputs);
-  if (a.inputs.empty()) usage_error("no input: give --wav or --wav-scp");
+  if (a.inputs.empty() && !a.check_only) usage_error("no input: give --wav or --wav-scp");
   return a;
 }
 

@@ -30,6 +30,7 @@ struct DecodeArgs {
   std::string compute_type = "default";
   std::string device = "cpu";
   bool experts_only = false;
+  bool check_only = false;  // --check: load the model, report, decode nothing
 };
 
 DecodeArgs parse_decode_args(int argc, char** argv);

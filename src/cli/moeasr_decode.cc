@@ -180,6 +180,14 @@ int main(int argc, char** argv) {
     model = moeasr::AsrModel::load(args.model, options);
     for (const std::string& w : model->config().warnings) std::cerr << "moeasr-decode: warning: " << w << "\n";
     if (!args.adapters.empty()) adapters = moeasr::AdapterSet::load(args.adapters, *model);
+    if (args.check_only) {
+      const moeasr::EncoderConfig& e = model->config().encoder;
+      std::cout << "moeasr-decode: " << args.model << ": ok: " << model->num_parameters() << " parameters, "
+                << e.num_blocks << " encoder layers, " << (model->decoder() ? "attention decoder" : "CTC only")
+                << ", " << (e.trained_for_chunks() ? "trained for chunked decoding" : "full attention by default")
+                << "\n";
+      return 0;
+    }
     if (args.decode.rescoring && !model->decoder()) {
       std::cerr << "moeasr-decode: warning: the model has no attention decoder; decoding in ctc mode\n";
       args.decode.rescoring = false;

@@ -227,9 +227,10 @@ class ConvertTest(TempDirTest):
         (self.tmp / "train.yaml").write_text("output_dim: 6\n")
         (self.tmp / "units.txt").write_text("".join(f"t{i} {i}\n" for i in range(6)))
         out = self.tmp / "model"
+        # Not a model the runtime could load: only the checkpoint reading is tested.
         result = run_converter("--checkpoint", TINY / "tiny_wrapped.pt",
                                "--config", self.tmp / "train.yaml",
-                               "--units", self.tmp / "units.txt", "--out", out)
+                               "--units", self.tmp / "units.txt", "--out", out, "--no-runtime-check")
         self.assertEqual(result.returncode, 0, result.stderr)
         tensors, _ = safetensors_io.load(out / "model.safetensors")
         self.assertEqual(sorted(tensors), [
@@ -240,6 +241,24 @@ class ConvertTest(TempDirTest):
         self.assertEqual(tensors["encoder.count"].dtype, np.int64)
         np.testing.assert_array_equal(tensors["ctc.ctc_lo.weight"],
                                       np.arange(24, dtype=np.float32).reshape(4, 6).T)
+
+    def test_refuses_model_families_the_runtime_cannot_run(self):
+        import yaml
+        base = yaml.safe_load((CHECKPOINT / "train.yaml").read_text())
+        cases = [({"encoder": "transformer"}, "encoder: 'transformer'"),
+                 ({"encoder": "squeezeformer"}, "encoder: 'squeezeformer'"),
+                 ({"model": "transducer"}, "model: 'transducer'"),
+                 ({"encoder_conf": {**base["encoder_conf"], "input_layer": "conv2d6"}},
+                  "encoder_conf.input_layer: 'conv2d6'"),
+                 ({"encoder_conf": {**base["encoder_conf"], "pos_enc_layer_type": "no_pos"}},
+                  "encoder_conf.pos_enc_layer_type: 'no_pos'")]
+        for change, message in cases:
+            config = self.tmp / "train.yaml"
+            config.write_text(yaml.safe_dump({**base, **change}))
+            result = run_converter("--checkpoint", CHECKPOINT / "final.pt", "--config", config,
+                                   "--units", CHECKPOINT / "units.txt", "--out", self.tmp / "o")
+            self.assertCleanError(result, message, "not supported by the moeasr runtime")
+            self.assertFalse((self.tmp / "o").exists(), change)
 
     def test_missing_file(self):
         result = run_converter("--checkpoint", self.tmp / "nope.pt",
