@@ -7,6 +7,12 @@
 # random-weight test model (its transcripts are noise) on the test audio.
 # MOEASR_DEMO_JSON=1 prints moeasr-decode's JSON lines (n-best, scores, timestamps) instead.
 set -euo pipefail
+# MODEL_DIR and the files are named from the caller's directory.
+args=()
+for a in "$@"; do
+  if [[ -e "$a" ]]; then args+=("$(realpath "$a")"); else args+=("$a"); fi
+done
+set -- "${args[@]}"
 cd "$(dirname "$0")/.."
 scripts/setup.sh build >&2
 

@@ -411,6 +411,32 @@ MOEASR_API moeasr_status moeasr_decode_batch(const moeasr_model* model, const mo
                                              const moeasr_batch_options* options, moeasr_result** out_results);
 
 /* ------------------------------------------------------------------------- */
+/* Reading WAV files (Added in 0.2)                                          */
+/* ------------------------------------------------------------------------- */
+
+/* `channel` value of moeasr_wave_read that averages all channels. */
+#define MOEASR_WAV_MIX (-2)
+
+typedef struct moeasr_wave {
+  const float* samples;  /* num_samples samples in [-1, 1]; owned by the wave */
+  size_t num_samples;
+  int32_t sample_rate;   /* Hz, as the file says (streams resample) */
+  int32_t truncated;     /* 1: the file stops before the size its header declares (a cut
+                            recording); samples holds what is there, as sox reads it */
+} moeasr_wave;
+
+/* Reads a whole RIFF/WAVE file (PCM 8/16/24/32-bit, IEEE float 32/64, plain or
+ * WAVE_FORMAT_EXTENSIBLE; "-" is standard input) as float samples, ready for
+ * moeasr_stream_accept_waveform or moeasr_classify. `channel` >= 0 picks one
+ * channel of a multi-channel file, MOEASR_WAV_MIX averages them, -1 accepts
+ * only a mono file (else MOEASR_ERR_INVALID_ARGUMENT naming the channel count).
+ * A missing file: MOEASR_ERR_IO; a corrupt header: MOEASR_ERR_FORMAT; another
+ * sample format: MOEASR_ERR_UNSUPPORTED. Caller frees *out_wave with
+ * moeasr_wave_free; on failure it is NULL. */
+MOEASR_API moeasr_status moeasr_wave_read(const char* path, int32_t channel, moeasr_wave** out_wave);
+MOEASR_API moeasr_status moeasr_wave_free(moeasr_wave* wave);
+
+/* ------------------------------------------------------------------------- */
 /* Audio classification (Audio Spectrogram Transformer)                      */
 /* ------------------------------------------------------------------------- */
 

@@ -17,7 +17,8 @@ namespace {
 
 const char* kUsage = R"(usage: moeasr-classify MODEL_DIR WAV... [options]
 
-Classifies 16-bit PCM or float WAV files (mono, any sample rate) with an Audio
+Classifies 16-bit PCM or float WAV files (any sample rate; --channel picks or
+mixes the channels of a multi-channel file) with an Audio
 Spectrogram Transformer classifier directory (classifier.yaml, model.safetensors,
 labels.txt). Prints, per file, the top-k labels best first:
   text:  "<file>\t<label>\t<score>" lines
@@ -27,6 +28,9 @@ options:
   --top-k N     labels per file (default 5; more than the model has: all)
   --json        JSON lines instead of text
   --threads N   intra-op threads (default 1)
+  --channel N|mix
+                channel N of multi-channel files, or the mean of all channels
+  --version     the version
   -h, --help    this text
 )";
 
@@ -52,6 +56,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> positional;
   int top_k = 5;
   bool json = false;
+  int channel = -1;
   moeasr::ClassifierOptions options;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -65,6 +70,13 @@ int main(int argc, char** argv) {
     } else if (a == "--top-k") {
       top_k = parse_int(a, value());
       if (top_k < 1) usage_error("--top-k must be >= 1");
+    } else if (a == "--version") {
+      std::cout << "moeasr-classify " << moeasr_version() << "\n";
+      return 0;
+    } else if (a == "--channel") {
+      const std::string v = value();
+      channel = v == "mix" ? moeasr::kWavDownmix : parse_int(a, v);
+      if (v != "mix" && channel < 0) usage_error("--channel must be a channel number (from 0) or mix");
     } else if (a == "--json") {
       json = true;
     } else if (a == "--threads") {
@@ -88,7 +100,7 @@ int main(int argc, char** argv) {
   for (size_t f = 1; f < positional.size(); ++f) {
     const std::string& path = positional[f];
     try {
-      const moeasr::Waveform w = moeasr::read_wav(path);
+      const moeasr::Waveform w = moeasr::read_wav(path, channel);
       const auto top = classifier->classify(w.samples.data(), w.samples.size(), w.sample_rate, top_k);
       if (json) {
         nlohmann::json labels = nlohmann::json::array();

@@ -157,6 +157,43 @@ TEST(CApiHandles, FreeNullIsANoOp) {
   EXPECT_EQ(moeasr_stream_free(nullptr), MOEASR_OK);
   EXPECT_EQ(moeasr_result_free(nullptr), MOEASR_OK);
   EXPECT_EQ(moeasr_string_free(nullptr), MOEASR_OK);
+  EXPECT_EQ(moeasr_wave_free(nullptr), MOEASR_OK);
+}
+
+// The WAV reader an application can feed streams from: the samples the CLI
+// decodes, channel choice and mixing, errors with status and message.
+TEST(CApiWave, ReadsWhatTheCliReads) {
+  const std::string hello = moeasr::test::data_path("audio/hello.wav");
+  const std::string stereo = moeasr::test::data_path("audio/hello_stereo.wav");
+  moeasr_wave* w = nullptr;
+  ASSERT_EQ(moeasr_wave_read(hello.c_str(), -1, &w), MOEASR_OK) << moeasr_last_error();
+  const moeasr::Waveform want = moeasr::read_wav(hello);
+  EXPECT_EQ(w->sample_rate, 16000);
+  EXPECT_EQ(w->truncated, 0);
+  ASSERT_EQ(w->num_samples, want.samples.size());
+  EXPECT_TRUE(std::equal(w->samples, w->samples + w->num_samples, want.samples.begin()));
+  EXPECT_EQ(moeasr_wave_free(w), MOEASR_OK);
+
+  EXPECT_EQ(moeasr_wave_read(stereo.c_str(), -1, &w), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(w, nullptr);
+  EXPECT_NE(std::string(moeasr_last_error()).find("2 channels"), std::string::npos);
+  moeasr_wave *left = nullptr, *right = nullptr, *mix = nullptr;
+  ASSERT_EQ(moeasr_wave_read(stereo.c_str(), 0, &left), MOEASR_OK);
+  ASSERT_EQ(moeasr_wave_read(stereo.c_str(), 1, &right), MOEASR_OK);
+  ASSERT_EQ(moeasr_wave_read(stereo.c_str(), MOEASR_WAV_MIX, &mix), MOEASR_OK);
+  ASSERT_EQ(mix->num_samples, left->num_samples);
+  for (size_t i = 0; i < mix->num_samples; ++i) {
+    ASSERT_FLOAT_EQ(mix->samples[i], (left->samples[i] + right->samples[i]) / 2) << i;
+  }
+  moeasr_wave_free(left);
+  moeasr_wave_free(right);
+  moeasr_wave_free(mix);
+  EXPECT_EQ(moeasr_wave_read(stereo.c_str(), 2, &w), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(moeasr_wave_read(stereo.c_str(), -3, &w), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(moeasr_wave_read("/nonexistent.wav", -1, &w), MOEASR_ERR_IO);
+  EXPECT_EQ(moeasr_wave_read(model_dir().c_str(), -1, &w), MOEASR_ERR_FORMAT);  // a directory
+  EXPECT_EQ(moeasr_wave_read(nullptr, -1, &w), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(moeasr_wave_read(hello.c_str(), -1, nullptr), MOEASR_ERR_INVALID_ARGUMENT);
 }
 
 TEST_F(CApiTest, NullHandlesAndPointers) {

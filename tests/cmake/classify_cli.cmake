@@ -54,3 +54,32 @@ execute_process(COMMAND ${RUNNER} ${CLI} ${DATA}/models/moe_ln ${DATA}/audio/hel
 if(NOT rc EQUAL 1 OR NOT err MATCHES "classifier.yaml")
   message(FATAL_ERROR "an ASR model directory: rc=${rc} ${err}")
 endif()
+# Multi-channel files: refused with a message naming --channel, which then
+# works (channel 0 of hello_stereo.wav is hello.wav; the mix's exactness is
+# checked by tests/cli/decode_cli_test.py and the WAV reader tests).
+execute_process(COMMAND ${RUNNER} ${CLI} ${DATA}/ast/soft_moa ${DATA}/audio/hello_stereo.wav --json --top-k 2
+                RESULT_VARIABLE rc OUTPUT_QUIET ERROR_VARIABLE err)
+if(NOT rc EQUAL 1 OR NOT err MATCHES "2 channels; choose one \\(channel option\\) or mix them")
+  message(FATAL_ERROR "stereo without --channel: rc=${rc} ${err}")
+endif()
+execute_process(COMMAND ${RUNNER} ${CLI} ${DATA}/ast/soft_moa ${DATA}/audio/hello.wav --json --top-k 2
+                OUTPUT_VARIABLE mono RESULT_VARIABLE rc)
+execute_process(COMMAND ${RUNNER} ${CLI} ${DATA}/ast/soft_moa ${DATA}/audio/hello_stereo.wav --json --top-k 2
+                        --channel 0
+                OUTPUT_VARIABLE picked RESULT_VARIABLE rc ERROR_VARIABLE err)
+string(JSON mono_labels GET "${mono}" labels)
+string(JSON picked_labels GET "${picked}" labels)
+if(NOT rc EQUAL 0 OR NOT mono_labels STREQUAL picked_labels)
+  message(FATAL_ERROR "--channel 0: rc=${rc} ${err}\n${picked}\nvs mono ${mono}")
+endif()
+execute_process(COMMAND ${RUNNER} ${CLI} ${DATA}/ast/soft_moa ${DATA}/audio/hello_stereo.wav --json --top-k 2
+                        --channel mix
+                OUTPUT_VARIABLE mixed RESULT_VARIABLE rc ERROR_VARIABLE err)
+string(JSON n ERROR_VARIABLE bad LENGTH "${mixed}" labels)
+if(NOT rc EQUAL 0 OR NOT n EQUAL 2)
+  message(FATAL_ERROR "--channel mix: rc=${rc} ${err} ${mixed}")
+endif()
+execute_process(COMMAND ${RUNNER} ${CLI} --version OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "^moeasr-classify [0-9]+\\.[0-9]+\\.[0-9]+\n$")
+  message(FATAL_ERROR "--version: rc=${rc} ${out}")
+endif()
