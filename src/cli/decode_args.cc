@@ -1,4 +1,5 @@
 #include "cli/decode_args.h"
+#include "cli/flags.h"
 
 #include <cstdlib>
 #include <fstream>
@@ -62,32 +63,11 @@ options:
   -h, --help             this text
 )";
 
-[[noreturn]] void usage_error(const std::string& message) {
-  std::cerr << "moeasr-decode: " << message << "\n(run with --help for usage)\n";
-  std::exit(2);
-}
+constexpr const char* kProgram = "moeasr-decode";
 
-int parse_int(const std::string& flag, const std::string& v) {
-  try {
-    size_t used = 0;
-    long x = std::stol(v, &used);
-    if (used != v.size() || x < -2147483647L || x > 2147483647L) throw std::invalid_argument(v);
-    return static_cast<int>(x);
-  } catch (const std::exception&) {
-    usage_error(flag + " expects an integer, got '" + v + "'");
-  }
-}
-
-float parse_float(const std::string& flag, const std::string& v) {
-  try {
-    size_t used = 0;
-    float x = std::stof(v, &used);
-    if (used != v.size()) throw std::invalid_argument(v);
-    return x;
-  } catch (const std::exception&) {
-    usage_error(flag + " expects a number, got '" + v + "'");
-  }
-}
+[[noreturn]] void usage_error(const std::string& message) { cli::usage_error(kProgram, message); }
+int parse_int(const std::string& flag, const std::string& v) { return cli::parse_int(kProgram, flag, v); }
+float parse_float(const std::string& flag, const std::string& v) { return cli::parse_float(kProgram, flag, v); }
 
 std::string key_of(const std::string& path) {
   if (path == "-") return "stdin";

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/flags.h"
 #include "core/error.h"
 #include "frontend/wav_reader.h"
 #include "classifier/classifier.h"
@@ -34,21 +35,10 @@ options:
   -h, --help    this text
 )";
 
-[[noreturn]] void usage_error(const std::string& message) {
-  std::cerr << "moeasr-classify: " << message << "\n(run with --help for usage)\n";
-  std::exit(2);
-}
+constexpr const char* kProgram = "moeasr-classify";
 
-int parse_int(const std::string& flag, const std::string& v) {
-  try {
-    size_t used = 0;
-    const long x = std::stol(v, &used);
-    if (used != v.size() || x < -2147483647L || x > 2147483647L) throw std::invalid_argument(v);
-    return static_cast<int>(x);
-  } catch (const std::exception&) {
-    usage_error(flag + " expects an integer, got '" + v + "'");
-  }
-}
+[[noreturn]] void usage_error(const std::string& message) { moeasr::cli::usage_error(kProgram, message); }
+int parse_int(const std::string& flag, const std::string& v) { return moeasr::cli::parse_int(kProgram, flag, v); }
 
 }  // namespace
 
