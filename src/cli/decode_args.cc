@@ -26,10 +26,12 @@ the channels of a multi-channel file) and prints one JSON line per input:
 With continuous decoding the input is cut at endpoints and the line has
   {"key", "text", "tokens", "timestamps_ms", "segments": [{"start_ms", "end_ms",
    "text", "tokens", "timestamps_ms", "nbest"}], "audio_seconds", "decode_seconds"}
-with times from the start of the input. An input that fails gives
+with times from the start of the input; segments are written as they are
+decoded. An input that fails gives
   {"key", "error", "status"}
-and a line on stderr; the exit status is then 1. Progress goes to stderr when
-it is a terminal.
+(with the segments decoded before the failure) and a line on stderr; the exit
+status is then 1. Progress goes to stderr when it is a terminal and stdout
+is not.
 
 options:
   --model DIR            model directory (train.yaml, model.safetensors, units.txt)

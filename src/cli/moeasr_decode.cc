@@ -35,10 +35,11 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 // Files done, audio seconds done and the real-time factor so far, on one
-// line of stderr redrawn at most twice a second; only when stderr is a terminal.
+// line of stderr redrawn at most twice a second; only when stderr is a
+// terminal and stdout is not (the JSON lines would be drawn over).
 class Progress {
  public:
-  Progress(size_t inputs) : enabled_(isatty(2) != 0), inputs_(inputs) {}
+  explicit Progress(size_t inputs) : enabled_(isatty(2) != 0 && isatty(1) == 0), inputs_(inputs) {}
   void show(size_t index, const std::string& key, double input_audio_s, double input_decode_s) {
     if (!enabled_ || seconds_since(last_) < 0.5) return;
     last_ = Clock::now();
@@ -76,12 +77,38 @@ void dump(const std::string& dir, const std::string& key, const moeasr::Stream& 
   write("ctc_logprobs", stream.ctc_log_probs(), vocab);
 }
 
+// One input's JSON line on stdout. Segments are written as they close, so
+// the segments of hours of audio are never held in memory; the line's other
+// fields follow them. A failure after the first segment ends the line with
+// the error fields: stdout stays one valid JSON line per input.
+class LineWriter {
+ public:
+  explicit LineWriter(std::string key) : key_(std::move(key)) {}
+  bool has_segments() const { return open_; }
+  void segment(const nlohmann::json& s) {
+    std::cout << (open_ ? "," : "{\"key\":" + nlohmann::json(key_).dump() + ",\"segments\":[") << s.dump();
+    open_ = true;
+  }
+  // The remaining fields (a non-empty object, without "key").
+  void finish(nlohmann::json fields) {
+    if (open_) {
+      std::cout << "]," << fields.dump().substr(1) << "\n" << std::flush;
+    } else {
+      fields["key"] = key_;
+      std::cout << fields.dump() << "\n" << std::flush;
+    }
+  }
+
+ private:
+  std::string key_;
+  bool open_ = false;
+};
+
 // One input, fed to the stream in half-second pieces as it is read. With
 // continuous decoding an endpoint closes a segment (final result, reset) and
 // the next piece starts the next one; segments with no text are left out.
-// Returns the input's JSON line.
-std::string decode_input(moeasr::Stream& stream, const DecodeArgs& args, size_t index, const std::string& key,
-                            const std::string& path, Progress& progress) {
+void decode_input(moeasr::Stream& stream, const DecodeArgs& args, size_t index, const std::string& key,
+                  const std::string& path, Progress& progress, LineWriter& out) {
   auto reader = moeasr::WavReader::open(path, args.channel);
   const int rate = reader->sample_rate();
   const double declared_s = static_cast<double>(reader->declared_frames()) / rate;
@@ -93,10 +120,7 @@ std::string decode_input(moeasr::Stream& stream, const DecodeArgs& args, size_t 
   const auto start = Clock::now();
   stream.reset();
 
-  nlohmann::json line = {{"key", key}};
-  // Serialized as they close: a JSON tree of hours of segments would take
-  // several times the memory of their text.
-  std::string segments;
+  nlohmann::json line = nlohmann::json::object();
   std::vector<int> tokens;
   std::vector<int64_t> times;
   std::string text;
@@ -117,7 +141,8 @@ std::string decode_input(moeasr::Stream& stream, const DecodeArgs& args, size_t 
       text += r.text;
       tokens.insert(tokens.end(), r.tokens.begin(), r.tokens.end());
       for (const auto& t : result["timestamps_ms"]) times.push_back(t.get<int64_t>());
-      segments += (segments.empty() ? "" : ",") + result.dump();
+      progress.clear();
+      out.segment(result);
     }
     segment_start += segment_samples;
     segment_samples = 0;
@@ -149,15 +174,15 @@ std::string decode_input(moeasr::Stream& stream, const DecodeArgs& args, size_t 
     line["text"] = text;
     line["tokens"] = tokens;
     line["timestamps_ms"] = times;
+    if (!out.has_segments()) line["segments"] = nlohmann::json::array();
   }
   const double audio_s = static_cast<double>(total) / rate, decode_s = seconds_since(start);
   line["audio_seconds"] = audio_s;
   line["decode_seconds"] = decode_s;
   progress.input_done(audio_s, decode_s);
   if (!args.dump_dir.empty()) dump(args.dump_dir, key, stream);
-  std::string out = line.dump();
-  if (continuous) out.insert(out.size() - 1, ",\"segments\":[" + segments + "]");
-  return out;
+  progress.clear();
+  out.finish(std::move(line));
 }
 
 void print_warning(moeasr_log_level, const char* message, void*) {
@@ -223,9 +248,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> failed;
   for (size_t i = 0; i < args.inputs.size(); ++i) {
     const auto& [key, path] = args.inputs[i];
-    std::string line;
+    LineWriter out(key);
     try {
-      line = decode_input(stream, args, i, key, path, progress);
+      decode_input(stream, args, i, key, path, progress, out);
     } catch (const std::exception& e) {
       moeasr_status status = MOEASR_ERR_INTERNAL;
       std::string message = e.what();
@@ -237,11 +262,9 @@ int main(int argc, char** argv) {
       }
       progress.clear();
       std::cerr << "moeasr-decode: " << key << ": " << message << "\n";
-      line = nlohmann::json{{"key", key}, {"error", message}, {"status", moeasr_status_string(status)}}.dump();
+      out.finish({{"error", message}, {"status", moeasr_status_string(status)}});
       failed.push_back(key);
     }
-    progress.clear();
-    std::cout << line << "\n" << std::flush;
   }
   if (!failed.empty()) {
     std::cerr << "moeasr-decode: " << failed.size() << " of " << args.inputs.size() << " failed:";

@@ -168,6 +168,30 @@ class DecodeCli(unittest.TestCase):
         off = self.decode_one("--wav", path, "--continuous", "off")
         self.assertNotIn("segments", off)
 
+    def test_progress_on_a_terminal_never_in_the_json(self):
+        import pty
+        master, slave = pty.openpty()
+        try:
+            r = subprocess.run(RUNNER + [CLI, "--model", MODEL, "--wav", HELLO, "--wav", NUMBERS, "--mode", "ctc"],
+                               stdout=subprocess.PIPE, stderr=slave, timeout=600)
+        finally:
+            os.close(slave)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the terminal's other end is closed
+                break
+            if not chunk:
+                break
+            shown += chunk
+        os.close(master)
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(shown.decode(), r"\[1/2\] hello: [0-9.]+ s of audio done, RTF [0-9.]+")
+        self.assertEqual([o["key"] for o in lines(r)], ["hello", "numbers"])  # stdout: JSON only
+        quiet = run("--wav", HELLO, "--mode", "ctc")  # stderr not a terminal: nothing
+        self.assertEqual(quiet.stderr, b"")
+
     def test_full_attention_refuses_long_input_early(self):
         rate = 8000
         path = write_wav(work("silence.wav"), rate, [0] * (301 * rate))
