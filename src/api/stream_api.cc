@@ -5,7 +5,6 @@
 #include <cstring>
 #include <set>
 
-
 #include "api/handles.h"
 #include "runtime/result_json.h"
 

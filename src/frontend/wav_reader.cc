@@ -79,7 +79,8 @@ void WavReader::read_header() {
   uint16_t format = 0, block_align = 0;
   for (;;) {
     unsigned char chunk[8];
-    MOEASR_CHECK(read_exact(*in_, chunk, 8), MOEASR_ERR_FORMAT, source_, have_fmt ? ": no data chunk" : ": no fmt chunk");
+    MOEASR_CHECK(read_exact(*in_, chunk, 8), MOEASR_ERR_FORMAT, source_,
+                 have_fmt ? ": no data chunk" : ": no fmt chunk");
     const uint32_t size = u32(chunk + 4);
     if (std::memcmp(chunk, "fmt ", 4) == 0) {
       unsigned char f[kMaxFmtBytes];

@@ -27,8 +27,8 @@ struct UtteranceFeatures {
 // place where that happens, and only because the caller asked for a batch.
 // With any other model each utterance gets the result it gets alone with full
 // attention. An utterance longer than kMaxFullAttentionSeconds is an
-// Error(MOEASR_ERR_UNSUPPORTED) before any work. `keep_debug` keeps each recognition's encoder output and CTC
-// log-probs on the host.
+// Error(MOEASR_ERR_UNSUPPORTED) before any work. `keep_debug` keeps each
+// recognition's encoder output and CTC log-probs on the host.
 std::vector<std::unique_ptr<Recognition>> decode_batch(const AsrModel& model,
                                                        const std::vector<UtteranceFeatures>& utterances,
                                                        const DecodeOptions& options, bool keep_debug = false,

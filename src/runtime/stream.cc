@@ -60,8 +60,9 @@ void Stream::set_adapters(std::shared_ptr<const AdapterSet> adapters) {
 
 void Stream::check_full_attention_length(double total) const {
   if (options().chunk_size > 0) return;
-  MOEASR_CHECK(total <= kMaxFullAttentionSeconds, MOEASR_ERR_UNSUPPORTED, "full attention (chunk_size <= 0) decodes at most ",
-               kMaxFullAttentionSeconds, " s of audio per utterance and this one would have ", total,
+  MOEASR_CHECK(total <= kMaxFullAttentionSeconds, MOEASR_ERR_UNSUPPORTED,
+               "full attention (chunk_size <= 0) decodes at most ", kMaxFullAttentionSeconds,
+               " s of audio per utterance and this one would have ", total,
                " s; decode long audio in chunks (chunk_size > 0) and end utterances at endpoints "
                "(is_endpoint, then final result and reset)");
 }
