@@ -42,17 +42,17 @@
  *
  * Long or endless audio (continuous decoding, as moeasr-decode does for long
  * files): cut it into utterances at endpoints, so time and memory per second
- * stay flat. Times in a result start at the utterance; add its offset.
- *    int64_t offset = 0, fed = 0;  int32_t endpoint;
+ * stay flat. Times in results run on over the resets (moeasr_stream_reset).
+ *    int32_t endpoint;
  *    for each piece of n samples:
- *      moeasr_stream_accept_waveform(stream, samples, n, rate);  fed += n;
+ *      moeasr_stream_accept_waveform(stream, samples, n, rate);
  *      moeasr_stream_decode(stream);
  *      moeasr_stream_is_endpoint(stream, &endpoint);
  *      if (endpoint) {
  *        moeasr_stream_input_finished(stream);  moeasr_stream_decode(stream);
- *        moeasr_stream_get_final_result(stream, &result);  // times + offset * 1000 / rate ms
+ *        moeasr_stream_get_final_result(stream, &result);  // times from the audio's start
  *        ... moeasr_result_free(result);
- *        moeasr_stream_reset(stream);  offset += fed;  fed = 0;
+ *        moeasr_stream_reset(stream);
  *      }
  *    then finish the last utterance as above.
  */
@@ -194,6 +194,11 @@ typedef struct moeasr_model_info {
 /* Fills `info` (whose struct_size the caller sets; fields beyond it are not written). */
 MOEASR_API moeasr_status moeasr_model_get_info(const moeasr_model* model, moeasr_model_info* info);
 
+/* *out_token = the text of token `id` in the model's units.txt (owned by the
+ * model, valid while it or a stream of it lives); an id outside
+ * [0, vocab_size): MOEASR_ERR_INVALID_ARGUMENT. Added in 0.2. */
+MOEASR_API moeasr_status moeasr_model_token(const moeasr_model* model, int32_t id, const char** out_token);
+
 /* ------------------------------------------------------------------------- */
 /* Streams                                                                   */
 /* ------------------------------------------------------------------------- */
@@ -276,8 +281,18 @@ MOEASR_API moeasr_status moeasr_stream_decode(moeasr_stream* stream);
  * own all `n` streams for the duration of the call. */
 MOEASR_API moeasr_status moeasr_decode_streams(const moeasr_model* model, moeasr_stream* const* streams, size_t n);
 
-/* Starts a new utterance on the same stream, keeping its buffers. */
+/* Starts a new utterance on the same stream, keeping its buffers. Times go on:
+ * the new utterance's times start where the previous one's audio ended (so
+ * over a stream's life they count from its first sample; since 0.2, before
+ * which every utterance started at 0). Times are int32 milliseconds: a stream
+ * that runs for weeks rebases them with moeasr_stream_set_time_offset. */
 MOEASR_API moeasr_status moeasr_stream_reset(moeasr_stream* stream);
+
+/* Sets where the current utterance starts on the stream's clock, in ms: the
+ * times of its results are offset_ms + their time within the utterance. 0
+ * after each reset gives times from the start of each utterance. offset_ms
+ * outside [0, 2^31): MOEASR_ERR_INVALID_ARGUMENT. Added in 0.2. */
+MOEASR_API moeasr_status moeasr_stream_set_time_offset(moeasr_stream* stream, int64_t offset_ms);
 
 /* *out_endpoint = 1 when the utterance has ended by the stream's endpoint
  * rules, judged on the audio decoded so far. A live application that keeps
@@ -320,9 +335,12 @@ MOEASR_API moeasr_status moeasr_stream_set_adapters(moeasr_stream* stream, const
 /* Results                                                                   */
 /* ------------------------------------------------------------------------- */
 
+/* Times are milliseconds on the stream's clock (moeasr_stream_reset). A
+ * token's time is the start of its CTC peak frame, which lasts
+ * moeasr_model_info.frame_ms. */
 typedef struct moeasr_hypothesis {
   const char* text;              /* UTF-8 */
-  const int32_t* tokens;         /* num_tokens ids */
+  const int32_t* tokens;         /* num_tokens ids (moeasr_model_token gives their text) */
   size_t num_tokens;
   const int32_t* timestamps_ms;  /* num_tokens start times, or NULL without timestamps */
   double ctc_score;              /* CTC prefix score (log-prob) */
@@ -330,6 +348,12 @@ typedef struct moeasr_hypothesis {
   double score;                  /* attention_score + ctc_weight * ctc_score if rescored, else ctc_score */
   int32_t rescored;
 } moeasr_hypothesis;
+
+typedef struct moeasr_word {
+  const char* text;  /* UTF-8 */
+  int32_t start_ms;  /* start of its first token's CTC peak frame */
+  int32_t end_ms;    /* end of its last token's CTC peak frame */
+} moeasr_word;
 
 typedef struct moeasr_result {
   const char* text;              /* the best hypothesis, UTF-8 */
@@ -339,6 +363,12 @@ typedef struct moeasr_result {
   const moeasr_hypothesis* nbest;  /* best first */
   size_t num_nbest;
   int32_t is_final;
+  /* Added in 0.2: the best hypothesis's words with their times (none without
+   * timestamps). A word is the tokens from one "▁" word boundary to the next,
+   * or one CJK character; its text is as in `text` (for space-separated text,
+   * the words joined by spaces are `text`). */
+  const struct moeasr_word* words;
+  size_t num_words;
 } moeasr_result;
 
 /* The CTC best path so far (not rescored). Allowed in any state.
@@ -352,7 +382,7 @@ MOEASR_API moeasr_status moeasr_stream_get_final_result(const moeasr_stream* str
 MOEASR_API moeasr_status moeasr_result_free(moeasr_result* result);
 
 /* The same results as one JSON object (UTF-8, NUL-terminated):
- *   {"text", "tokens", "timestamps_ms", "is_final",
+ *   {"text", "tokens", "timestamps_ms", "words": [{"text", "start_ms", "end_ms"}], "is_final",
  *    "nbest": [{"text", "tokens", "timestamps_ms", "ctc_score", "score",
  *               "attention_score" (only when rescored)}]}
  * moeasr-decode prints the same fields.

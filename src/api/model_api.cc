@@ -78,6 +78,17 @@ moeasr_status moeasr_model_free(moeasr_model* model) {
   });
 }
 
+moeasr_status moeasr_model_token(const moeasr_model* model, int32_t id, const char** out_token) {
+  if (out_token) *out_token = nullptr;
+  return guarded("moeasr_model_token", [&] {
+    MOEASR_CHECK(out_token, MOEASR_ERR_INVALID_ARGUMENT, "out_token is NULL");
+    const moeasr::SymbolTable& units = checked(model).model->units();
+    MOEASR_CHECK(id >= 0 && id < units.size(), MOEASR_ERR_INVALID_ARGUMENT, "token id ", id, " is outside [0, ",
+                 units.size(), ")");
+    *out_token = units.token(id).c_str();
+  });
+}
+
 moeasr_status moeasr_model_get_info(const moeasr_model* model, moeasr_model_info* info) {
   return guarded("moeasr_model_get_info", [&] {
     const moeasr_model& m = checked(model);

@@ -23,6 +23,8 @@ struct ResultHolder : moeasr_result {
   std::vector<std::string> texts;
   std::vector<std::vector<int32_t>> token_lists, time_lists;
   std::vector<moeasr_hypothesis> hypotheses;
+  std::vector<std::string> word_texts;
+  std::vector<moeasr_word> word_list;
 };
 
 moeasr_result* to_c(const moeasr::RecognitionResult& r) {
@@ -61,6 +63,13 @@ moeasr_result* to_c(const moeasr::RecognitionResult& r) {
   h->nbest = h->hypotheses.data();
   h->num_nbest = n;
   h->is_final = r.is_final ? 1 : 0;
+  h->word_texts.reserve(r.words.size());
+  for (const moeasr::WordTiming& w : r.words) {
+    h->word_texts.push_back(w.text);
+    h->word_list.push_back({h->word_texts.back().c_str(), w.start_ms, w.end_ms});
+  }
+  h->words = h->word_list.data();
+  h->num_words = h->word_list.size();
   return h.release();
 }
 
@@ -214,6 +223,15 @@ moeasr_status moeasr_stream_reset(moeasr_stream* stream) {
   return guarded("moeasr_stream_reset", [&] {
     StreamUse use(stream);
     use.stream().reset();
+  });
+}
+
+moeasr_status moeasr_stream_set_time_offset(moeasr_stream* stream, int64_t offset_ms) {
+  return guarded("moeasr_stream_set_time_offset", [&] {
+    StreamUse use(stream);
+    MOEASR_CHECK(offset_ms >= 0 && offset_ms <= (int64_t{1} << 31) - 1, MOEASR_ERR_INVALID_ARGUMENT,
+                 "offset_ms ", offset_ms, " is outside [0, 2^31)");
+    use.stream().set_time_offset_ms(offset_ms);
   });
 }
 

@@ -19,13 +19,14 @@ const char* kUsage = R"(usage: moeasr-decode --model DIR (--wav FILE ... | --wav
 
 Decodes 16-bit PCM or float WAV files (any sample rate; --channel picks or mixes
 the channels of a multi-channel file) and prints one JSON line per input:
-  {"key", "text", "tokens", "timestamps_ms", "nbest": [{"text", "tokens",
-   "timestamps_ms", "ctc_score", "score", "attention_score"}], "audio_seconds",
-   "decode_seconds"}
+  {"key", "text", "tokens", "timestamps_ms", "words": [{"text", "start_ms",
+   "end_ms"}], "nbest": [{"text", "tokens", "timestamps_ms", "ctc_score", "score",
+   "attention_score"}], "audio_seconds", "decode_seconds"}
 (attention_score only when rescored; the fields of the C API's result JSON).
 With continuous decoding the input is cut at endpoints and the line has
-  {"key", "text", "tokens", "timestamps_ms", "segments": [{"start_ms", "end_ms",
-   "text", "tokens", "timestamps_ms", "nbest"}], "audio_seconds", "decode_seconds"}
+  {"key", "text", "tokens", "timestamps_ms", "words", "segments": [{"start_ms",
+   "end_ms", "text", "tokens", "timestamps_ms", "words", "nbest"}], "audio_seconds",
+   "decode_seconds"}
 with times from the start of the input; segments are written as they are
 decoded. An input that fails gives
   {"key", "error", "status"}

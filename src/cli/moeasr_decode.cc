@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -107,6 +108,7 @@ class LineWriter {
 // One input, fed to the stream in half-second pieces as it is read. With
 // continuous decoding an endpoint closes a segment (final result, reset) and
 // the next piece starts the next one; segments with no text are left out.
+// Times run on over the segments (the stream's clock, runtime/stream.h).
 void decode_input(moeasr::Stream& stream, const DecodeArgs& args, size_t index, const std::string& key,
                   const std::string& path, Progress& progress, LineWriter& out) {
   auto reader = moeasr::WavReader::open(path, args.channel);
@@ -119,28 +121,30 @@ void decode_input(moeasr::Stream& stream, const DecodeArgs& args, size_t index, 
        (reader->declared_frames() < 0 || declared_s > moeasr::cli::kContinuousAfterSeconds));
   const auto start = Clock::now();
   stream.reset();
+  stream.set_time_offset_ms(0);  // times from the start of this input (they run on over its segments)
 
   nlohmann::json line = nlohmann::json::object();
   std::vector<int> tokens;
   std::vector<int64_t> times;
+  nlohmann::json words = nlohmann::json::array();
   std::string text;
   int64_t segment_start = 0, segment_samples = 0, total = 0;
-  auto to_ms = [rate](int64_t samples) { return samples * 1000 / rate; };
   auto close_segment = [&] {
     stream.input_finished();
     stream.decode();
     const moeasr::RecognitionResult r = stream.final_result();
-    nlohmann::json result = moeasr::to_json(r, to_ms(segment_start));
+    nlohmann::json result = moeasr::to_json(r);
     result.erase("is_final");
     if (!continuous) {
       line.update(result);
     } else if (!r.tokens.empty()) {
-      result["start_ms"] = to_ms(segment_start);
-      result["end_ms"] = to_ms(segment_start + segment_samples);
+      result["start_ms"] = stream.time_offset_ms();
+      result["end_ms"] = std::llround(static_cast<double>(segment_start + segment_samples) * 1000.0 / rate);
       if (!text.empty() && !r.text.empty()) text += " ";
       text += r.text;
       tokens.insert(tokens.end(), r.tokens.begin(), r.tokens.end());
       for (const auto& t : result["timestamps_ms"]) times.push_back(t.get<int64_t>());
+      for (const auto& w : result["words"]) words.push_back(w);
       progress.clear();
       out.segment(result);
     }
@@ -174,6 +178,7 @@ void decode_input(moeasr::Stream& stream, const DecodeArgs& args, size_t index, 
     line["text"] = text;
     line["tokens"] = tokens;
     line["timestamps_ms"] = times;
+    line["words"] = std::move(words);
     if (!out.has_segments()) line["segments"] = nlohmann::json::array();
   }
   const double audio_s = static_cast<double>(total) / rate, decode_s = seconds_since(start);

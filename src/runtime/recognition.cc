@@ -97,14 +97,20 @@ Hypothesis Recognition::make_hypothesis(const CtcHypothesis& h) const {
   return out;
 }
 
+void Recognition::take_best(RecognitionResult& r) const {
+  if (r.nbest.empty()) return;
+  const Hypothesis& best = r.nbest[0];
+  r.text = best.text;
+  r.tokens = best.tokens;
+  r.timestamps_ms = best.timestamps_ms;
+  r.words = word_timings(best.tokens, best.timestamps_ms, model_.units(),
+                         static_cast<int>(std::lround(model_.frame_ms())));
+}
+
 RecognitionResult Recognition::partial_result() const {
   RecognitionResult r;
   for (const CtcHypothesis& h : search_.nbest()) r.nbest.push_back(make_hypothesis(h));
-  if (!r.nbest.empty()) {
-    r.text = r.nbest[0].text;
-    r.tokens = r.nbest[0].tokens;
-    r.timestamps_ms = r.nbest[0].timestamps_ms;
-  }
+  take_best(r);
   return r;
 }
 
@@ -135,9 +141,7 @@ void Recognition::finalize(Worker& w, DecodeProfile* profile) {
     }
     // Best first; the rest keep their CTC order.
     if (best != 0) std::rotate(r.nbest.begin(), r.nbest.begin() + best, r.nbest.begin() + best + 1);
-    r.text = r.nbest[0].text;
-    r.tokens = r.nbest[0].tokens;
-    r.timestamps_ms = r.nbest[0].timestamps_ms;
+    take_best(r);
   }
   r.is_final = true;
   final_ = std::move(r);

@@ -14,6 +14,7 @@
 #include "asr/encoder.h"
 #include "decode/ctc_prefix_beam_search.h"
 #include "decode/endpoint.h"
+#include "decode/words.h"
 #include "moeasr/moeasr.h"
 #include "runtime/asr_model.h"
 
@@ -54,6 +55,7 @@ struct RecognitionResult {
   std::string text;
   std::vector<int> tokens;
   std::vector<int> timestamps_ms;
+  std::vector<WordTiming> words;  // the best hypothesis's words (with timestamps on)
   std::vector<Hypothesis> nbest;  // best first
   bool is_final = false;
 };
@@ -119,6 +121,8 @@ class Recognition {
 
  private:
   Hypothesis make_hypothesis(const CtcHypothesis& h) const;
+  // The result's own fields (text, tokens, times, words) from nbest[0].
+  void take_best(RecognitionResult& r) const;
   bool keeps_rows() const { return options_.rescoring && model_.decoder(); }
 
   const AsrModel& model_;

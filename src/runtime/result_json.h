@@ -1,7 +1,7 @@
 // The JSON form of a recognition result, one implementation for the C API
 // (moeasr_stream_get_*_result_json) and moeasr-decode, so both name every
 // field the same way:
-//   {"text", "tokens", "timestamps_ms", "is_final",
+//   {"text", "tokens", "timestamps_ms", "words": [{"text", "start_ms", "end_ms"}], "is_final",
 //    "nbest": [{"text", "tokens", "timestamps_ms", "ctc_score", "score"
 //               [, "attention_score" when rescored]}]}
 #pragma once
@@ -12,8 +12,7 @@
 
 namespace moeasr {
 
-// `time_offset_ms` is added to every timestamp (segments of a long input).
-nlohmann::json to_json(const Hypothesis& h, int64_t time_offset_ms = 0);
-nlohmann::json to_json(const RecognitionResult& r, int64_t time_offset_ms = 0);
+nlohmann::json to_json(const Hypothesis& h);
+nlohmann::json to_json(const RecognitionResult& r);
 
 }  // namespace moeasr

@@ -40,9 +40,27 @@ Stream::State Stream::state() const {
 }
 
 void Stream::reset() {
+  // The utterance's length: its audio, or for features given directly their frames.
+  const double shift_s = model_->config().fbank.frame_shift_ms / 1000.0;
+  time_offset_s_ += features_.audio_seconds() > 0 ? features_.audio_seconds()
+                                                  : static_cast<double>(features_.frames()) * shift_s;
   features_.reset();
   next_chunk_start_ = 0;
   recognition_.reset();
+}
+
+RecognitionResult Stream::on_clock(RecognitionResult r) const {
+  const int offset = static_cast<int>(time_offset_ms());
+  if (offset == 0) return r;
+  for (int& t : r.timestamps_ms) t += offset;
+  for (WordTiming& w : r.words) {
+    w.start_ms += offset;
+    w.end_ms += offset;
+  }
+  for (Hypothesis& h : r.nbest) {
+    for (int& t : h.timestamps_ms) t += offset;
+  }
+  return r;
 }
 
 void Stream::set_keep_debug_outputs(bool keep) {

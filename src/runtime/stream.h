@@ -11,6 +11,8 @@
 // whole utterance is one chunk, run when the input is finished.
 #pragma once
 
+#include <cmath>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,11 +53,20 @@ class Stream {
   // Runs every ready chunk; after input_finished(), also the last chunk and rescoring.
   void decode();
   // CTC best path so far (not rescored).
-  RecognitionResult partial_result() const { return recognition_.partial_result(); }
+  RecognitionResult partial_result() const { return on_clock(recognition_.partial_result()); }
   // The final result; Error(MOEASR_ERR_STATE) until decoding is done.
-  RecognitionResult final_result() const { return recognition_.final_result(); }
+  RecognitionResult final_result() const { return on_clock(recognition_.final_result()); }
   // Back to a fresh utterance, keeping allocated buffers (and the adapter set).
+  // The stream's clock goes on: the next utterance starts where this one's
+  // audio ended.
   void reset();
+  // Times in results (tokens, words) are on the stream's clock: milliseconds
+  // from the start of its first utterance, over every reset. The current
+  // utterance starts at time_offset_ms(); set_time_offset_ms(0) after a reset
+  // makes its times start at 0 again (or puts them on any clock the
+  // application keeps).
+  int64_t time_offset_ms() const { return static_cast<int64_t>(std::llround(time_offset_s_ * 1000.0)); }
+  void set_time_offset_ms(int64_t ms) { time_offset_s_ = static_cast<double>(ms) / 1000.0; }
   // The utterance has ended by DecodeOptions::endpoint's rules, judged on the
   // CTC frames decoded so far (see decode/endpoint.h). The app then calls
   // input_finished(), decode(), final_result() and reset().
@@ -86,6 +97,7 @@ class Stream {
   Recognition& recognition() { return recognition_; }
 
  private:
+  RecognitionResult on_clock(RecognitionResult r) const;
   // Throws when full attention would hold `total` seconds, more than its limit.
   void check_full_attention_length(double total) const;
 
@@ -93,6 +105,7 @@ class Stream {
   std::shared_ptr<const AdapterSet> adapters_;
   FeaturePipeline features_;
   int64_t next_chunk_start_ = 0;  // absolute frame where the next chunk starts
+  double time_offset_s_ = 0;      // start of the current utterance on the stream's clock
   Recognition recognition_;       // after model_: it refers to the model
 };
 

@@ -329,6 +329,50 @@ TEST_F(CApiTest, StateMachine) {
   EXPECT_EQ(decode(s.s, audio, 4000), first);
 }
 
+// Times run on over resets (the stream's clock), unless the application sets
+// the offset; words carry the same times; token ids map back to units.txt.
+TEST_F(CApiTest, TimesRunOnOverResetsAndWordsCarryThem) {
+  const std::vector<float> audio = wav("numbers.wav");
+  StreamH s;
+  ASSERT_EQ(moeasr_stream_create(model.m, nullptr, &s.s), MOEASR_OK);
+  auto final_times = [&](std::vector<moeasr_word>* words) {
+    decode(s.s, audio, 3200);
+    Result r;
+    EXPECT_EQ(moeasr_stream_get_final_result(s.s, &r.r), MOEASR_OK);
+    std::vector<int32_t> times(r.r->timestamps_ms, r.r->timestamps_ms + r.r->num_tokens);
+    words->assign(r.r->words, r.r->words + r.r->num_words);
+    std::string joined;
+    for (size_t i = 0; i < r.r->num_words; ++i) joined += r.r->words[i].text;
+    std::string text = r.r->text;
+    text.erase(std::remove(text.begin(), text.end(), ' '), text.end());
+    EXPECT_EQ(joined, text);
+    return times;
+  };
+  std::vector<moeasr_word> w1, w2, w3;
+  const std::vector<int32_t> first = final_times(&w1);
+  ASSERT_FALSE(first.empty());
+  ASSERT_FALSE(w1.empty());
+  EXPECT_EQ(w1[0].start_ms, first[0]);
+  ASSERT_EQ(moeasr_stream_reset(s.s), MOEASR_OK);
+  const std::vector<int32_t> second = final_times(&w2);
+  const int32_t duration_ms = static_cast<int32_t>(std::llround(audio.size() * 1000.0 / 16000));
+  ASSERT_EQ(second.size(), first.size());
+  for (size_t i = 0; i < first.size(); ++i) EXPECT_EQ(second[i], first[i] + duration_ms) << i;
+  ASSERT_EQ(w2.size(), w1.size());
+  EXPECT_EQ(w2[0].end_ms, w1[0].end_ms + duration_ms);
+  ASSERT_EQ(moeasr_stream_reset(s.s), MOEASR_OK);
+  ASSERT_EQ(moeasr_stream_set_time_offset(s.s, 0), MOEASR_OK);
+  EXPECT_EQ(final_times(&w3), first);
+  EXPECT_EQ(moeasr_stream_set_time_offset(s.s, -1), MOEASR_ERR_INVALID_ARGUMENT);
+
+  const char* token = nullptr;
+  ASSERT_EQ(moeasr_model_token(model.m, 2, &token), MOEASR_OK);
+  EXPECT_STREQ(token, "a");
+  EXPECT_EQ(moeasr_model_token(model.m, 40, &token), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(token, nullptr);
+  EXPECT_EQ(moeasr_model_token(model.m, -1, &token), MOEASR_ERR_INVALID_ARGUMENT);
+}
+
 TEST_F(CApiTest, ZeroLengthAudioGivesAnEmptyResult) {
   StreamH s;
   ASSERT_EQ(moeasr_stream_create(model.m, nullptr, &s.s), MOEASR_OK);

@@ -66,6 +66,10 @@ class DecodeCli(unittest.TestCase):
                          {"text", "tokens", "timestamps_ms", "ctc_score", "score", "attention_score"})
         ctc = self.decode_one("--wav", HELLO, "--mode", "ctc")
         self.assertNotIn("attention_score", ctc["nbest"][0])
+        for out in (rescored, ctc):
+            # The words cover the text (CJK characters are words with no space between).
+            self.assertEqual("".join(w["text"] for w in out["words"]), out["text"].replace(" ", ""))
+            self.assertEqual(set(out["words"][0]), {"text", "start_ms", "end_ms"})
 
     def test_scp_comments_duplicates_and_error_records(self):
         scp = work("list.scp")
@@ -149,8 +153,11 @@ class DecodeCli(unittest.TestCase):
         self.assertGreaterEqual(len(segments), 3)  # no segment is longer than 20 s of speech (+ one piece)
         self.assertNotIn("nbest", out)
         self.assertAlmostEqual(out["audio_seconds"], 65, places=3)
-        tokens, times = [], []
+        tokens, times, words = [], [], []
         for seg in segments:
+            words += seg["words"]
+            for w in seg["words"]:
+                self.assertTrue(seg["start_ms"] <= w["start_ms"] < w["end_ms"] <= seg["end_ms"] + 40, (w, seg))
             self.assertLessEqual(seg["end_ms"] - seg["start_ms"], 20500)
             tokens += seg["tokens"]
             times += seg["timestamps_ms"]
@@ -162,8 +169,12 @@ class DecodeCli(unittest.TestCase):
             self.assertEqual(alone["tokens"], seg["tokens"])
             self.assertEqual([t + seg["start_ms"] for t in alone["timestamps_ms"]], seg["timestamps_ms"])
             self.assertEqual(alone["nbest"][0]["score"], seg["nbest"][0]["score"])
+            self.assertEqual([(w["text"], w["start_ms"] + seg["start_ms"], w["end_ms"] + seg["start_ms"])
+                              for w in alone["words"]],
+                             [(w["text"], w["start_ms"], w["end_ms"]) for w in seg["words"]])
         self.assertEqual(out["tokens"], tokens)
         self.assertEqual(out["timestamps_ms"], times)
+        self.assertEqual(out["words"], words)
         self.assertEqual(out["text"], " ".join(s["text"] for s in segments if s["text"]))
         off = self.decode_one("--wav", path, "--continuous", "off")
         self.assertNotIn("segments", off)
