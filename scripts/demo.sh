@@ -6,6 +6,7 @@
 # Default: the shipped model on the shipped samples; without one, the tiny
 # random-weight test model (its transcripts are noise) on the test audio.
 # MOEASR_DEMO_JSON=1 prints moeasr-decode's JSON lines (n-best, scores, timestamps) instead.
+# MOEASR_DEMO_BINARY=PATH uses that moeasr-decode instead of setting up and building build/.
 set -euo pipefail
 # MODEL_DIR and the files are named from the caller's directory.
 args=()
@@ -14,7 +15,8 @@ for a in "$@"; do
 done
 set -- "${args[@]}"
 cd "$(dirname "$0")/.."
-scripts/setup.sh build >&2
+decode=${MOEASR_DEMO_BINARY:-build/src/cli/moeasr-decode}
+if [[ -z "${MOEASR_DEMO_BINARY:-}" ]]; then scripts/setup.sh build >&2; fi
 
 model=${1:-}
 default_run=$(( $# == 0 ))
@@ -41,10 +43,10 @@ args=()
 for w in "${wavs[@]}"; do args+=(--wav "$w"); done
 echo "demo: decoding ${#wavs[@]} file(s) with $model (chunk 16 = 640 ms streaming, attention rescoring)" >&2
 if [[ "${MOEASR_DEMO_JSON:-0}" == 1 ]]; then
-  exec build/src/cli/moeasr-decode --model "$model" "${args[@]}"
+  exec "$decode" --model "$model" "${args[@]}"
 fi
 # One line per file; the reference texts only when decoding the shipped samples.
-build/src/cli/moeasr-decode --model "$model" "${args[@]}" | REFS="$refs" python3 -c '
+"$decode" --model "$model" "${args[@]}" | REFS="$refs" python3 -c '
 import json, os, sys
 refs = {}
 if os.environ["REFS"]:
