@@ -2,52 +2,18 @@
  * stream_wav: recognize a WAV file the way a live application would, feeding
  * it to moeasr in 100 ms pieces and printing partial results as they change.
  *
- *   stream_wav MODEL_DIR FILE.wav      (16-bit PCM, mono, any sample rate)
+ *   stream_wav MODEL_DIR FILE.wav      (PCM or float WAV, any sample rate; the
+ *                                      channels of a multi-channel file are mixed)
  *
- * The final transcript goes to stdout, partial results to stderr.
+ * The final transcript goes to stdout; partial results and the words with
+ * their times to stderr.
  * Build:  cc -std=c99 stream_wav.c $(pkg-config --cflags --libs moeasr) -o stream_wav
  */
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <moeasr/moeasr.h>
-
-/* Reads a mono 16-bit PCM WAV file; returns malloc'd samples or NULL. */
-static int16_t* read_wav16(const char* path, size_t* n, int32_t* rate) {
-  FILE* f = fopen(path, "rb");
-  unsigned char h[12], chunk[8], fmt[16];
-  int16_t* samples = NULL;
-  int have_fmt = 0;
-  if (!f) return NULL;
-  if (fread(h, 1, 12, f) != 12 || memcmp(h, "RIFF", 4) != 0 || memcmp(h + 8, "WAVE", 4) != 0) goto done;
-  while (fread(chunk, 1, 8, f) == 8) {
-    uint32_t size = chunk[4] | (chunk[5] << 8) | (chunk[6] << 16) | ((uint32_t)chunk[7] << 24);
-    if (memcmp(chunk, "fmt ", 4) == 0 && size >= 16) {
-      if (fread(fmt, 1, 16, f) != 16) goto done;
-      /* PCM (1), mono, 16 bits */
-      if ((fmt[0] | (fmt[1] << 8)) != 1 || (fmt[2] | (fmt[3] << 8)) != 1 || (fmt[14] | (fmt[15] << 8)) != 16) goto done;
-      *rate = (int32_t)(fmt[4] | (fmt[5] << 8) | (fmt[6] << 16) | ((uint32_t)fmt[7] << 24));
-      have_fmt = 1;
-      if (fseek(f, (long)(size - 16 + (size & 1)), SEEK_CUR) != 0) goto done;
-    } else if (memcmp(chunk, "data", 4) == 0 && have_fmt) {
-      size_t i;
-      unsigned char* raw = (unsigned char*)malloc(size ? size : 1);
-      if (!raw) goto done;
-      *n = fread(raw, 1, size, f) / 2;
-      samples = (int16_t*)malloc((*n ? *n : 1) * sizeof(int16_t));
-      for (i = 0; samples && i < *n; ++i) samples[i] = (int16_t)(raw[2 * i] | (raw[2 * i + 1] << 8));
-      free(raw);
-      goto done;
-    } else if (fseek(f, (long)(size + (size & 1)), SEEK_CUR) != 0) {
-      goto done;
-    }
-  }
-done:
-  fclose(f);
-  return samples;
-}
 
 /* Prints the message of a failed call and returns 1. */
 static int fail(const char* what, moeasr_status status) {
@@ -59,10 +25,9 @@ int main(int argc, char** argv) {
   moeasr_model* model = NULL;
   moeasr_stream* stream = NULL;
   moeasr_result* result = NULL;
+  moeasr_wave* wave = NULL;
   moeasr_status st;
-  int16_t* samples;
-  size_t n = 0, pos, piece;
-  int32_t rate = 0;
+  size_t pos, piece, i;
   char last_partial[4096] = "";
   int code = 1;
 
@@ -70,11 +35,7 @@ int main(int argc, char** argv) {
     fprintf(stderr, "usage: %s MODEL_DIR FILE.wav\n", argv[0]);
     return 2;
   }
-  samples = read_wav16(argv[2], &n, &rate);
-  if (!samples) {
-    fprintf(stderr, "cannot read %s (16-bit PCM mono WAV expected)\n", argv[2]);
-    return 1;
-  }
+  if ((st = moeasr_wave_read(argv[2], MOEASR_WAV_MIX, &wave)) != MOEASR_OK) return fail("moeasr_wave_read", st);
 
   /* The model: load once, share between any number of streams and threads. */
   if ((st = moeasr_model_load(argv[1], NULL, &model)) != MOEASR_OK) {
@@ -87,10 +48,11 @@ int main(int argc, char** argv) {
     goto out;
   }
 
-  piece = (size_t)rate / 10; /* 100 ms */
-  for (pos = 0; pos < n; pos += piece) {
-    size_t len = n - pos < piece ? n - pos : piece;
-    if ((st = moeasr_stream_accept_waveform_int16(stream, samples + pos, len, rate)) != MOEASR_OK ||
+  piece = (size_t)wave->sample_rate / 10; /* 100 ms */
+  if (piece == 0) piece = 1;
+  for (pos = 0; pos < wave->num_samples; pos += piece) {
+    size_t len = wave->num_samples - pos < piece ? wave->num_samples - pos : piece;
+    if ((st = moeasr_stream_accept_waveform(stream, wave->samples + pos, len, wave->sample_rate)) != MOEASR_OK ||
         (st = moeasr_stream_decode(stream)) != MOEASR_OK) {
       code = fail("decoding", st);
       goto out;
@@ -112,12 +74,15 @@ int main(int argc, char** argv) {
     goto out;
   }
   printf("%s\n", result->text);
+  for (i = 0; i < result->num_words; ++i) {
+    fprintf(stderr, "word: %s %d-%d ms\n", result->words[i].text, result->words[i].start_ms, result->words[i].end_ms);
+  }
   code = 0;
 
 out:
   moeasr_result_free(result); /* each *_free accepts NULL */
   moeasr_stream_free(stream);
   moeasr_model_free(model);
-  free(samples);
+  moeasr_wave_free(wave);
   return code;
 }
