@@ -18,6 +18,9 @@ std::string data_path(const std::string& relative);
 std::string repo_path(const std::string& relative);
 // A number in scientific notation with 3 significant digits, for messages.
 std::string sci(double v);
+// The largest |a[i] - b[i]|, in double; infinity when the sizes differ, so
+// that any tolerance check fails.
+double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b);
 
 // A fresh empty directory, removed when the object dies.
 class TempDir {

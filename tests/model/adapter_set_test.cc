@@ -27,6 +27,8 @@
 namespace moeasr {
 namespace {
 
+using test::max_abs_diff;
+
 constexpr double kModelTolerance = 1e-4;
 constexpr double kBatchTolerance = 1e-5;
 
@@ -112,15 +114,6 @@ class AdapterSetTest : public ::testing::Test {
     s->accept_features(fbank().data.data(), fbank().shape[0]);
     s->input_finished();
     return s;
-  }
-
-  static double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-    EXPECT_EQ(a.size(), b.size());
-    double m = 0;
-    for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
-      m = std::max(m, std::fabs(static_cast<double>(a[i]) - b[i]));
-    }
-    return m;
   }
 
   static test::TempDir* dir_;

@@ -21,6 +21,8 @@
 namespace moeasr {
 namespace {
 
+using test::max_abs_diff;
+
 constexpr double kFbankTolerance = 1e-3;  // as FbankTest (issue A1)
 constexpr double kLogitTolerance = 1e-4;  // issue A8
 
@@ -36,13 +38,6 @@ std::shared_ptr<const Classifier> fixture(const std::string& name) {
 const Waveform& hello() {
   static const Waveform w = read_wav(test::data_path("audio/hello.wav"));
   return w;
-}
-
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  EXPECT_EQ(a.size(), b.size());
-  double m = 0;
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) m = std::max(m, std::fabs(double(a[i]) - b[i]));
-  return m;
 }
 
 TEST(AstTest, HanningFbankMatchesTorchaudioWithHuggingFaceArguments) {

@@ -27,6 +27,8 @@
 namespace moeasr {
 namespace {
 
+using test::max_abs_diff;
+
 constexpr double kTolerance = 1e-3;
 
 const char* const kModels[] = {"moe_ln", "dense_bn", "moe_k1", "odd_dims"};
@@ -72,13 +74,6 @@ Decoded decode(std::shared_ptr<const AsrModel> model, const std::vector<float>& 
   s.input_finished();
   s.decode();
   return {s.encoder_output(), s.ctc_log_probs(), s.final_result()};
-}
-
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  if (a.size() != b.size()) return INFINITY;
-  double m = 0;
-  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(static_cast<double>(a[i]) - b[i]));
-  return m;
 }
 
 void expect_same_nbest(const RecognitionResult& want, const RecognitionResult& got, double tol,

@@ -22,6 +22,8 @@
 namespace moeasr {
 namespace {
 
+using test::max_abs_diff;
+
 constexpr double kModelTolerance = 1e-4;
 constexpr double kScoreTolerance = 1e-3;
 
@@ -70,12 +72,6 @@ std::shared_ptr<const AsrModel> model_for(const std::string& name) {
   static std::map<std::string, std::shared_ptr<const AsrModel>> cache;
   auto& m = cache[name];
   if (!m) m = AsrModel::load(test::data_path("models/" + name));
-  return m;
-}
-
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  double m = 0;
-  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(static_cast<double>(a[i]) - b[i]));
   return m;
 }
 

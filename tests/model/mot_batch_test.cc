@@ -17,6 +17,8 @@
 namespace moeasr {
 namespace {
 
+using test::max_abs_diff;
+
 using test::sci;
 
 constexpr double kModelTolerance = 1e-4;
@@ -76,13 +78,6 @@ Batch run_golden_utterances(const std::string& model_name, const std::vector<siz
   }
   b.run(model_name);
   return b;
-}
-
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  if (a.size() != b.size()) return INFINITY;
-  double m = 0;
-  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(static_cast<double>(a[i]) - b[i]));
-  return m;
 }
 
 std::vector<size_t> all_utterances() {

@@ -19,6 +19,8 @@
 namespace moeasr {
 namespace {
 
+using test::max_abs_diff;
+
 constexpr double kLogitTolerance = 1e-4;  // issue B8
 
 const char* const kCases[] = {"soft_pfeiffer_mhsa_norm", "soft_pfeiffer_ffn", "soft_houlsby_norm", "soft_houlsby",
@@ -27,13 +29,6 @@ const char* const kCases[] = {"soft_pfeiffer_mhsa_norm", "soft_pfeiffer_ffn", "s
 const Waveform& hello() {
   static const Waveform w = read_wav(test::data_path("audio/hello.wav"));
   return w;
-}
-
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  EXPECT_EQ(a.size(), b.size());
-  double m = 0;
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) m = std::max(m, std::fabs(double(a[i]) - b[i]));
-  return m;
 }
 
 std::string yaml_of(const std::string& name) { return read_file(test::data_path("petl/" + name + "/classifier.yaml")); }

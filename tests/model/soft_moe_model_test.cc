@@ -18,6 +18,8 @@
 namespace moeasr {
 namespace {
 
+using test::max_abs_diff;
+
 constexpr double kModelTolerance = 1e-4;
 constexpr double kBatchTolerance = 1e-5;
 
@@ -63,12 +65,6 @@ std::vector<float> encode(std::shared_ptr<const AsrModel> model, int chunk, int 
   stream.input_finished();
   stream.decode();
   return stream.encoder_output();
-}
-
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  double m = 0;
-  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(static_cast<double>(a[i]) - b[i]));
-  return m;
 }
 
 class SoftMoeModelTest : public ::testing::TestWithParam<ModeCase> {};
