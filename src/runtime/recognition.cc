@@ -107,9 +107,15 @@ void Recognition::take_best(RecognitionResult& r) const {
                          static_cast<int>(std::lround(model_.frame_ms())));
 }
 
+std::vector<Hypothesis> Recognition::ctc_nbest() const {
+  std::vector<Hypothesis> out;
+  for (const CtcHypothesis& h : search_.nbest()) out.push_back(make_hypothesis(h));
+  return out;
+}
+
 RecognitionResult Recognition::partial_result() const {
   RecognitionResult r;
-  for (const CtcHypothesis& h : search_.nbest()) r.nbest.push_back(make_hypothesis(h));
+  r.nbest = ctc_nbest();
   take_best(r);
   return r;
 }
@@ -122,7 +128,8 @@ const RecognitionResult& Recognition::final_result() const {
 
 void Recognition::finalize(Worker& w, DecodeProfile* profile) {
   const auto start = std::chrono::steady_clock::now();
-  RecognitionResult r = partial_result();
+  RecognitionResult r;
+  r.nbest = ctc_nbest();
   const AttentionDecoder* decoder = model_.decoder();
   if (keeps_rows() && frames_ > 0 && !r.nbest.empty()) {
     std::vector<std::vector<int>> hyps;
@@ -141,8 +148,8 @@ void Recognition::finalize(Worker& w, DecodeProfile* profile) {
     }
     // Best first; the rest keep their CTC order.
     if (best != 0) std::rotate(r.nbest.begin(), r.nbest.begin() + best, r.nbest.begin() + best + 1);
-    take_best(r);
   }
+  take_best(r);  // once, after the order is final
   r.is_final = true;
   final_ = std::move(r);
   done_ = true;

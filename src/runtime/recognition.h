@@ -121,6 +121,8 @@ class Recognition {
 
  private:
   Hypothesis make_hypothesis(const CtcHypothesis& h) const;
+  // The CTC prefix beam search's n-best so far, best first.
+  std::vector<Hypothesis> ctc_nbest() const;
   // The result's own fields (text, tokens, times, words) from nbest[0].
   void take_best(RecognitionResult& r) const;
   bool keeps_rows() const { return options_.rescoring && model_.decoder(); }
