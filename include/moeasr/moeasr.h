@@ -65,7 +65,7 @@
 /* The version of this header; moeasr_version() gives the library's. Structs
  * and calls marked "Added in X.Y" exist from that version on. */
 #define MOEASR_VERSION_MAJOR 0
-#define MOEASR_VERSION_MINOR 2
+#define MOEASR_VERSION_MINOR 3
 #define MOEASR_VERSION_PATCH 0
 
 /* Full attention (chunk_size <= 0, and moeasr_decode_batch) decodes at most
@@ -389,6 +389,9 @@ MOEASR_API moeasr_status moeasr_result_free(moeasr_result* result);
  * Caller frees *out_json with moeasr_string_free. */
 MOEASR_API moeasr_status moeasr_stream_get_partial_result_json(const moeasr_stream* stream, char** out_json);
 MOEASR_API moeasr_status moeasr_stream_get_final_result_json(const moeasr_stream* stream, char** out_json);
+/* The same JSON for any result, e.g. one of moeasr_decode_batch's. Caller
+ * frees *out_json with moeasr_string_free. Added in 0.3. */
+MOEASR_API moeasr_status moeasr_result_to_json(const moeasr_result* result, char** out_json);
 
 MOEASR_API moeasr_status moeasr_string_free(char* str);
 

@@ -25,10 +25,12 @@ struct ResultHolder : moeasr_result {
   std::vector<moeasr_hypothesis> hypotheses;
   std::vector<std::string> word_texts;
   std::vector<moeasr_word> word_list;
+  moeasr::RecognitionResult source;  // for moeasr_result_to_json
 };
 
 moeasr_result* to_c(const moeasr::RecognitionResult& r) {
   auto h = std::make_unique<ResultHolder>();
+  h->source = r;
   const size_t n = r.nbest.size();
   h->texts.resize(n + 1);
   h->token_lists.resize(n + 1);
@@ -260,6 +262,17 @@ moeasr_status moeasr_result_free(moeasr_result* result) {
     MOEASR_CHECK(holder->magic == kResultMagic, MOEASR_ERR_INVALID_ARGUMENT, "not a live moeasr_result");
     holder->magic = kDeadMagic;
     delete holder;
+  });
+}
+
+moeasr_status moeasr_result_to_json(const moeasr_result* result, char** out_json) {
+  if (out_json) *out_json = nullptr;
+  return guarded("moeasr_result_to_json", [&] {
+    MOEASR_CHECK(out_json, MOEASR_ERR_INVALID_ARGUMENT, "out_json is NULL");
+    MOEASR_CHECK(result, MOEASR_ERR_INVALID_ARGUMENT, "result is NULL");
+    const auto* holder = static_cast<const ResultHolder*>(result);
+    MOEASR_CHECK(holder->magic == kResultMagic, MOEASR_ERR_INVALID_ARGUMENT, "not a live moeasr_result");
+    *out_json = to_c_string(to_json(holder->source).dump());
   });
 }
 

@@ -163,6 +163,52 @@ TEST(DecodeBatch, OtherModelsGiveWhatAFullAttentionStreamGives) {
   }
 }
 
+// moeasr_result_to_json gives a batch result the JSON a stream's result has:
+// the same fields, equal to the C struct's.
+TEST(DecodeBatch, ResultToJsonMatchesTheStructAndTheStreamsJson) {
+  Model model("moe_ln");
+  const std::vector<float> audio = wav("hello.wav");
+  const moeasr_audio utt{audio.data(), audio.size(), 16000};
+  Results results(1);
+  ASSERT_EQ(moeasr_decode_batch(model.m, &utt, 1, nullptr, results.r.data()), MOEASR_OK) << moeasr_last_error();
+  char* text = nullptr;
+  ASSERT_EQ(moeasr_result_to_json(results.r[0], &text), MOEASR_OK) << moeasr_last_error();
+  const nlohmann::json j = nlohmann::json::parse(text);
+  moeasr_string_free(text);
+  const moeasr_result& r = *results.r[0];
+  EXPECT_EQ(j["text"], r.text);
+  EXPECT_EQ(j["tokens"], std::vector<int32_t>(r.tokens, r.tokens + r.num_tokens));
+  EXPECT_TRUE(j["is_final"].get<bool>());
+  ASSERT_EQ(j["nbest"].size(), r.num_nbest);
+  for (size_t k = 0; k < r.num_nbest; ++k) {
+    EXPECT_EQ(j["nbest"][k]["text"], r.nbest[k].text);
+    EXPECT_DOUBLE_EQ(j["nbest"][k]["score"].get<double>(), r.nbest[k].score);
+    EXPECT_DOUBLE_EQ(j["nbest"][k]["attention_score"].get<double>(), r.nbest[k].attention_score);
+  }
+  ASSERT_EQ(j["words"].size(), r.num_words);
+  // A full-attention stream's final JSON has the same keys.
+  moeasr_stream_options so;
+  moeasr_stream_default_options(&so);
+  so.chunk_size = -1;
+  moeasr_stream* stream = nullptr;
+  ASSERT_EQ(moeasr_stream_create(model.m, &so, &stream), MOEASR_OK);
+  ASSERT_EQ(moeasr_stream_accept_waveform(stream, audio.data(), audio.size(), 16000), MOEASR_OK);
+  ASSERT_EQ(moeasr_stream_input_finished(stream), MOEASR_OK);
+  ASSERT_EQ(moeasr_stream_decode(stream), MOEASR_OK);
+  char* stream_text = nullptr;
+  ASSERT_EQ(moeasr_stream_get_final_result_json(stream, &stream_text), MOEASR_OK);
+  const nlohmann::json s = nlohmann::json::parse(stream_text);
+  moeasr_string_free(stream_text);
+  moeasr_stream_free(stream);
+  for (const auto& [key, value] : s.items()) EXPECT_TRUE(j.contains(key)) << key;
+  EXPECT_EQ(s["text"], j["text"]);
+  // Bad arguments.
+  char* out = reinterpret_cast<char*>(1);
+  EXPECT_EQ(moeasr_result_to_json(nullptr, &out), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(out, nullptr);
+  EXPECT_EQ(moeasr_result_to_json(results.r[0], nullptr), MOEASR_ERR_INVALID_ARGUMENT);
+}
+
 TEST(DecodeBatch, BadInputIsRefusedAndLeavesNoResults) {
   Model model("mot_cross");
   std::vector<float> ok(8000, 0.01f), nan_audio(8000, 0.01f);
