@@ -400,6 +400,17 @@ TRITONSERVER_Error* TRITONBACKEND_ModelInstanceInitialize(TRITONBACKEND_ModelIns
   void* model_state = nullptr;
   MOEASR_TRITON_RETURN_IF_ERROR(TRITONBACKEND_ModelInstanceModel(instance, &model));
   MOEASR_TRITON_RETURN_IF_ERROR(TRITONBACKEND_ModelState(model, &model_state));
+  // The model runs where its `device` parameter says, shared by all instances;
+  // a GPU instance kind would suggest otherwise, so it is refused, not ignored.
+  TRITONSERVER_InstanceGroupKind kind = TRITONSERVER_INSTANCEGROUPKIND_CPU;
+  MOEASR_TRITON_RETURN_IF_ERROR(TRITONBACKEND_ModelInstanceKind(instance, &kind));
+  if (kind != TRITONSERVER_INSTANCEGROUPKIND_CPU) {
+    return moeasr::triton::make_error(
+        TRITONSERVER_ERROR_INVALID_ARG,
+        std::string("instance_group kind ") + TRITONSERVER_InstanceGroupKindString(kind) +
+            ": the moeasr backend takes KIND_CPU instances; a GPU is chosen with the parameter device "
+            "(\"cuda\" or \"cuda:N\"), and the instances share the model there");
+  }
   auto state = std::make_unique<InstanceState>();
   state->model = static_cast<ModelState*>(model_state);
   state->instance = instance;
