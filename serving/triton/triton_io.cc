@@ -35,6 +35,7 @@ struct InputView {
   uint64_t byte_size = 0;
   uint32_t buffers = 0;
   int64_t elements = 1;
+  int64_t rows = 1;  // the leading (batch) dimension of a tensor of two or more dimensions
 };
 
 // *found = false (and no error) when the request has no input `name`.
@@ -56,6 +57,7 @@ TRITONSERVER_Error* find_input(TRITONBACKEND_Request* request, const char* name,
     }
     view->elements = 1;
     for (uint32_t d = 0; d < dims; ++d) view->elements *= shape[d];
+    view->rows = dims >= 2 ? shape[0] : 1;
     *found = true;
     return nullptr;
   }
@@ -114,6 +116,12 @@ TRITONSERVER_Error* read_audio(TRITONBACKEND_Request* request, int32_t default_r
   const InputView& view = has_i16 ? i16 : f32;
   const TRITONSERVER_DataType want = has_i16 ? TRITONSERVER_TYPE_INT16 : TRITONSERVER_TYPE_FP32;
   const char* name = has_i16 ? "WAV_INT16" : "WAV";
+  if (view.rows != 1) {
+    // One utterance or piece per request: Triton's batchers put requests together.
+    return make_error(TRITONSERVER_ERROR_INVALID_ARG, std::string("input ") + name + " has " +
+                                                          std::to_string(view.rows) +
+                                                          " rows; send one audio piece per request (shape [1, n])");
+  }
   if (view.type != want) {
     return make_error(TRITONSERVER_ERROR_INVALID_ARG, std::string("input ") + name + " has type " +
                                                           TRITONSERVER_DataTypeString(view.type) + "; expected " +

@@ -213,6 +213,11 @@ class TritonServerTest(unittest.TestCase):
         for t in threads:
             t.join()
         self.assertEqual(errors, [])
+        c = self.client()
+        bad = np.zeros(1600, np.float32)
+        bad[5] = np.inf
+        self.expect_error(lambda: triton_client.infer_piece(c, "offline", 0, bad, False, False), "infinite")
+        self.expect_error(lambda: triton_client.infer_piece(c, "offline", 0, bad[:0], False, False), "empty audio")
         for n in names:
             self.assertEqual(got[n]["text"], want[n]["text"])
             self.assertEqual([h["tokens"] for h in got[n]["nbest"]], [h["tokens"] for h in want[n]["nbest"]])
@@ -237,6 +242,10 @@ class TritonServerTest(unittest.TestCase):
         self.expect_error(lambda: triton_client.infer_piece(c, "stream", seq, wrong, False, False), "FP64")
         no_audio = lambda: c.infer("stream", [], sequence_id=seq)  # noqa: E731
         self.expect_error(no_audio, "no audio")
+        two_rows = grpcclient.InferInput("WAV_INT16", [2, 800], "INT16")
+        two_rows.set_data_from_numpy(np.zeros((2, 800), np.int16))
+        self.expect_error(lambda: c.infer("stream", [two_rows], sequence_id=seq), "batch-size 1")  # Triton's rule
+        self.expect_error(lambda: c.infer("offline", [two_rows]), "rows")  # the backend's
         # None of these changed the stream: the sequence still decodes as the clean audio.
         for k, piece in enumerate(pieces[1:], start=1):
             out = triton_client.infer_piece(c, "stream", seq, piece, False, k == len(pieces) - 1)
