@@ -109,6 +109,15 @@ def write_model_config(repo, name, template, model_dir, replace=None):
     (Path(repo) / name / "config.pbtxt").write_text(config)
 
 
+def _die_with_parent():
+    """In the server's process before exec: SIGTERM when the process that started
+    it dies, so a test killed by a timeout leaves no server behind (Linux)."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class LocalServer:
     """tritonserver on 127.0.0.1 (free ports, explicit model control) for `repo`,
     loading `models`; a context manager that stops it (SIGTERM, then kill)."""
@@ -122,7 +131,8 @@ class LocalServer:
                 "--model-control-mode=explicit", "--grpc-address=127.0.0.1", f"--grpc-port={self.grpc_port}",
                 "--http-address=127.0.0.1", f"--http-port={http_port}", "--metrics-address=127.0.0.1",
                 f"--metrics-port={metrics_port}", "--exit-timeout-secs=5"] + [f"--load-model={m}" for m in models]
-        self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT,
+                                        preexec_fn=_die_with_parent)
         import tritonclient.grpc as grpcclient
         from tritonclient.utils import InferenceServerException
 
