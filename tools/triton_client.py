@@ -125,6 +125,7 @@ class LocalServer:
     def __init__(self, tritonserver, backends, repo, models, log_path, timeout_s=120):
         self.grpc_port, http_port, metrics_port = free_port(), free_port(), free_port()
         self.url = f"127.0.0.1:{self.grpc_port}"
+        self.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
         self.log_path = Path(log_path)
         self._log = open(self.log_path, "w")
         args = [str(tritonserver), f"--model-repository={repo}", f"--backend-directory={backends}",
@@ -148,6 +149,17 @@ class LocalServer:
                 self.stop()
                 raise RuntimeError("tritonserver did not start:\n" + self.log_path.read_text()[-4000:])
             time.sleep(0.2)
+
+    def metric(self, name, model):
+        """The value of Prometheus metric `name` for label model="`model`" (None if absent)."""
+        import urllib.request
+
+        text = urllib.request.urlopen(self.metrics_url, timeout=10).read().decode()
+        prefix = f'{name}{{model="{model}"}} '
+        for line in text.splitlines():
+            if line.startswith(prefix):
+                return float(line[len(prefix):])
+        return None
 
     def stop(self):
         if self.process.poll() is None:

@@ -22,6 +22,7 @@
 
 #include "moeasr/moeasr.h"
 #include "serving/triton/backend_config.h"
+#include "serving/triton/metrics.h"
 #include "serving/triton/sequence_table.h"
 #include "serving/triton/triton_io.h"
 #include "triton/core/tritonbackend.h"
@@ -72,6 +73,7 @@ struct ModelState {
   BackendConfig config;
   moeasr_model* model = nullptr;
   std::unique_ptr<SequenceTable> sequences;  // streaming models
+  std::unique_ptr<ModelMetrics> metrics;
 
   ~ModelState() {
     sequences.reset();  // streams before the model
@@ -91,6 +93,11 @@ TRITONSERVER_Error* load_model(TRITONBACKEND_Model* triton_model, std::unique_pt
   MOEASR_TRITON_RETURN_IF_ERROR(TRITONBACKEND_ModelName(triton_model, &name));
   MOEASR_TRITON_RETURN_IF_ERROR(TRITONBACKEND_ModelVersion(triton_model, &version));
   state->name = name;
+  TRITONBACKEND_Backend* backend = nullptr;
+  void* families = nullptr;
+  MOEASR_TRITON_RETURN_IF_ERROR(TRITONBACKEND_ModelBackend(triton_model, &backend));
+  MOEASR_TRITON_RETURN_IF_ERROR(TRITONBACKEND_BackendState(backend, &families));
+  state->metrics = std::make_unique<ModelMetrics>(static_cast<MetricFamilies*>(families), state->name);
   TRITONBACKEND_ArtifactType artifact = TRITONBACKEND_ARTIFACT_FILESYSTEM;
   const char* location = nullptr;
   MOEASR_TRITON_RETURN_IF_ERROR(TRITONBACKEND_ModelRepository(triton_model, &artifact, &location));
@@ -281,6 +288,7 @@ void finish(Item& item, Respond respond) {
 
 void execute_streaming(ModelState& m, std::vector<Item>& items) {
   size_t released = m.sequences->release_idle(SequenceTable::Clock::now());
+  m.metrics->add_idle_released(released);
   if (released > 0) {
     log(TRITONSERVER_LOG_INFO, "moeasr: model " + m.name + ": released " + std::to_string(released) +
                                    " stream(s) of sequences idle past max_sequence_idle_microseconds");
@@ -310,6 +318,7 @@ void execute_streaming(ModelState& m, std::vector<Item>& items) {
       m.sequences->give_back(item.control.id);
     }
   }
+  m.metrics->set_live_sequences(m.sequences->size());
 }
 
 void execute_offline(ModelState& m, std::vector<Item>& items) {
@@ -366,7 +375,7 @@ using moeasr::triton::ModelState;
 
 extern "C" {
 
-TRITONSERVER_Error* TRITONBACKEND_Initialize(TRITONBACKEND_Backend* /*backend*/) {
+TRITONSERVER_Error* TRITONBACKEND_Initialize(TRITONBACKEND_Backend* backend) {
   uint32_t major = 0, minor = 0;
   MOEASR_TRITON_RETURN_IF_ERROR(TRITONBACKEND_ApiVersion(&major, &minor));
   if (major != TRITONBACKEND_API_VERSION_MAJOR || minor < TRITONBACKEND_API_VERSION_MINOR) {
@@ -377,6 +386,16 @@ TRITONSERVER_Error* TRITONBACKEND_Initialize(TRITONBACKEND_Backend* /*backend*/)
             std::to_string(major) + "." + std::to_string(minor));
   }
   moeasr_set_log_callback(moeasr::triton::log_library_message, nullptr, MOEASR_LOG_WARNING);
+  auto families = std::make_unique<moeasr::triton::MetricFamilies>();
+  MOEASR_TRITON_RETURN_IF_ERROR(TRITONBACKEND_BackendSetState(backend, families.get()));
+  families.release();
+  return nullptr;
+}
+
+TRITONSERVER_Error* TRITONBACKEND_Finalize(TRITONBACKEND_Backend* backend) {
+  void* families = nullptr;
+  MOEASR_TRITON_RETURN_IF_ERROR(TRITONBACKEND_BackendState(backend, &families));
+  delete static_cast<moeasr::triton::MetricFamilies*>(families);
   return nullptr;
 }
 

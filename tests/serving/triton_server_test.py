@@ -265,6 +265,7 @@ class TritonServerTest(unittest.TestCase):
         c = self.client()
         pcm = self.audio["number_1"]
         triton_client.infer_piece(c, "stream_idle", 700, pcm[:1600], True, False)
+        self.assertEqual(self.server.metric("moeasr_live_sequences", "stream_idle"), 1)
         time.sleep(IDLE_US / 1e6 + 1.5)  # past Triton's idle limit and the backend's grace period
         # The next request of any sequence lets the backend free the abandoned stream.
         final = triton_client.stream_sequence(c, "stream_idle", 701, self.audio["command_0"])
@@ -272,6 +273,8 @@ class TritonServerTest(unittest.TestCase):
         self.expect_error(lambda: triton_client.infer_piece(c, "stream_idle", 700, pcm[1600:3200], False, False),
                           "START")
         self.assertIn("model stream_idle: released 1 stream", self.log_path.read_text())
+        self.assertEqual(self.server.metric("moeasr_idle_sequences_released_total", "stream_idle"), 1)
+        self.assertEqual(self.server.metric("moeasr_live_sequences", "stream_idle"), 0)
 
     def test_instance_restart_loses_no_sequence(self):
         """Reloading the model with another instance count (1 -> 2 -> 1) while
