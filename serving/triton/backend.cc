@@ -93,11 +93,6 @@ TRITONSERVER_Error* load_model(TRITONBACKEND_Model* triton_model, std::unique_pt
   MOEASR_TRITON_RETURN_IF_ERROR(TRITONBACKEND_ModelName(triton_model, &name));
   MOEASR_TRITON_RETURN_IF_ERROR(TRITONBACKEND_ModelVersion(triton_model, &version));
   state->name = name;
-  TRITONBACKEND_Backend* backend = nullptr;
-  void* families = nullptr;
-  MOEASR_TRITON_RETURN_IF_ERROR(TRITONBACKEND_ModelBackend(triton_model, &backend));
-  MOEASR_TRITON_RETURN_IF_ERROR(TRITONBACKEND_BackendState(backend, &families));
-  state->metrics = std::make_unique<ModelMetrics>(static_cast<MetricFamilies*>(families), state->name);
   TRITONBACKEND_ArtifactType artifact = TRITONBACKEND_ARTIFACT_FILESYSTEM;
   const char* location = nullptr;
   MOEASR_TRITON_RETURN_IF_ERROR(TRITONBACKEND_ModelRepository(triton_model, &artifact, &location));
@@ -115,6 +110,13 @@ TRITONSERVER_Error* load_model(TRITONBACKEND_Model* triton_model, std::unique_pt
     return make_error(TRITONSERVER_ERROR_INVALID_ARG, "model " + state->name + ": " + error);
   }
   const BackendConfig& c = state->config;
+  TRITONBACKEND_Backend* backend = nullptr;
+  void* families = nullptr;
+  MOEASR_TRITON_RETURN_IF_ERROR(TRITONBACKEND_ModelBackend(triton_model, &backend));
+  MOEASR_TRITON_RETURN_IF_ERROR(TRITONBACKEND_BackendState(backend, &families));
+  // The metrics are about sequences: an offline model has none.
+  state->metrics =
+      std::make_unique<ModelMetrics>(c.streaming ? static_cast<MetricFamilies*>(families) : nullptr, state->name);
   if (c.streaming && c.max_batch_size < 1) {
     return make_error(TRITONSERVER_ERROR_INVALID_ARG,
                       "model " + state->name + ": a streaming model needs max_batch_size >= 1 (the most sequences "
