@@ -295,6 +295,40 @@ def variant_configs():
     }
 
 
+def recipe_configs():
+    """The encoder variants at the shapes of WeNet's own recipes (examples/*/conf), with
+    random weights: aishell's u2++ transformer (with MoE FFNs, as configs/ has it),
+    gigaspeech's u2++ conformer (conv2d6, d 512) and aishell's no_pos conformer.
+    Only the four MODES run (they are big), or only full attention for a recipe not
+    trained for chunks (WeNet's forward_chunk_by_chunk refuses it)."""
+    bi = {"attention_heads": 4, "linear_units": 2048, "num_blocks": 3, "r_num_blocks": 3}
+    return {
+        "recipe_aishell_u2pp_transformer_moe": dict(
+            input_dim=80, output_dim=4233, encoder="transformer", decoder="bitransformer",
+            model_conf={}, encoder_conf={"output_size": 256, "attention_heads": 4,
+                                         "linear_units": 2048, "num_blocks": 12,
+                                         "input_layer": "conv2d", "use_dynamic_chunk": True,
+                                         "mlp_type": "moe", "n_expert": 8,
+                                         "n_expert_activated": 2},
+            decoder_conf=bi),
+        "recipe_gigaspeech_u2pp_conformer_conv2d6": dict(
+            input_dim=80, output_dim=5002, encoder="conformer", decoder="bitransformer",
+            model_conf={}, encoder_conf={"output_size": 512, "attention_heads": 8,
+                                         "linear_units": 2048, "num_blocks": 12,
+                                         "input_layer": "conv2d6", "cnn_module_kernel": 8,
+                                         "causal": True, "use_dynamic_chunk": True,
+                                         "cnn_module_norm": "layer_norm"},
+            decoder_conf=dict(bi, attention_heads=8)),
+        "recipe_aishell_conformer_no_pos": dict(
+            input_dim=80, output_dim=4233, encoder="conformer", decoder="transformer",
+            model_conf={}, encoder_conf={"output_size": 256, "attention_heads": 4,
+                                         "linear_units": 2048, "num_blocks": 12,
+                                         "input_layer": "conv2d", "cnn_module_kernel": 15,
+                                         "pos_enc_layer_type": "no_pos"},
+            decoder_conf={"attention_heads": 4, "linear_units": 2048, "num_blocks": 6}),
+    }
+
+
 def check_variants(report, wenet, data, only=None):
     fbanks = {utt: moeasr_ref.fbank(*moeasr_ref.read_wav_int16(data / "audio" / f"{utt}.wav"))
               for utt in audio.UTTERANCES}
@@ -306,6 +340,15 @@ def check_variants(report, wenet, data, only=None):
         weights.randomize(reference, seed, np.zeros(cmvn_dim), np.ones(cmvn_dim))
         # reverse_weight > 0 even without a right decoder: WeNet then ignores it
         check_pair(report, wenet, name, reference, fbanks, dict(MODES, **EXTRA_MODES), 0.3)
+    for seed, (name, config) in enumerate(recipe_configs().items(), start=100):
+        if only is not None and name not in only:
+            continue
+        reference = moeasr_ref.ASRModel(config)
+        weights.randomize(reference, seed, np.zeros(80), np.ones(80))
+        conf = config["encoder_conf"]
+        streams = conf.get("use_dynamic_chunk") or conf.get("static_chunk_size", 0) > 0
+        modes = MODES if streams else {"full": MODES["full"]}
+        check_pair(report, wenet, name, reference, fbanks, modes, 0.3)
 
 
 def main():

@@ -65,7 +65,9 @@ void Encoder::read_input_layer(const WeightReader& r) {
       Tensor t({kk * c_in, d});
       for (int64_t o = 0; o < d; ++o) {
         for (int64_t ci = 0; ci < c_in; ++ci) {
-          for (int64_t j = 0; j < kk; ++j) t.data<float>()[(j * c_in + ci) * d + o] = w.data<float>()[(o * c_in + ci) * kk + j];
+          for (int64_t j = 0; j < kk; ++j) {
+            t.data<float>()[(j * c_in + ci) * d + o] = w.data<float>()[(o * c_in + ci) * kk + j];
+          }
         }
       }
       stage.w = r.upload(t);
@@ -74,7 +76,9 @@ void Encoder::read_input_layer(const WeightReader& r) {
       Tensor t({d, kk * c_in});
       for (int64_t o = 0; o < d; ++o) {
         for (int64_t ci = 0; ci < c_in; ++ci) {
-          for (int64_t j = 0; j < kk; ++j) t.data<float>()[o * kk * c_in + j * c_in + ci] = w.data<float>()[(o * c_in + ci) * kk + j];
+          for (int64_t j = 0; j < kk; ++j) {
+            t.data<float>()[o * kk * c_in + j * c_in + ci] = w.data<float>()[(o * c_in + ci) * kk + j];
+          }
         }
       }
       stage.as_linear = r.linear(t, r.host(name + ".bias"));
