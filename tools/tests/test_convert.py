@@ -262,6 +262,14 @@ class ConvertTest(TempDirTest):
             self.assertCleanError(result, message, "not supported", supported)
             self.assertFalse((self.tmp / "o").exists(), change)
 
+    def test_accepts_the_encoder_variants_the_runtime_runs(self):
+        import yaml
+        import convert_wenet
+        for name in ("tf_moe_c6", "cf_lin_nopos", "cf_c8_abs"):
+            config = yaml.safe_load((DATA / "models" / name / "train.yaml").read_text())
+            convert_wenet.check_family(config, name)  # raises ConvertError if refused
+        convert_wenet.check_family({"encoder": "transformer"}, "defaults")  # selfattn, abs_pos
+
     def test_missing_file(self):
         result = run_converter("--checkpoint", self.tmp / "nope.pt",
                                "--config", CHECKPOINT / "train.yaml",
