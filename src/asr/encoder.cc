@@ -267,7 +267,16 @@ void Encoder::convolve(Backend& be, const std::vector<EncoderChunk>& chunks, con
   // most `block` rows in all, so the activations of a long input stay small.
   // Pieces are in output-row order, so a round is a contiguous range of rows
   // of x. rows[s]: the piece's time rows into stage s (rows[n]: its output frames).
-  const int64_t block = be.subsampling_block_rows();
+  int64_t block = be.subsampling_block_rows();
+  // The im2col matrix of conv2d6's last stage is kernel^2 times that stage's
+  // input (25 * f * d floats per output frame): a GPU's 4096-row rounds would
+  // make it gigabytes at d = 512, so its rounds hold at most ~64 MB of it.
+  constexpr int64_t kColsBudget = int64_t{16} << 20;  // floats
+  for (size_t s = 0; s < n; ++s) {
+    if (!convs_[s].as_linear.present()) continue;
+    const int64_t per_frame = freq[s + 1] * convs_[s].kernel * convs_[s].kernel * (s == 0 ? 1 : d);
+    block = std::max<int64_t>(1, std::min(block, kColsBudget / per_frame));
+  }
   struct Piece {
     const float* in;
     std::vector<int64_t> rows;

@@ -147,6 +147,28 @@ TEST_P(DeviceModel, OtherFfnAndAdapterKindsMatchTheCpu) {
   }
 }
 
+// A long utterance in full attention: the CPU runs the subsampling in rounds
+// of 64 output frames (several pieces of one chunk), the device in one round
+// (conv2d6's im2col bounded to ~64 MB), so the piece bookkeeping of every
+// input layer is checked against a run that does not split.
+TEST_P(DeviceModel, LongInputSubsamplingInRoundsMatchesTheCpu) {
+  std::vector<float> fbank;
+  for (int i = 0; i < 3; ++i) {
+    for (const char* utt : {"hello", "numbers"}) {
+      const std::vector<float> f = fbank_of(utt);
+      fbank.insert(fbank.end(), f.begin(), f.end());
+    }
+  }
+  for (const char* name : {"moe_ln", "tf_moe_c6", "cf_c8_abs", "cf_lin_nopos"}) {
+    const std::string path = std::string("models/") + name;
+    const Decoded a = decode(load(path, Device::cpu()), fbank, {-1, -1});
+    const Decoded b = decode(load(path, device()), fbank, {-1, -1});
+    ASSERT_GT(a.encoder.size(), size_t{64 * 32}) << name;  // more than one CPU round
+    EXPECT_LE(max_abs_diff(a.encoder, b.encoder), kTolerance) << name;
+    EXPECT_LE(max_abs_diff(a.log_probs, b.log_probs), kTolerance) << name;
+  }
+}
+
 TEST_P(DeviceModel, Bfloat16KeepsTheFixtureNbest) {
   for (const char* name : kModels) {
     const std::string path = std::string("models/") + name;
