@@ -194,14 +194,15 @@ def check_against_config(tensors, config, vocab_size, config_path):
 
 
 # The model families the loader (src/formats/model_config.cc) accepts, by
-# train.yaml key: (where, the supported values, the default when absent).
+# train.yaml key: (where, the supported values, the default when absent; every
+# default is supported, whichever encoder class it belongs to).
 SUPPORTED_FAMILIES = (
     ((), "model", ("asr_model",), "asr_model"),
-    ((), "encoder", ("conformer",), "conformer"),
+    ((), "encoder", ("conformer", "transformer"), "conformer"),
     ((), "decoder", ("bitransformer", "transformer", None), "bitransformer"),
-    (("encoder_conf",), "input_layer", ("conv2d",), "conv2d"),
-    (("encoder_conf",), "pos_enc_layer_type", ("rel_pos",), "rel_pos"),
-    (("encoder_conf",), "selfattention_layer_type", ("rel_selfattn",), "rel_selfattn"),
+    (("encoder_conf",), "input_layer", ("conv2d", "conv2d6", "conv2d8", "linear"), "conv2d"),
+    (("encoder_conf",), "pos_enc_layer_type", ("rel_pos", "abs_pos", "no_pos"), "rel_pos"),
+    (("encoder_conf",), "selfattention_layer_type", ("rel_selfattn", "selfattn"), "rel_selfattn"),
 )
 
 
@@ -216,6 +217,11 @@ def check_family(config, config_path):
             names = ", ".join("null" if v is None else v for v in supported)
             raise ConvertError(f"{config_path}: {'.'.join(where + (key,))}: '{value}' is not supported by "
                                f"the moeasr runtime (supported: {names})")
+    # WeNet's TransformerEncoder itself asserts selfattn (or rope_abs_selfattn, not supported).
+    attention = (config.get("encoder_conf") or {}).get("selfattention_layer_type", "selfattn")
+    if config.get("encoder") == "transformer" and attention != "selfattn":
+        raise ConvertError(f"{config_path}: encoder_conf.selfattention_layer_type: '{attention}' is not "
+                           f"supported with encoder: transformer (supported: selfattn)")
 
 
 def find_runtime(given):

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Regenerate tests/data: tiny random-weight models and their golden outputs.
 
-    /usr/bin/python3 tools/make_fixtures.py [--regen-audio]
+    /usr/bin/python3 tools/make_fixtures.py [--regen-audio] [--only NAME ...]
 
 Deterministic: running it again reproduces tests/data byte for byte (on the same
 torch build). Steps:
@@ -141,7 +141,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--regen-audio", action="store_true",
                         help="re-synthesize tests/data/audio with espeak-ng and sox first")
+    parser.add_argument("--only", nargs="+", metavar="NAME",
+                        help="regenerate only these models (the others' files stay as committed)")
     args = parser.parse_args()
+    unknown = set(args.only or ()) - {spec.name for spec in specs.SPECS}
+    if unknown:
+        parser.error(f"unknown model(s) {sorted(unknown)}")
     torch.set_num_threads(1)  # one thread: identical float results on every run
     audio_dir = DATA / "audio"
     if args.regen_audio:
@@ -151,6 +156,8 @@ def main():
     feats = load_utterances(audio_dir)
     mean, istd = cmvn_stats(feats)
     for spec in specs.SPECS:
+        if args.only and spec.name not in args.only:
+            continue
         print(f"{spec.name}:")
         model, seed, shift = build_model(spec, feats, mean, istd)
         print(f"  seed {seed}, blank bias shift {shift:+.2f}")

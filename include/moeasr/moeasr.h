@@ -177,7 +177,7 @@ typedef struct moeasr_model_info {
   int32_t experts_per_token;   /* top-k; 0 for a dense, Mixture-of-Tokens or Soft MoE model */
   int32_t has_decoder;         /* 1 if attention rescoring is available */
   int64_t num_parameters;      /* all weights */
-  double frame_ms;             /* audio per encoder output frame (40 ms) */
+  double frame_ms;             /* audio per encoder output frame (40 ms for conv2d subsampling) */
   /* Added in 0.2 (structs of 0.1's size are filled up to their size): */
   int32_t mot_group_size;      /* Mixture-of-Tokens encoder FFN: tokens per group G; 0 if none */
   int32_t mot_cross_example;   /* 1: the model mixes the tokens of different utterances (groups of

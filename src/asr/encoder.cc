@@ -13,7 +13,7 @@ namespace moeasr {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr int kKinds = 3;  // attention cache rows: keys, values, linear_pos of the positions
+constexpr int kKinds = 3;  // attention cache rows: keys, values, linear_pos of the positions (rel_selfattn)
 
 // Adds the time since `start` to *slot (when profiling) and restarts the clock.
 void lap(double* slot, Clock::time_point& start) {
@@ -36,45 +36,59 @@ LayerAdapters read_layer_adapters(const WeightReader& r, const std::string& laye
   return a;
 }
 
-int64_t Encoder::output_frames(int64_t n) {
-  if (n < 7) return 0;
-  const int64_t t1 = (n - 3) / 2 + 1;
-  return (t1 - 3) / 2 + 1;
-}
-
 int Encoder::routed_experts() const { return layers_.empty() ? 0 : layers_[0].ff->routed_experts(); }
 
 int64_t Encoder::expert_weight_bytes() const { return layers_.empty() ? 0 : layers_[0].ff->expert_bytes(); }
 
 bool Encoder::mixes_examples() const { return !layers_.empty() && layers_[0].ff->mixes_examples(); }
 
-Encoder::Encoder(const ModelConfig& config, const WeightReader& r, MoeGemm moe_gemm)
-    : config_(config.encoder), pos_enc_(config.encoder.d_model, r.backend()) {
+void Encoder::read_input_layer(const WeightReader& r) {
   const EncoderConfig& c = config_;
-  const int64_t d = c.d_model, f2 = c.subsampled_features(), ch = c.conv_channels(), kernel = c.cnn_kernel;
-  if (c.global_cmvn) {
-    cmvn_mean_ = r.tensor("encoder.global_cmvn.mean");
-    cmvn_istd_ = r.tensor("encoder.global_cmvn.istd");
+  const int64_t d = c.d_model;
+  if (c.input_layer == InputLayer::kLinear) {  // LinearNoSubsampling: Linear, LayerNorm (eps 1e-5 in WeNet)
+    embed_out_ = r.linear("encoder.embed.out.0");
+    embed_norm_ = r.layer_norm("encoder.embed.out.1", 1e-5f);
+    return;
   }
-  // Both convolutions as [3, 3, c_in, c_out] (see kernels/cpu/conv.h).
-  const Tensor w1 = r.host("encoder.embed.conv.0.weight");  // [out, 1, 3, 3]
-  Tensor conv1({9, d});
-  for (int64_t o = 0; o < d; ++o) {
-    for (int k = 0; k < 9; ++k) conv1.data<float>()[k * d + o] = w1.data<float>()[o * 9 + k];
-  }
-  conv1_w_ = r.upload(conv1);
-  conv1_b_ = r.tensor("encoder.embed.conv.0.bias");
-  const Tensor w2 = r.host("encoder.embed.conv.2.weight");  // [out, in, 3, 3]
-  Tensor conv2({9 * d, d});
-  for (int64_t o = 0; o < d; ++o) {
-    for (int64_t i = 0; i < d; ++i) {
-      for (int k = 0; k < 9; ++k) conv2.data<float>()[(k * d + i) * d + o] = w2.data<float>()[(o * d + i) * 9 + k];
+  // (kernel, stride) of each Conv2d; they are encoder.embed.conv.{0,2,4}.
+  std::vector<std::pair<int, int>> shapes = {{3, 2}, {3, 2}};
+  if (c.input_layer == InputLayer::kConv2d6) shapes = {{3, 2}, {5, 3}};
+  if (c.input_layer == InputLayer::kConv2d8) shapes = {{3, 2}, {3, 2}, {3, 2}};
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const std::string name = "encoder.embed.conv." + std::to_string(2 * i);
+    const int64_t k = shapes[i].first, kk = k * k, c_in = i == 0 ? 1 : d;
+    const Tensor w = r.host(name + ".weight");  // [out, in, k, k]
+    ConvStage stage;
+    stage.kernel = shapes[i].first;
+    stage.stride = shapes[i].second;
+    if (k == 3 && stage.stride == 2) {  // the backend's kernel: [3, 3, c_in, c_out]
+      Tensor t({kk * c_in, d});
+      for (int64_t o = 0; o < d; ++o) {
+        for (int64_t ci = 0; ci < c_in; ++ci) {
+          for (int64_t j = 0; j < kk; ++j) {
+            t.data<float>()[(j * c_in + ci) * d + o] = w.data<float>()[(o * c_in + ci) * kk + j];
+          }
+        }
+      }
+      stage.w = r.upload(t);
+      stage.b = r.tensor(name + ".bias");
+    } else {  // im2col: a row per output position, columns (kt, kf, c_in)
+      Tensor t({d, kk * c_in});
+      for (int64_t o = 0; o < d; ++o) {
+        for (int64_t ci = 0; ci < c_in; ++ci) {
+          for (int64_t j = 0; j < kk; ++j) {
+            t.data<float>()[o * kk * c_in + j * c_in + ci] = w.data<float>()[(o * c_in + ci) * kk + j];
+          }
+        }
+      }
+      stage.as_linear = r.linear(t, r.host(name + ".bias"));
     }
+    convs_.push_back(std::move(stage));
   }
-  conv2_w_ = r.upload(conv2);
-  conv2_b_ = r.tensor("encoder.embed.conv.2.bias");
   // WeNet flattens the conv output per frame as (channel, freq); ours is (freq, channel).
-  const Tensor out = r.host("encoder.embed.out.0.weight");
+  const int64_t f2 = c.subsampled_features();
+  const std::string out_name = c.input_layer == InputLayer::kConv2d ? "encoder.embed.out.0" : "encoder.embed.linear";
+  const Tensor out = r.host(out_name + ".weight");
   Tensor embed({d, f2 * d});
   for (int64_t o = 0; o < d; ++o) {
     for (int64_t ci = 0; ci < d; ++ci) {
@@ -83,8 +97,19 @@ Encoder::Encoder(const ModelConfig& config, const WeightReader& r, MoeGemm moe_g
       }
     }
   }
-  embed_out_ = r.linear(embed, r.host("encoder.embed.out.0.bias"));
+  embed_out_ = r.linear(embed, r.host(out_name + ".bias"));
+}
 
+Encoder::Encoder(const ModelConfig& config, const WeightReader& r, MoeGemm moe_gemm)
+    : config_(config.encoder), pos_enc_(config.encoder.d_model, r.backend()) {
+  const EncoderConfig& c = config_;
+  const int64_t d = c.d_model, ch = c.conv_channels(), kernel = c.cnn_kernel;
+  const bool transformer = c.type == EncoderType::kTransformer;
+  if (c.global_cmvn) {
+    cmvn_mean_ = r.tensor("encoder.global_cmvn.mean");
+    cmvn_istd_ = r.tensor("encoder.global_cmvn.istd");
+  }
+  read_input_layer(r);
   Tensor conv_init;
   if (c.use_cnn_module && c.causal) conv_init = Tensor::zeros({c.num_blocks * (kernel - 1), ch});
   for (int i = 0; i < c.num_blocks; ++i) {
@@ -99,10 +124,13 @@ Encoder::Encoder(const ModelConfig& config, const WeightReader& r, MoeGemm moe_g
     layer.k = r.linear(a + ".linear_k");
     layer.v = r.linear(a + ".linear_v");
     layer.out = r.linear(a + ".linear_out");
-    layer.pos = r.linear(a + ".linear_pos");
-    layer.pos_bias_u = r.tensor(a + ".pos_bias_u");
-    layer.pos_bias_v = r.tensor(a + ".pos_bias_v");
-    layer.norm_mha = r.layer_norm(l + ".norm_mha", c.norm_eps);
+    if (c.rel_attention) {
+      layer.pos = r.linear(a + ".linear_pos");
+      layer.pos_bias_u = r.tensor(a + ".pos_bias_u");
+      layer.pos_bias_v = r.tensor(a + ".pos_bias_v");
+    }
+    // TransformerEncoderLayer names its two norms norm1 (attention) and norm2 (FFN).
+    layer.norm_mha = r.layer_norm(l + (transformer ? ".norm1" : ".norm_mha"), c.norm_eps);
     if (c.use_cnn_module) {
       const std::string m = l + ".conv_module";
       ConvModule& cm = layer.conv;
@@ -148,7 +176,7 @@ Encoder::Encoder(const ModelConfig& config, const WeightReader& r, MoeGemm moe_g
       layer.norm_final = r.layer_norm(l + ".norm_final", c.norm_eps);
     }
     layer.ff = make_feed_forward(r, l + ".feed_forward", c.ffn, d, moe_gemm);
-    layer.norm_ff = r.layer_norm(l + ".norm_ff", c.norm_eps);
+    layer.norm_ff = r.layer_norm(l + (transformer ? ".norm2" : ".norm_ff"), c.norm_eps);
     layer.adapters = read_layer_adapters(r, l, d, c.adapter);
     layers_.push_back(std::move(layer));
   }
@@ -198,8 +226,7 @@ void Encoder::prepare_states(Backend& be, const std::vector<EncoderChunk>& chunk
 
 void Encoder::subsample(Backend& be, const std::vector<EncoderChunk>& chunks, int64_t total,
                         EncoderWorkspace& ws) const {
-  const int64_t d = config_.d_model, f_in = config_.input_dim;
-  const int64_t f1 = (f_in - 3) / 2 + 1, f2 = (f1 - 3) / 2 + 1;
+  const int64_t f_in = config_.input_dim;
   // The features of every chunk with output frames go to the device, then CMVN: (x - mean) * istd.
   std::vector<int64_t> feat_row(chunks.size(), 0);
   int64_t feat_rows = 0;
@@ -216,53 +243,130 @@ void Encoder::subsample(Backend& be, const std::vector<EncoderChunk>& chunks, in
   if (config_.global_cmvn && feat_rows) {
     be.cmvn(ws.feats.data<float>(), feat_rows, f_in, cmvn_mean_.data<float>(), cmvn_istd_.data<float>());
   }
+  if (config_.input_layer == InputLayer::kLinear) {
+    // One output frame per feature frame, in the same order: x = LayerNorm(Linear(feats)).
+    MOEASR_CHECK(feat_rows == total, MOEASR_ERR_INTERNAL, "linear input layer: ", feat_rows, " rows for ", total);
+    embed_out_.forward(be, ws.feats, ws.x);
+    embed_norm_.forward(be, ws.x, ws.x);
+  } else {
+    convolve(be, chunks, feat_row, total, ws);
+  }
+  position_input(be, chunks, ws);
+}
+
+void Encoder::convolve(Backend& be, const std::vector<EncoderChunk>& chunks, const std::vector<int64_t>& feat_row,
+                       int64_t total, EncoderWorkspace& ws) const {
+  const int64_t d = config_.d_model, f_in = config_.input_dim;
+  const size_t n = convs_.size();
+  // Frequency bins before each stage and after the last.
+  std::vector<int64_t> freq(n + 1, f_in);
+  for (size_t s = 0; s < n; ++s) freq[s + 1] = (freq[s] - convs_[s].kernel) / convs_[s].stride + 1;
+  Tensor* stage_out[] = {&ws.conv1, &ws.conv2, &ws.conv3};
 
   // Output frames in pieces of at most `block` per chunk, and rounds of at
-  // most `block` rows in all, so the conv1 activations of a long input stay
-  // small. Pieces are in output-row order, so a round is a contiguous range
-  // of rows of x.
-  const int64_t block = be.subsampling_block_rows();
+  // most `block` rows in all, so the activations of a long input stay small.
+  // Pieces are in output-row order, so a round is a contiguous range of rows
+  // of x. rows[s]: the piece's time rows into stage s (rows[n]: its output frames).
+  int64_t block = be.subsampling_block_rows();
+  // The im2col matrix of conv2d6's last stage is kernel^2 times that stage's
+  // input (25 * f * d floats per output frame): a GPU's 4096-row rounds would
+  // make it gigabytes at d = 512, so its rounds hold at most ~64 MB of it.
+  constexpr int64_t kColsBudget = int64_t{16} << 20;  // floats
+  for (size_t s = 0; s < n; ++s) {
+    if (!convs_[s].as_linear.present()) continue;
+    const int64_t per_frame = freq[s + 1] * convs_[s].kernel * convs_[s].kernel * (s == 0 ? 1 : d);
+    block = std::max<int64_t>(1, std::min(block, kColsBudget / per_frame));
+  }
   struct Piece {
     const float* in;
-    int64_t in_rows, t1_rows, frames;
+    std::vector<int64_t> rows;
   };
   std::vector<Piece> pieces;
+  const int rate = config_.subsampling_rate();
   for (size_t i = 0; i < chunks.size(); ++i) {
     for (int64_t t0 = 0; t0 < chunks[i].out_frames; t0 += block) {
-      const int64_t nt = std::min(block, chunks[i].out_frames - t0);
-      const int64_t t1_rows = 2 * (nt - 1) + 3, in_rows = 2 * (t1_rows - 1) + 3;  // conv1 / feature frames feeding it
-      pieces.push_back({row_ptr(ws.feats, feat_row[i] + 4 * t0, f_in), in_rows, t1_rows, nt});
+      Piece p{row_ptr(ws.feats, feat_row[i] + rate * t0, f_in), std::vector<int64_t>(n + 1)};
+      p.rows[n] = std::min(block, chunks[i].out_frames - t0);
+      for (size_t s = n; s-- > 0;) p.rows[s] = convs_[s].stride * (p.rows[s + 1] - 1) + convs_[s].kernel;
+      pieces.push_back(std::move(p));
     }
   }
   int64_t row0 = 0;
   for (size_t first = 0; first < pieces.size();) {
     size_t end = first;
-    int64_t rows = 0, t1_total = 0;
-    while (end < pieces.size() && (end == first || rows + pieces[end].frames <= block)) {
-      rows += pieces[end].frames;
-      t1_total += pieces[end].t1_rows;
+    int64_t rows = 0;
+    std::vector<int64_t> stage_rows(n + 1, 0);
+    while (end < pieces.size() && (end == first || rows + pieces[end].rows[n] <= block)) {
+      rows += pieces[end].rows[n];
+      for (size_t s = 0; s <= n; ++s) stage_rows[s] += pieces[end].rows[s];
       ++end;
     }
-    ws.conv1.resize({t1_total * f1, d}, be.device());
-    ws.conv2.resize({rows, f2 * d}, be.device());
-    std::vector<Conv2dJob> jobs1, jobs2;
-    int64_t o1 = 0, o2 = 0;
-    for (size_t p = first; p < end; ++p) {
-      float* mid = row_ptr(ws.conv1, o1 * f1, d);
-      jobs1.push_back({pieces[p].in, static_cast<int32_t>(pieces[p].in_rows), mid});
-      jobs2.push_back({mid, static_cast<int32_t>(pieces[p].t1_rows), row_ptr(ws.conv2, o2, f2 * d)});
-      o1 += pieces[p].t1_rows;
-      o2 += pieces[p].frames;
+    const float* in_base = nullptr;  // stage s's input rows of the first piece (features for s = 0)
+    for (size_t s = 0; s < n; ++s) {
+      const ConvStage& cs = convs_[s];
+      const int64_t c_in = s == 0 ? 1 : d, f = freq[s], f_out = freq[s + 1];
+      Tensor& out = *stage_out[s];
+      out.resize({stage_rows[s + 1] * f_out, d}, be.device());
+      if (cs.as_linear.present()) {
+        // Gather each output position's k x k input rows (of width c_in) into one row, then one GEMM.
+        std::vector<int32_t> gather;
+        int64_t in_off = 0;
+        for (size_t p = first; p < end; ++p) {
+          for (int64_t t = 0; t < pieces[p].rows[s + 1]; ++t) {
+            for (int64_t fo = 0; fo < f_out; ++fo) {
+              for (int kt = 0; kt < cs.kernel; ++kt) {
+                for (int kf = 0; kf < cs.kernel; ++kf) {
+                  const int64_t row = in_off + (cs.stride * t + kt) * f + cs.stride * fo + kf;
+                  gather.push_back(static_cast<int32_t>(row));
+                }
+              }
+            }
+          }
+          in_off += pieces[p].rows[s] * f;
+        }
+        const int64_t kk = int64_t{cs.kernel} * cs.kernel;
+        ws.cols.resize({static_cast<int64_t>(gather.size()) / kk, kk * c_in}, be.device());
+        be.gather_rows(in_base, c_in, gather, 0.f, ws.cols.data<float>());
+        cs.as_linear.forward(be, ws.cols, out, Activation::kRelu);
+      } else {
+        std::vector<Conv2dJob> jobs;
+        int64_t in_off = 0, out_off = 0;
+        for (size_t p = first; p < end; ++p) {
+          const float* in = s == 0 ? pieces[p].in : in_base + in_off * f * c_in;
+          jobs.push_back({in, static_cast<int32_t>(pieces[p].rows[s]), row_ptr(out, out_off * f_out, d)});
+          in_off += pieces[p].rows[s];
+          out_off += pieces[p].rows[s + 1];
+        }
+        be.conv2d_3x3_s2_relu(jobs, f, c_in, cs.w.data<float>(), cs.b.data<float>(), d);
+      }
+      in_base = out.data<float>();
     }
-    be.conv2d_3x3_s2_relu(jobs1, f_in, 1, conv1_w_.data<float>(), conv1_b_.data<float>(), d);
-    be.conv2d_3x3_s2_relu(jobs2, f1, d, conv2_w_.data<float>(), conv2_b_.data<float>(), d);
+    // The last stage's [frames * f, d] rows are the [frames, f * d] input of the output Linear.
+    Tensor& last = *stage_out[n - 1];
+    last.reshape({rows, freq[n] * d});
     Tensor x_rows = ws.x.slice_rows(row0, rows);
-    embed_out_.forward(be, ws.conv2, x_rows);
+    embed_out_.forward(be, last, x_rows);
     row0 += rows;
     first = end;
   }
   MOEASR_CHECK(row0 == total, MOEASR_ERR_INTERNAL, "subsampling produced ", row0, " of ", total, " rows");
+}
+
+void Encoder::position_input(Backend& be, const std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws) const {
+  if (config_.pos_enc == PosEnc::kNoPos) return;  // NoPositionalEncoding leaves x as it is
+  const int64_t d = config_.d_model;
   ops::scale(be, ws.x, std::sqrt(static_cast<float>(d)));
+  if (config_.pos_enc != PosEnc::kAbsPos) return;
+  // PositionalEncoding: x * sqrt(d) + pe[offset .. offset + frames), offset = the stream's frames so far.
+  ws.p_in.resize(ws.x.shape(), be.device());
+  std::vector<PositionJob> positions;
+  for (const EncoderChunk& c : chunks) {
+    if (c.out_frames > 0) {
+      positions.push_back({row_ptr(ws.p_in, c.out_row, d), c.state->offset_, static_cast<int32_t>(c.out_frames)});
+    }
+  }
+  pos_enc_.rows(be, positions);
+  ops::add_scaled(be, ws.x, ws.p_in, 1.f);
 }
 
 void Encoder::attention_block(Backend& be, const Layer& layer, int index, const std::vector<EncoderChunk>& chunks,
@@ -272,17 +376,24 @@ void Encoder::attention_block(Backend& be, const Layer& layer, int index, const 
   layer.q.forward(be, ws.h, ws.q);
   layer.k.forward(be, ws.h, ws.k);
   layer.v.forward(be, ws.h, ws.v);
-  // Position encodings of each stream's new frames; linear_pos of those rows
-  // is cached with the keys, since a key keeps its absolute position.
-  ws.p_in.resize({total, d}, be.device());
-  std::vector<PositionJob> positions;
-  for (const EncoderChunk& c : chunks) {
-    if (c.out_frames > 0) {
-      positions.push_back({row_ptr(ws.p_in, c.out_row, d), c.state->offset_, static_cast<int32_t>(c.out_frames)});
+  // rel_selfattn: position encodings of each stream's new frames; linear_pos
+  // of those rows is cached with the keys, since a key keeps its absolute
+  // position. NoPositionalEncoding's rows are zeros, and so is linear_pos
+  // of them (it has no bias).
+  if (config_.rel_attention && config_.pos_enc == PosEnc::kNoPos) {
+    ws.p.resize({total, d}, be.device());
+    ops::fill_zero(be, ws.p);
+  } else if (config_.rel_attention) {
+    ws.p_in.resize({total, d}, be.device());
+    std::vector<PositionJob> positions;
+    for (const EncoderChunk& c : chunks) {
+      if (c.out_frames > 0) {
+        positions.push_back({row_ptr(ws.p_in, c.out_row, d), c.state->offset_, static_cast<int32_t>(c.out_frames)});
+      }
     }
+    pos_enc_.rows(be, positions);
+    layer.pos.forward(be, ws.p_in, ws.p);
   }
-  pos_enc_.rows(be, positions);
-  layer.pos.forward(be, ws.p_in, ws.p);
   ws.att.resize({total, d}, be.device());
 
   // Append the new rows to each stream's window, then attend over all of it.
@@ -297,15 +408,20 @@ void Encoder::attention_block(Backend& be, const Layer& layer, int index, const 
     }
     const int32_t t = static_cast<int32_t>(c.out_frames);
     const Tensor* sources[kKinds] = {&ws.k, &ws.v, &ws.p};
-    for (int kind = 0; kind < kKinds; ++kind) {
+    const int kinds = config_.rel_attention ? kKinds : 2;  // plain attention caches no positions
+    for (int kind = 0; kind < kinds; ++kind) {
       appends.push_back({cache[kind] + s.len_ * d, sources[kind]->data<float>() + c.out_row * d, t});
     }
     jobs.push_back({row_ptr(ws.q, c.out_row, d), row_ptr(ws.att, c.out_row, d), cache[0], cache[1], cache[2], t,
                     static_cast<int32_t>(s.len_ + c.out_frames), 0});
   }
   be.copy_rows(appends, d);
-  be.rel_pos_attention(jobs, d, layer.pos_bias_u.data<float>(), layer.pos_bias_v.data<float>(), config_.heads,
-                       config_.d_k());
+  if (config_.rel_attention) {
+    be.rel_pos_attention(jobs, d, layer.pos_bias_u.data<float>(), layer.pos_bias_v.data<float>(), config_.heads,
+                         config_.d_k());
+  } else {
+    be.dot_product_attention(jobs, d, config_.heads, config_.d_k(), /*causal=*/false);
+  }
   layer.out.forward(be, ws.att, ws.y);
   ops::add_scaled(be, ws.x, ws.y, 1.f);
   // A parallel adapter reads the same norm_mha output (still in ws.h).

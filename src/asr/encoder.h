@@ -1,6 +1,8 @@
-// The U2++ Conformer encoder (WeNet's ConformerEncoder): global CMVN,
-// Conv2dSubsampling4, N x ConformerLayer, after_norm. Written once on the op
-// layer: its weights live on the model's device and forward() runs there.
+// The U2++ encoder (WeNet's ConformerEncoder or TransformerEncoder): global
+// CMVN, the input layer (Conv2dSubsampling4/6/8 or LinearNoSubsampling), the
+// position encoding, N x ConformerLayer or TransformerLayer, after_norm.
+// Written once on the op layer: its weights live on the model's device and
+// forward() runs there.
 //
 // One forward call runs one chunk for each of several streams at once: the
 // streams' frames are stacked into one [sum of frames, d] matrix for every
@@ -40,7 +42,7 @@ LayerAdapters read_layer_adapters(const WeightReader& r, const std::string& laye
 // One stream's share of a forward call.
 struct EncoderChunk {
   const float* features = nullptr;  // host: [num_frames, input_dim], before CMVN
-  int64_t num_frames = 0;           // >= 7 (the subsampling's receptive field) to give an output frame
+  int64_t num_frames = 0;           // >= right_context + 1 (the input layer's receptive field) to give an output frame
   EncoderState* state = nullptr;
   int64_t keep_cache = -1;          // attention frames kept for the next chunk (< 0: all)
   // Adapters for this stream, one entry per layer (an adapter set), or null
@@ -61,7 +63,7 @@ struct EncoderProfile {
 // Scratch of forward calls, owned by a worker (runtime/worker.h), on its
 // device, sized by the largest batch that worker has run.
 struct EncoderWorkspace {
-  Tensor feats, conv1, conv2, x, h, q, k, v, p_in, p, att, y, g, c;
+  Tensor feats, conv1, conv2, conv3, cols, x, h, q, k, v, p_in, p, att, y, g, c;
   FfnScratch ffn;
   // Outgrown caches: kept until the worker's step has finished on the device.
   std::vector<Tensor> retired;
@@ -74,10 +76,10 @@ class Encoder {
 
   const EncoderConfig& config() const { return config_; }
   int64_t d_model() const { return config_.d_model; }
-  static constexpr int kSubsampling = 4;
-  static constexpr int kRightContext = 6;
-  // Output frames for n feature frames (Conv2dSubsampling4).
-  static int64_t output_frames(int64_t n);
+  int subsampling_rate() const { return config_.subsampling_rate(); }
+  int right_context() const { return config_.right_context(); }
+  // Output frames for n feature frames (the input layer's).
+  int64_t output_frames(int64_t n) const { return config_.output_frames(n); }
   // Routed experts per MoE layer (0 for other FFN kinds) and the bytes of one
   // expert's weights in their compute type.
   int routed_experts() const;
@@ -107,14 +109,19 @@ class Encoder {
   struct Layer {
     std::unique_ptr<FeedForward> ff_macaron, ff;
     LayerAdapters adapters;  // the model's own (absent unless train.yaml configures them)
-    Linear q, k, v, out, pos;
-    Tensor pos_bias_u, pos_bias_v;  // [heads, d_k]
+    Linear q, k, v, out, pos;       // pos: rel_selfattn only
+    Tensor pos_bias_u, pos_bias_v;  // [heads, d_k], rel_selfattn only
     ConvModule conv;
     LayerNorm norm_ff_macaron, norm_mha, norm_conv, norm_ff, norm_final;
   };
 
+  void read_input_layer(const WeightReader& r);
   void prepare_states(Backend& be, const std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws) const;
   void subsample(Backend& be, const std::vector<EncoderChunk>& chunks, int64_t total, EncoderWorkspace& ws) const;
+  void convolve(Backend& be, const std::vector<EncoderChunk>& chunks, const std::vector<int64_t>& feat_row,
+                int64_t total, EncoderWorkspace& ws) const;
+  // x * sqrt(d) (rel_pos, abs_pos) and + pe at each stream's offset (abs_pos).
+  void position_input(Backend& be, const std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws) const;
   void attention_block(Backend& be, const Layer& layer, int index, const std::vector<EncoderChunk>& chunks,
                        const FfnBatch& batch, EncoderWorkspace& ws) const;
   void conv_block(Backend& be, const Layer& layer, int index, const std::vector<EncoderChunk>& chunks,
@@ -127,8 +134,18 @@ class Encoder {
 
   EncoderConfig config_;
   Tensor cmvn_mean_, cmvn_istd_;
-  Tensor conv1_w_, conv1_b_, conv2_w_, conv2_b_;  // kernels as [3, 3, c_in, c_out]
-  Linear embed_out_;                              // float32, columns re-ordered to (freq, channel)
+  // The subsampling convolutions (Conv2dSubsampling4/6/8), each + ReLU: a
+  // 3x3 stride-2 one runs as a backend op with its kernel as [3, 3, c_in,
+  // c_out]; conv2d6's 5x5 stride-3 one as rows gathered per output position
+  // (im2col) times `as_linear` ([c_out, k * k * c_in], columns (kt, kf, c_in)).
+  struct ConvStage {
+    int kernel = 3, stride = 2;
+    Tensor w, b;
+    Linear as_linear;
+  };
+  std::vector<ConvStage> convs_;
+  Linear embed_out_;  // conv: columns re-ordered to (freq, channel); linear: Linear(input_dim, d)
+  LayerNorm embed_norm_;  // input_layer linear only
   std::vector<Layer> layers_;
   LayerNorm after_norm_;
   PositionalEncoding pos_enc_;

@@ -26,6 +26,48 @@ const char* activation_name(Activation a) {
 
 namespace {
 
+// A "valid" convolution's output length, 0 when the input is shorter than the kernel.
+int64_t conv_out(int64_t n, int kernel, int stride) { return n < kernel ? 0 : (n - kernel) / stride + 1; }
+
+}  // namespace
+
+int EncoderConfig::subsampling_rate() const {
+  switch (input_layer) {
+    case InputLayer::kConv2d: return 4;
+    case InputLayer::kConv2d6: return 6;
+    case InputLayer::kConv2d8: return 8;
+    case InputLayer::kLinear: return 1;
+  }
+  return 4;
+}
+
+int EncoderConfig::right_context() const {
+  // WeNet's values: the receptive field of one output frame, less one.
+  switch (input_layer) {
+    case InputLayer::kConv2d: return 6;
+    case InputLayer::kConv2d6: return 10;
+    case InputLayer::kConv2d8: return 14;
+    case InputLayer::kLinear: return 0;
+  }
+  return 6;
+}
+
+int64_t EncoderConfig::output_frames(int64_t n) const {
+  switch (input_layer) {
+    case InputLayer::kConv2d: return conv_out(conv_out(n, 3, 2), 3, 2);
+    case InputLayer::kConv2d6: return conv_out(conv_out(n, 3, 2), 5, 3);
+    case InputLayer::kConv2d8: return conv_out(conv_out(conv_out(n, 3, 2), 3, 2), 3, 2);
+    case InputLayer::kLinear: return n;
+  }
+  return 0;
+}
+
+int EncoderConfig::subsampled_features() const {
+  return static_cast<int>(input_layer == InputLayer::kLinear ? 0 : output_frames(input_dim));
+}
+
+namespace {
+
 Activation parse_activation(YamlSection& s, const std::string& fallback) {
   std::string v = s.get_choice("activation_type", fallback, {"relu", "swish", "gelu", "tanh", "selu", "hardtanh"});
   if (v == "relu") return Activation::kRelu;
@@ -144,8 +186,11 @@ AdapterConfig parse_adapter(YamlSection& s, bool macaron, const std::string& sou
   return a;
 }
 
+// WeNet's TransformerEncoder takes none of the conformer-only keys (a
+// train.yaml with them fails in WeNet); they are reported as unknown here.
 void parse_encoder(YamlSection& s, ModelConfig* cfg, const std::string& source) {
   EncoderConfig& e = cfg->encoder;
+  const bool conformer = e.type == EncoderType::kConformer;
   s.ignore({"dropout_rate", "positional_dropout_rate", "attention_dropout_rate", "use_dynamic_left_chunk",
             "gradient_checkpointing", "use_sdpa"});
   e.d_model = s.get_positive("output_size", 256);
@@ -155,39 +200,59 @@ void parse_encoder(YamlSection& s, ModelConfig* cfg, const std::string& source) 
   MOEASR_CHECK(e.d_model % 2 == 0, MOEASR_ERR_UNSUPPORTED, source, ": encoder_conf.output_size ", e.d_model,
                " is odd (the sinusoidal position encoding needs an even size)");
   e.num_blocks = s.get_positive("num_blocks", 6);
-  s.get_choice("input_layer", "conv2d", {"conv2d"});
-  s.get_choice("pos_enc_layer_type", "rel_pos", {"rel_pos"});
-  s.get_choice("selfattention_layer_type", "rel_selfattn", {"rel_selfattn"});
+  const std::string input = s.get_choice("input_layer", "conv2d", {"conv2d", "conv2d6", "conv2d8", "linear"});
+  e.input_layer = input == "conv2d6"   ? InputLayer::kConv2d6
+                  : input == "conv2d8" ? InputLayer::kConv2d8
+                  : input == "linear"  ? InputLayer::kLinear
+                                       : InputLayer::kConv2d;
+  MOEASR_CHECK(e.input_layer == InputLayer::kLinear || e.subsampled_features() >= 1, MOEASR_ERR_FORMAT, source,
+               ": input_dim ", e.input_dim, " is too small for input_layer ", input);
+  // WeNet's defaults differ per encoder class.
+  const std::string pos =
+      s.get_choice("pos_enc_layer_type", conformer ? "rel_pos" : "abs_pos", {"rel_pos", "abs_pos", "no_pos"});
+  e.pos_enc = pos == "abs_pos" ? PosEnc::kAbsPos : pos == "no_pos" ? PosEnc::kNoPos : PosEnc::kRelPos;
+  // TransformerEncoder asserts selfattn (or rope_abs_selfattn, not supported here).
+  e.rel_attention = s.get_choice("selfattention_layer_type", conformer ? "rel_selfattn" : "selfattn",
+                                 conformer ? std::vector<std::string>{"rel_selfattn", "selfattn"}
+                                           : std::vector<std::string>{"selfattn"}) == "rel_selfattn";
   s.require_bool("normalize_before", true, true);
   s.get_choice("layer_norm_type", "layer_norm", {"layer_norm"});
   s.require_null("n_kv_head");
   s.require_null("head_dim");
-  MOEASR_CHECK(s.get<int>("positionwise_conv_kernel_size", 1) == 1, MOEASR_ERR_UNSUPPORTED, source,
-               ": encoder_conf.positionwise_conv_kernel_size must be 1");
   e.static_chunk_size = s.get<int>("static_chunk_size", 0);
   e.use_dynamic_chunk = s.get<bool>("use_dynamic_chunk", false);
-  e.macaron = s.get<bool>("macaron_style", true);
-  e.use_cnn_module = s.get<bool>("use_cnn_module", true);
-  e.cnn_kernel = s.get_positive("cnn_module_kernel", 15);
-  e.causal = s.get<bool>("causal", false);
-  MOEASR_CHECK(e.causal || e.cnn_kernel % 2 == 1, MOEASR_ERR_FORMAT, source,
-               ": encoder_conf.cnn_module_kernel must be odd for a non-causal convolution, got ", e.cnn_kernel);
-  e.cnn_norm = s.get_choice("cnn_module_norm", "batch_norm", {"batch_norm", "layer_norm"}) == "layer_norm"
-                   ? ConvNorm::kLayerNorm
-                   : ConvNorm::kBatchNorm;
-  e.conv_bias = s.get<bool>("conv_bias", true);
-  e.conv_inner_factor = s.get_positive("conv_inner_factor", 2);
-  MOEASR_CHECK((e.conv_inner_factor * e.d_model) % 2 == 0, MOEASR_ERR_FORMAT, source,
-               ": encoder_conf.conv_inner_factor * output_size must be even");
   e.query_bias = s.get<bool>("query_bias", true);
   e.key_bias = s.get<bool>("key_bias", true);
   e.value_bias = s.get<bool>("value_bias", true);
   e.norm_eps = s.get_float("norm_eps", 1e-5f);
-  e.conv_norm_eps = s.get_float("conv_norm_eps", 1e-5f);
-  e.final_norm = s.get<bool>("final_norm", true);
-  Activation act = parse_activation(s, "swish");
+  if (conformer) {
+    MOEASR_CHECK(s.get<int>("positionwise_conv_kernel_size", 1) == 1, MOEASR_ERR_UNSUPPORTED, source,
+                 ": encoder_conf.positionwise_conv_kernel_size must be 1");
+    e.macaron = s.get<bool>("macaron_style", true);
+    e.use_cnn_module = s.get<bool>("use_cnn_module", true);
+    e.cnn_kernel = s.get_positive("cnn_module_kernel", 15);
+    e.causal = s.get<bool>("causal", false);
+    MOEASR_CHECK(e.causal || e.cnn_kernel % 2 == 1, MOEASR_ERR_FORMAT, source,
+                 ": encoder_conf.cnn_module_kernel must be odd for a non-causal convolution, got ", e.cnn_kernel);
+    e.cnn_norm = s.get_choice("cnn_module_norm", "batch_norm", {"batch_norm", "layer_norm"}) == "layer_norm"
+                     ? ConvNorm::kLayerNorm
+                     : ConvNorm::kBatchNorm;
+    e.conv_bias = s.get<bool>("conv_bias", true);
+    e.conv_inner_factor = s.get_positive("conv_inner_factor", 2);
+    MOEASR_CHECK((e.conv_inner_factor * e.d_model) % 2 == 0, MOEASR_ERR_FORMAT, source,
+                 ": encoder_conf.conv_inner_factor * output_size must be even");
+    e.conv_norm_eps = s.get_float("conv_norm_eps", 1e-5f);
+    e.final_norm = s.get<bool>("final_norm", true);
+  } else {
+    e.macaron = false;
+    e.use_cnn_module = false;
+    e.final_norm = true;  // BaseEncoder's default: TransformerEncoder does not pass final_norm
+  }
+  Activation act = parse_activation(s, conformer ? "swish" : "relu");
   e.ffn = parse_ffn(s, act, source, /*encoder=*/true);
   e.adapter = parse_adapter(s, e.macaron, source);
+  MOEASR_CHECK(conformer || e.adapter.type == AdapterType::kNone, MOEASR_ERR_UNSUPPORTED, source, ": ",
+               s.where("adapter_type"), ": adapters are supported with encoder: conformer only");
 }
 
 void parse_decoder(YamlSection& s, ModelConfig* cfg, const std::string& source) {
@@ -232,7 +297,9 @@ ModelConfig parse_model_config(const std::string& yaml_text, const std::string& 
   try {
     YamlSection top(root, "", source);
     top.get_choice("model", "asr_model", {"asr_model"});
-    top.get_choice("encoder", "conformer", {"conformer"});
+    cfg.encoder.type = top.get_choice("encoder", "conformer", {"conformer", "transformer"}) == "transformer"
+                           ? EncoderType::kTransformer
+                           : EncoderType::kConformer;
     // WeNet: `decoder` absent means bitransformer; `decoder: null` means a CTC-only model.
     if (root["decoder"] && root["decoder"].IsNull()) {
       cfg.decoder.type = DecoderType::kNone;
@@ -264,8 +331,7 @@ ModelConfig parse_model_config(const std::string& yaml_text, const std::string& 
     cfg.encoder.input_dim = top.get_positive("input_dim", cfg.fbank.num_mel_bins);
     MOEASR_CHECK(cfg.encoder.input_dim == cfg.fbank.num_mel_bins, MOEASR_ERR_FORMAT, source, ": input_dim ",
                  cfg.encoder.input_dim, " != dataset_conf.fbank_conf.num_mel_bins ", cfg.fbank.num_mel_bins);
-    MOEASR_CHECK(cfg.encoder.input_dim >= 7, MOEASR_ERR_FORMAT, source, ": input_dim ", cfg.encoder.input_dim,
-                 " is too small for conv2d subsampling");
+    MOEASR_CHECK(cfg.encoder.input_dim >= 1, MOEASR_ERR_FORMAT, source, ": input_dim must be positive");
 
     if (top.has("output_dim")) {
       cfg.vocab_size = top.get_positive("output_dim", 0);

@@ -74,7 +74,24 @@ struct AdapterConfig {
   bool self_attn = false, feed_forward = false, feed_forward_macaron = false;
 };
 
+// `encoder`: WeNet's ConformerEncoder or TransformerEncoder (MHA + FFN
+// blocks, pre-norm: no macaron FFN, no convolution module, no norm_final).
+enum class EncoderType { kConformer, kTransformer };
+// input_layer: Conv2dSubsampling4/6/8 or LinearNoSubsampling (Linear + LayerNorm).
+enum class InputLayer { kConv2d, kConv2d6, kConv2d8, kLinear };
+// pos_enc_layer_type: rel_pos (x * sqrt(d); the sinusoid rows go to the
+// attention), abs_pos (x * sqrt(d) + pe; the same rows also go to a rel-pos
+// attention), no_pos (x unscaled; the attention's position rows are zero).
+enum class PosEnc { kRelPos, kAbsPos, kNoPos };
+
 struct EncoderConfig {
+  EncoderType type = EncoderType::kConformer;
+  InputLayer input_layer = InputLayer::kConv2d;
+  PosEnc pos_enc = PosEnc::kRelPos;
+  // selfattention_layer_type: rel_selfattn (RelPositionMultiHeadedAttention) or
+  // selfattn (plain MultiHeadedAttention, no linear_pos / pos_bias). WeNet
+  // picks the attention by this key alone, whatever pos_enc_layer_type says.
+  bool rel_attention = true;
   int input_dim = 80;
   int d_model = 256;  // output_size
   int heads = 4;
@@ -117,7 +134,15 @@ struct EncoderConfig {
 
   int d_k() const { return d_model / heads; }
   int conv_channels() const { return conv_inner_factor * d_model / 2; }  // after GLU
-  int subsampled_features() const { return ((input_dim - 1) / 2 - 1) / 2; }
+  // The input layer's geometry (WeNet's subsampling_rate and right_context):
+  // one output frame sees right_context() + 1 feature frames and the next one
+  // starts subsampling_rate() frames later.
+  int subsampling_rate() const;
+  int right_context() const;
+  // Output frames for n feature frames (0 below right_context() + 1).
+  int64_t output_frames(int64_t n) const;
+  // Frequency bins left after the convolutions (0 for linear).
+  int subsampled_features() const;
 };
 
 enum class DecoderType { kNone, kTransformer, kBiTransformer };

@@ -119,22 +119,38 @@ void build_expected(const ModelConfig& c, SpecBuilder& b) {
     b.add("encoder.global_cmvn.mean", {e.input_dim});
     b.add("encoder.global_cmvn.istd", {e.input_dim});
   }
-  b.add("encoder.embed.conv.0.weight", {d, 1, 3, 3});
-  b.add("encoder.embed.conv.0.bias", {d});
-  b.add("encoder.embed.conv.2.weight", {d, d, 3, 3});
-  b.add("encoder.embed.conv.2.bias", {d});
-  // Not quantizable: its columns are re-ordered at load into a float32 copy.
-  b.add("encoder.embed.out.0.weight", {d, d * e.subsampled_features()});
-  b.add("encoder.embed.out.0.bias", {d});
+  if (e.input_layer == InputLayer::kLinear) {  // LinearNoSubsampling: Linear, LayerNorm
+    b.add("encoder.embed.out.0.weight", {d, e.input_dim});
+    b.add("encoder.embed.out.0.bias", {d});
+    b.layer_norm("encoder.embed.out.1", d);
+  } else {
+    // encoder.embed.conv.{0,2,4}: (kernel) of each Conv2d; conv2d6's second is 5x5.
+    std::vector<int64_t> kernels = {3, 3};
+    if (e.input_layer == InputLayer::kConv2d6) kernels = {3, 5};
+    if (e.input_layer == InputLayer::kConv2d8) kernels = {3, 3, 3};
+    for (size_t i = 0; i < kernels.size(); ++i) {
+      const std::string conv = "encoder.embed.conv." + std::to_string(2 * i);
+      b.add(conv + ".weight", {d, i == 0 ? 1 : d, kernels[i], kernels[i]});
+      b.add(conv + ".bias", {d});
+    }
+    // Not quantizable: its columns are re-ordered at load into a float32 copy.
+    const std::string out = e.input_layer == InputLayer::kConv2d ? "encoder.embed.out.0" : "encoder.embed.linear";
+    b.add(out + ".weight", {d, d * e.subsampled_features()});
+    b.add(out + ".bias", {d});
+  }
   for (int i = 0; i < e.num_blocks; ++i) {
     const std::string l = "encoder.encoders." + std::to_string(i);
     b.attention(l + ".self_attn", d, e.query_bias, e.key_bias, e.value_bias);
-    b.add(l + ".self_attn.linear_pos.weight", {d, d}, true);
-    b.add(l + ".self_attn.pos_bias_u", {e.heads, e.d_k()});
-    b.add(l + ".self_attn.pos_bias_v", {e.heads, e.d_k()});
+    if (e.rel_attention) {
+      b.add(l + ".self_attn.linear_pos.weight", {d, d}, true);
+      b.add(l + ".self_attn.pos_bias_u", {e.heads, e.d_k()});
+      b.add(l + ".self_attn.pos_bias_v", {e.heads, e.d_k()});
+    }
     b.ffn(l + ".feed_forward", d, e.ffn);
-    b.layer_norm(l + ".norm_ff", d);
-    b.layer_norm(l + ".norm_mha", d);
+    // TransformerEncoderLayer's norms are norm1 (attention) and norm2 (FFN).
+    const bool transformer = e.type == EncoderType::kTransformer;
+    b.layer_norm(l + (transformer ? ".norm2" : ".norm_ff"), d);
+    b.layer_norm(l + (transformer ? ".norm1" : ".norm_mha"), d);
     if (e.macaron) {
       b.ffn(l + ".feed_forward_macaron", d, e.ffn);
       b.layer_norm(l + ".norm_ff_macaron", d);

@@ -29,7 +29,7 @@ namespace moeasr {
 constexpr double kMaxFullAttentionSeconds = MOEASR_MAX_FULL_ATTENTION_SECONDS;
 
 struct DecodeOptions {
-  int chunk_size = 16;       // encoder frames per chunk (40 ms each); <= 0: full attention
+  int chunk_size = 16;       // encoder frames per chunk (40 ms each for conv2d); <= 0: full attention
   int num_left_chunks = -1;  // attention history in chunks; < 0: all
   int nbest = 10;            // CTC prefix beam width and number of hypotheses rescored
   float ctc_weight = 0.5f;   // final = attention score + ctc_weight * ctc score (WeNet)

@@ -12,9 +12,13 @@ namespace moeasr {
 
 namespace {
 
-constexpr int64_t kContext = Encoder::kRightContext + 1;  // 7 frames make one output frame
+// Feature frames that make one output frame (7 for conv2d, 1 for linear).
+int64_t context(const Encoder& e) { return e.right_context() + 1; }
 
-int64_t chunk_window(const DecodeOptions& o) { return (o.chunk_size - 1) * Encoder::kSubsampling + kContext; }
+// WeNet's decoding_window: (chunk - 1) * subsampling_rate + right_context + 1.
+int64_t chunk_window(const Encoder& e, const DecodeOptions& o) {
+  return int64_t{o.chunk_size - 1} * e.subsampling_rate() + context(e);
+}
 
 }  // namespace
 
@@ -117,9 +121,10 @@ bool Stream::chunk_ready() const {
   if (state() == State::kDone) return false;
   const int64_t available = features_.frames() - next_chunk_start_;
   const bool finishing = state() == State::kFinishing;
-  if (options().chunk_size <= 0) return finishing && available >= kContext;
-  if (available >= chunk_window(options())) return true;
-  return finishing && available >= kContext;
+  const Encoder& e = model_->encoder();
+  if (options().chunk_size <= 0) return finishing && available >= context(e);
+  if (available >= chunk_window(e, options())) return true;
+  return finishing && available >= context(e);
 }
 
 bool Stream::final_pass_due() const { return state() == State::kFinishing && !chunk_ready(); }
@@ -131,7 +136,7 @@ EncoderChunk Stream::next_chunk() {
   const int64_t available = features_.frames() - next_chunk_start_;
   EncoderChunk c;
   c.features = features_.frames_from(next_chunk_start_);
-  c.num_frames = o.chunk_size > 0 ? std::min(chunk_window(o), available) : available;
+  c.num_frames = o.chunk_size > 0 ? std::min(chunk_window(model_->encoder(), o), available) : available;
   c.state = &recognition_.encoder_state();
   c.adapters = adapters_ ? &adapters_->layers() : nullptr;
   c.keep_cache = (o.chunk_size > 0 && o.num_left_chunks >= 0) ? int64_t{o.chunk_size} * o.num_left_chunks : -1;
@@ -139,11 +144,13 @@ EncoderChunk Stream::next_chunk() {
 }
 
 void Stream::chunk_done(const EncoderChunk& c) {
-  // Streaming chunks move by 4c frames; the full-attention or last chunk
-  // consumes everything.
+  // Streaming chunks move by rate * c frames; the full-attention or last
+  // chunk consumes everything.
   const DecodeOptions& o = options();
-  const bool last = o.chunk_size <= 0 || c.num_frames < chunk_window(o);
-  next_chunk_start_ = last ? features_.frames() : next_chunk_start_ + int64_t{o.chunk_size} * Encoder::kSubsampling;
+  const Encoder& e = model_->encoder();
+  const bool last = o.chunk_size <= 0 || c.num_frames < chunk_window(e, o);
+  next_chunk_start_ =
+      last ? features_.frames() : next_chunk_start_ + int64_t{o.chunk_size} * e.subsampling_rate();
   features_.release_before(next_chunk_start_);
 }
 

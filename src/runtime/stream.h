@@ -4,10 +4,12 @@
 // one thread at a time; many streams share one immutable AsrModel, and the
 // model's workers (not the streams) hold the scratch of the batched steps.
 //
-// Chunking follows WeNet's forward_chunk_by_chunk: a chunk of c encoder frames
-// needs (c - 1) * 4 + 7 feature frames, the next one starts 4c frames later
-// (3 frames overlap). After input_finished(), a last chunk runs on whatever is
-// left when at least 7 frames remain. chunk_size <= 0 is full attention: the
+// Chunking follows WeNet's forward_chunk_by_chunk: with the input layer's
+// subsampling rate r and right context rc (4 and 6 for conv2d; 6/10, 8/14
+// and 1/0 for conv2d6, conv2d8 and linear), a chunk of c encoder frames needs
+// (c - 1) * r + rc + 1 feature frames and the next one starts r * c frames
+// later. After input_finished(), a last chunk runs on whatever is left when
+// at least rc + 1 frames remain. chunk_size <= 0 is full attention: the
 // whole utterance is one chunk, run when the input is finished.
 #pragma once
 

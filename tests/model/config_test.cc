@@ -70,10 +70,12 @@ TEST(ConfigTest, UnsupportedValuesNameKeyAndValue) {
   struct Case {
     std::string from, to, expect;
   } cases[] = {
-      {"encoder: conformer", "encoder: squeezeformer", "encoder: 'squeezeformer'"},
-      {"input_layer: conv2d", "input_layer: conv2d6", "encoder_conf.input_layer: 'conv2d6'"},
+      {"encoder: conformer", "encoder: squeezeformer", "(supported: conformer, transformer)"},
+      {"input_layer: conv2d", "input_layer: conv2d2", "(supported: conv2d, conv2d6, conv2d8, linear)"},
       {"cnn_module_norm: layer_norm", "cnn_module_norm: rms_norm", "encoder_conf.cnn_module_norm: 'rms_norm'"},
-      {"pos_enc_layer_type: rel_pos", "pos_enc_layer_type: abs_pos", "encoder_conf.pos_enc_layer_type: 'abs_pos'"},
+      {"pos_enc_layer_type: rel_pos", "pos_enc_layer_type: rope_pos", "(supported: rel_pos, abs_pos, no_pos)"},
+      {"selfattention_layer_type: rel_selfattn", "selfattention_layer_type: shaw_rel_selfattn",
+       "(supported: rel_selfattn, selfattn)"},
       {"activation_type: swish", "activation_type: mish", "encoder_conf.activation_type: 'mish'"},
       {"normalize_before: true", "normalize_before: false", "encoder_conf.normalize_before"},
       {"decoder: bitransformer", "decoder: sanm_decoder", "decoder: 'sanm_decoder'"},

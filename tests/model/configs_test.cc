@@ -60,6 +60,54 @@ TEST(Configs, SmallConfigsDecodeWithRandomWeights) {
   }
 }
 
+// The encoder variants build from a config and decode with random weights;
+// the encoder frames follow each input layer's subsampling.
+TEST(Configs, EncoderVariantsDecodeWithRandomWeights) {
+  const std::string base = read_file(config_path("tiny_moe_ln.yaml"));
+  struct Case {
+    const char* encoder;
+    const char* input_layer;
+    const char* pos_enc;
+    int64_t frames;  // of 98 fbank frames
+  } cases[] = {{"transformer", "conv2d6", "abs_pos", 15}, {"transformer", "conv2d8", "no_pos", 11},
+               {"conformer", "linear", "no_pos", 98}, {"conformer", "conv2d", "abs_pos", 23}};
+  std::vector<float> audio(16000);
+  for (size_t i = 0; i < audio.size(); ++i) audio[i] = 0.3f * std::sin(0.05f * i) * std::sin(0.0007f * i);
+  for (const Case& c : cases) {
+    // A transformer takes none of the conformer-only keys, so its encoder_conf is written anew.
+    std::string yaml = base;
+    const size_t enc = yaml.find("\nencoder_conf:\n") + 1;
+    size_t end = enc;
+    do end = yaml.find('\n', end) + 1; while (end < yaml.size() && yaml[end] == ' ');
+    yaml.replace(enc, end - enc,
+                 std::string("encoder_conf:\n  output_size: 32\n  attention_heads: 4\n  linear_units: 64\n"
+                             "  num_blocks: 2\n  use_dynamic_chunk: true\n  mlp_type: moe\n  n_expert: 4\n"
+                             "  n_expert_activated: 2\n  input_layer: ") + c.input_layer +
+                     "\n  pos_enc_layer_type: " + c.pos_enc + "\n");
+    const size_t kind = yaml.find("\nencoder: conformer\n");
+    ASSERT_NE(kind, std::string::npos);
+    yaml.replace(kind, 20, std::string("\nencoder: ") + c.encoder + "\n");
+    const std::string where = std::string(c.encoder) + "/" + c.input_layer + "/" + c.pos_enc;
+    auto model = AsrModel::from_model_dir(random_model_dir(yaml, where, 7));
+    for (int chunk : {-1, 4}) {
+      DecodeOptions o;
+      o.chunk_size = chunk;
+      Stream s(model, o);
+      s.accept_waveform(audio.data(), audio.size(), 16000);
+      s.input_finished();
+      s.decode();
+      EXPECT_EQ(s.state(), Stream::State::kDone) << where;
+      EXPECT_EQ(s.stats().encoder_frames, c.frames) << where << " chunk " << chunk;
+    }
+  }
+  // The shipped transformer config parses as the recipe's TransformerEncoder.
+  const ModelConfig t = parse_model_config(read_file(config_path("wenet_aishell_u2pp_transformer_moe.yaml")), "t", -1);
+  EXPECT_EQ(t.encoder.type, EncoderType::kTransformer);
+  EXPECT_EQ(t.encoder.pos_enc, PosEnc::kAbsPos);
+  EXPECT_TRUE(t.encoder.ffn.moe());
+  EXPECT_TRUE(t.warnings.empty()) << t.warnings.front();
+}
+
 TEST(RandomModel, SameSeedSameWeights) {
   const std::string yaml = read_file(config_path("tiny_moe_ln.yaml"));
   ModelDir a = random_model_dir(yaml, "a", 3), b = random_model_dir(yaml, "b", 3), c = random_model_dir(yaml, "c", 4);

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <iterator>
 #include <memory>
 
 #include <nlohmann/json.hpp>
@@ -31,7 +32,9 @@ using test::max_abs_diff;
 
 constexpr double kTolerance = 1e-3;
 
-const char* const kModels[] = {"moe_ln", "dense_bn", "moe_k1", "odd_dims"};
+// The last three: the transformer encoder (MoE, conv2d6, abs_pos) and conformers with
+// linear input + no_pos and with conv2d8 + abs_pos + plain self-attention.
+const char* const kModels[] = {"moe_ln", "dense_bn", "moe_k1", "odd_dims", "tf_moe_c6", "cf_lin_nopos", "cf_c8_abs"};
 // Fixture models of the other FFN and adapter kinds (their goldens hold hello's fbank).
 const char* const kOtherKinds[] = {"models/mot_seq", "soft_moe/models/soft_moa", "soft_moe/models/dense_moa"};
 
@@ -123,7 +126,7 @@ TEST_P(DeviceModel, EncoderAndNbestMatchTheCpuInEveryMode) {
       }
     }
   }
-  EXPECT_EQ(cases, 32);
+  EXPECT_EQ(cases, static_cast<int>(std::size(kModels)) * 2 * 4);  // models x utterances x modes
 }
 
 // Mixture of Tokens (within sequence), a Soft MoE FFN with Soft-MoA adapters,
@@ -141,6 +144,28 @@ TEST_P(DeviceModel, OtherFfnAndAdapterKindsMatchTheCpu) {
       EXPECT_LE(max_abs_diff(a.log_probs, b.log_probs), kTolerance) << where;
       EXPECT_EQ(a.result.tokens, b.result.tokens) << where;
     }
+  }
+}
+
+// A long utterance in full attention: the CPU runs the subsampling in rounds
+// of 64 output frames (several pieces of one chunk), the device in one round
+// (conv2d6's im2col bounded to ~64 MB), so the piece bookkeeping of every
+// input layer is checked against a run that does not split.
+TEST_P(DeviceModel, LongInputSubsamplingInRoundsMatchesTheCpu) {
+  std::vector<float> fbank;
+  for (int i = 0; i < 3; ++i) {
+    for (const char* utt : {"hello", "numbers"}) {
+      const std::vector<float> f = fbank_of(utt);
+      fbank.insert(fbank.end(), f.begin(), f.end());
+    }
+  }
+  for (const char* name : {"moe_ln", "tf_moe_c6", "cf_c8_abs", "cf_lin_nopos"}) {
+    const std::string path = std::string("models/") + name;
+    const Decoded a = decode(load(path, Device::cpu()), fbank, {-1, -1});
+    const Decoded b = decode(load(path, device()), fbank, {-1, -1});
+    ASSERT_GT(a.encoder.size(), size_t{64 * 32}) << name;  // more than one CPU round
+    EXPECT_LE(max_abs_diff(a.encoder, b.encoder), kTolerance) << name;
+    EXPECT_LE(max_abs_diff(a.log_probs, b.log_probs), kTolerance) << name;
   }
 }
 

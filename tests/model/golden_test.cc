@@ -80,7 +80,9 @@ class GoldenTest : public ::testing::TestWithParam<GoldenCase> {};
 TEST(GoldenFixtures, AllModelsArePresent) {
   std::set<std::string> models;
   for (const GoldenCase& c : all_cases()) models.insert(c.model);
-  for (const char* m : {"moe_ln", "dense_bn", "moe_k1", "odd_dims"}) EXPECT_TRUE(models.count(m)) << m;
+  for (const char* m : {"moe_ln", "dense_bn", "moe_k1", "odd_dims", "tf_moe_c6", "cf_lin_nopos", "cf_c8_abs"}) {
+    EXPECT_TRUE(models.count(m)) << m;
+  }
 }
 
 TEST_P(GoldenTest, MatchesReference) {
@@ -133,7 +135,11 @@ TEST_P(GoldenTest, MatchesReference) {
     EXPECT_NEAR(h.attention_score, g["rescore"].get<double>(), kScoreTolerance) << "n-best " << i;
     EXPECT_NEAR(h.score, g["final_score"].get<double>(), kScoreTolerance) << "n-best " << i;
     std::vector<int> times_ms;
-    for (int t : g["times"].get<std::vector<int>>()) times_ms.push_back(t * 40);
+    // An encoder frame is frame_shift * subsampling_rate: 40 ms for conv2d,
+    // 60 / 80 / 10 ms for conv2d6 / conv2d8 / linear.
+    for (int t : g["times"].get<std::vector<int>>()) {
+      times_ms.push_back(static_cast<int>(std::lround(t * model->frame_ms())));
+    }
     EXPECT_EQ(h.timestamps_ms, times_ms) << "n-best " << i;
   }
   EXPECT_EQ(r.tokens, mode["best_tokens"].get<std::vector<int>>());

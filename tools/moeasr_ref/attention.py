@@ -47,6 +47,27 @@ class MultiHeadedAttention(nn.Module):
         return self.attend(scores, v, mask)
 
 
+def _with_cache(k, v, cache, d_k):
+    """Prepends the cached keys / values ((1, h, t_cache, 2*d_k) = [K | V]) and returns
+    (k, v, the new cache holding all of them)."""
+    if cache is not None and cache.size(2) > 0:
+        k = torch.cat([cache[..., :d_k], k], dim=2)
+        v = torch.cat([cache[..., d_k:], v], dim=2)
+    return k, v, torch.cat([k, v], dim=-1)
+
+
+class SelfAttention(MultiHeadedAttention):
+    """Encoder selfattn (WeNet's MultiHeadedAttention as an encoder layer calls it):
+    pos_emb is ignored; the KV cache is the same (1, h, t_cache, 2*d_k) as rel_selfattn's."""
+
+    def forward(self, x, pos_emb, cache=None, mask=None):
+        q = self.split_heads(self.linear_q(x))
+        k, v, new_cache = _with_cache(self.split_heads(self.linear_k(x)),
+                                      self.split_heads(self.linear_v(x)), cache, self.d_k)
+        scores = torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(self.d_k)
+        return self.attend(scores, v, mask), new_cache
+
+
 class RelPositionMultiHeadedAttention(MultiHeadedAttention):
     """Encoder self-attention with Transformer-XL style position terms.
 
@@ -67,10 +88,7 @@ class RelPositionMultiHeadedAttention(MultiHeadedAttention):
         q = self.split_heads(self.linear_q(x))
         k = self.split_heads(self.linear_k(x))
         v = self.split_heads(self.linear_v(x))
-        if cache is not None and cache.size(2) > 0:
-            k = torch.cat([cache[..., :self.d_k], k], dim=2)
-            v = torch.cat([cache[..., self.d_k:], v], dim=2)
-        new_cache = torch.cat([k, v], dim=-1)
+        k, v, new_cache = _with_cache(k, v, cache, self.d_k)
         p = self.split_heads(self.linear_pos(pos_emb))  # (1, h, t_keys, d_k)
         q = q.transpose(1, 2)  # (b, t, h, d_k): the biases are per (head, dim)
         q_u = (q + self.pos_bias_u).transpose(1, 2)

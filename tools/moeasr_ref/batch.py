@@ -15,8 +15,6 @@ from .decode import Decoded
 from .mot import MixtureOfTokens
 from .search import attention_rescoring, ctc_prefix_beam_search
 
-MIN_FRAMES = 7  # Conv2dSubsampling4's receptive field: fewer frames give no output
-
 
 def _ffn(block, x, lengths):
     return block(x, lengths) if isinstance(block, MixtureOfTokens) else block(x)
@@ -50,7 +48,7 @@ def encode_batch(model, feats_list):
     d = encoder.opts["output_size"]
     embedded = []
     for feats in feats_list:
-        if feats.size(0) < MIN_FRAMES:
+        if feats.size(0) < encoder.embed.right_context + 1:  # the input layer gives no output
             embedded.append(torch.zeros(0, d))
             continue
         x = feats.unsqueeze(0)

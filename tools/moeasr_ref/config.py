@@ -1,4 +1,4 @@
-"""Read the parts of a WeNet train.yaml that define a U2++ Conformer model.
+"""Read the parts of a WeNet train.yaml that define a U2++ (Conformer or Transformer) model.
 
 WeNet passes encoder_conf / decoder_conf straight into the module constructors as
 keyword arguments, so an unknown key is an error there too. We mirror that: every key
@@ -58,6 +58,22 @@ ENCODER_DEFAULTS = {
     "adapter_normalize": False,
 }
 
+# TransformerEncoder's keywords: it takes none of the conformer-only keys (WeNet
+# fails on them), and its defaults differ (abs_pos, selfattn, relu).
+TRANSFORMER_KEYS = (
+    "output_size", "attention_heads", "linear_units", "num_blocks", "input_layer",
+    "pos_enc_layer_type", "normalize_before", "static_chunk_size", "use_dynamic_chunk",
+    "query_bias", "key_bias", "value_bias", "activation_type", "layer_norm_type", "norm_eps",
+    "n_kv_head", "head_dim", "selfattention_layer_type", "mlp_type", "mlp_bias", "n_expert",
+    "n_expert_activated", "mot_group_size", "mot_temperature", "mot_grouping", "slots_per_expert",
+    "soft_moe_normalize")
+TRANSFORMER_DEFAULTS = dict({k: ENCODER_DEFAULTS[k] for k in TRANSFORMER_KEYS},
+                            pos_enc_layer_type="abs_pos", selfattention_layer_type="selfattn",
+                            activation_type="relu")
+# What the shared encoder code reads of a conformer-only key, for a transformer.
+TRANSFORMER_FIXED = {"macaron_style": False, "use_cnn_module": False, "final_norm": True,
+                     "adapter_type": None}
+
 DECODER_DEFAULTS = {
     "attention_heads": 4,
     "linear_units": 2048,
@@ -101,9 +117,9 @@ TRAINING_ONLY = {
 
 # Variants the runtime (and so this reference) implements; anything else is rejected.
 SUPPORTED = {
-    "input_layer": {"conv2d"},
-    "pos_enc_layer_type": {"rel_pos"},
-    "selfattention_layer_type": {"rel_selfattn"},
+    "input_layer": {"conv2d", "conv2d6", "conv2d8", "linear"},
+    "pos_enc_layer_type": {"rel_pos", "abs_pos", "no_pos"},
+    "selfattention_layer_type": {"rel_selfattn", "selfattn"},
     "normalize_before": {True},
     "layer_norm_type": {"layer_norm"},
     "n_kv_head": {None},
@@ -117,6 +133,9 @@ SUPPORTED = {
     "tie_word_embedding": {False},
 }
 ENCODER_SUPPORTED = dict(SUPPORTED, adapter_type={None, "soft_moa", "dense_moa"})
+# TransformerEncoder asserts selfattn (or rope_abs_selfattn, not implemented here).
+TRANSFORMER_SUPPORTED = dict(SUPPORTED, selfattention_layer_type={"selfattn"})
+ENCODERS = ("conformer", "transformer")
 # Mixture of Tokens and Soft MoE are encoder layers only (in the decoder they
 # would mix hypotheses; the decoder has no utterance/chunk grouping).
 DECODER_SUPPORTED = dict(SUPPORTED, input_layer={"embed"},
@@ -138,15 +157,23 @@ def _resolve(conf, defaults, supported, where):
         options[key] = value
     for key, allowed in supported.items():
         if key in options and options[key] not in allowed:
-            raise ConfigError(f"{where}.{key} = {options[key]!r} is not supported")
+            names = ", ".join(sorted(str(a) for a in allowed))
+            raise ConfigError(f"{where}.{key} = {options[key]!r} is not supported (supported: {names})")
     return options
 
 
 def encoder_options(config):
-    if config.get("encoder", "conformer") != "conformer":
-        raise ConfigError(f"encoder {config.get('encoder')!r} is not supported (conformer only)")
+    """encoder_conf resolved against the encoder class's defaults; opts["encoder"] names the class."""
+    kind = config.get("encoder", "conformer")
+    if kind not in ENCODERS:
+        raise ConfigError(f"encoder {kind!r} is not supported (supported: {', '.join(ENCODERS)})")
     conf = config.get("encoder_conf") or {}
-    opts = _resolve(conf, ENCODER_DEFAULTS, ENCODER_SUPPORTED, "encoder_conf")
+    if kind == "transformer":
+        opts = _resolve(conf, TRANSFORMER_DEFAULTS, TRANSFORMER_SUPPORTED, "encoder_conf")
+        opts.update({k: v for k, v in ENCODER_DEFAULTS.items() if k not in opts}, **TRANSFORMER_FIXED)
+    else:
+        opts = _resolve(conf, ENCODER_DEFAULTS, ENCODER_SUPPORTED, "encoder_conf")
+    opts["encoder"] = kind
     if opts["mlp_type"] == "mot":
         if "mlp_bias" not in conf:
             opts["mlp_bias"] = False  # MoT experts have no bias unless asked

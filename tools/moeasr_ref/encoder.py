@@ -1,13 +1,41 @@
-"""The U2++ Conformer encoder: full-utterance forward and WeNet's chunked streaming."""
+"""The U2++ encoders (Conformer, Transformer): full-utterance forward and WeNet's chunked
+streaming."""
 
 import torch
 from torch import nn
 
-from .attention import RelPositionMultiHeadedAttention
+from .attention import RelPositionMultiHeadedAttention, SelfAttention
 from .conv_module import ConvolutionModule
-from .embedding import Conv2dSubsampling4, GlobalCMVN
+from .embedding import GlobalCMVN, make_input_layer
 from .ffn import make_ffn
 from .soft_moe import make_adapter
+
+
+def make_self_attention(opts):
+    """WeNet picks the class by selfattention_layer_type alone."""
+    cls = (RelPositionMultiHeadedAttention if opts["selfattention_layer_type"] == "rel_selfattn"
+           else SelfAttention)
+    return cls(opts["attention_heads"], opts["output_size"], opts["query_bias"], opts["key_bias"],
+               opts["value_bias"])
+
+
+class TransformerEncoderLayer(nn.Module):
+    """Pre-norm Transformer block: x += MHSA(norm1(x)); x += FF(norm2(x))."""
+
+    def __init__(self, opts):
+        super().__init__()
+        d = opts["output_size"]
+        self.self_attn = make_self_attention(opts)
+        self.feed_forward = make_ffn(opts, d)
+        self.norm1 = nn.LayerNorm(d, eps=opts["norm_eps"])
+        self.norm2 = nn.LayerNorm(d, eps=opts["norm_eps"])
+
+    def forward(self, x, pos_emb, att_cache=None, cnn_cache=None, mask=None):
+        """Returns (x, new att cache (1, h, t_cache + t, 2*d_k), None)."""
+        x_att, new_att_cache = self.self_attn(self.norm1(x), pos_emb, att_cache, mask)
+        x = x + x_att
+        x = x + self.feed_forward(self.norm2(x))
+        return x, new_att_cache, None
 
 
 class ConformerEncoderLayer(nn.Module):
@@ -27,9 +55,7 @@ class ConformerEncoderLayer(nn.Module):
         super().__init__()
         d = opts["output_size"]
         eps = opts["norm_eps"]
-        self.self_attn = RelPositionMultiHeadedAttention(
-            opts["attention_heads"], d, opts["query_bias"], opts["key_bias"],
-            opts["value_bias"])
+        self.self_attn = make_self_attention(opts)
         self.feed_forward = make_ffn(opts, d)
         self.feed_forward_macaron = make_ffn(opts, d) if opts["macaron_style"] else None
         self.conv_module = ConvolutionModule(
@@ -81,15 +107,18 @@ class ConformerEncoderLayer(nn.Module):
 
 
 class ConformerEncoder(nn.Module):
+    """WeNet's BaseEncoder with ConformerEncoderLayer blocks, or with
+    TransformerEncoderLayer ones for opts["encoder"] == "transformer"."""
+
     def __init__(self, input_dim, opts, global_cmvn):
         super().__init__()
         d = opts["output_size"]
         self.opts = opts
         self.global_cmvn = GlobalCMVN(input_dim) if global_cmvn else None
-        self.embed = Conv2dSubsampling4(input_dim, d)
+        self.embed = make_input_layer(opts["input_layer"], input_dim, d, opts["pos_enc_layer_type"])
         self.after_norm = nn.LayerNorm(d, eps=opts["norm_eps"])
-        self.encoders = nn.ModuleList(
-            ConformerEncoderLayer(opts) for _ in range(opts["num_blocks"]))
+        layer = TransformerEncoderLayer if opts.get("encoder") == "transformer" else ConformerEncoderLayer
+        self.encoders = nn.ModuleList(layer(opts) for _ in range(opts["num_blocks"]))
 
     def _finish(self, x):
         return self.after_norm(x) if self.opts["final_norm"] else x
@@ -119,7 +148,7 @@ class ConformerEncoder(nn.Module):
     def forward_chunk(self, feats, offset, required_cache_size, att_cache, cnn_cache):
         """One streaming step (WeNet BaseEncoder.forward_chunk, no attention mask).
 
-        feats: (1, (chunk-1)*4 + 7, input_dim) raw fbank frames of this chunk
+        feats: (1, (chunk-1)*rate + right_context + 1, input_dim) raw fbank frames of this chunk
         offset: encoder frames already produced
         att_cache: (layers, h, t_cache, 2*d_k) or None; cnn_cache: (layers, 1, C, K-1) or None
         Returns (ys (1, chunk, d), att_cache, cnn_cache) where the new att_cache keeps the
@@ -151,8 +180,8 @@ class ConformerEncoder(nn.Module):
     def forward_chunk_by_chunk(self, feats, chunk_size, num_left_chunks=-1):
         """Simulated streaming exactly like WeNet's forward_chunk_by_chunk.
 
-        Windows of (chunk-1)*4 + 7 frames start every 4*chunk frames, for every start
-        that leaves at least 7 frames; the last window is cut at the utterance end and
+        Windows of (chunk-1)*rate + right_context + 1 frames start every rate*chunk
+        frames, for every start that leaves at least right_context + 1 frames; the last window is cut at the utterance end and
         yields fewer than `chunk` outputs. The total equals the full-mode frame count.
         """
         if chunk_size <= 0:

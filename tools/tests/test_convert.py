@@ -245,20 +245,30 @@ class ConvertTest(TempDirTest):
     def test_refuses_model_families_the_runtime_cannot_run(self):
         import yaml
         base = yaml.safe_load((CHECKPOINT / "train.yaml").read_text())
-        cases = [({"encoder": "transformer"}, "encoder: 'transformer'"),
-                 ({"encoder": "squeezeformer"}, "encoder: 'squeezeformer'"),
-                 ({"model": "transducer"}, "model: 'transducer'"),
-                 ({"encoder_conf": {**base["encoder_conf"], "input_layer": "conv2d6"}},
-                  "encoder_conf.input_layer: 'conv2d6'"),
-                 ({"encoder_conf": {**base["encoder_conf"], "pos_enc_layer_type": "no_pos"}},
-                  "encoder_conf.pos_enc_layer_type: 'no_pos'")]
-        for change, message in cases:
+        cases = [({"encoder": "squeezeformer"}, "encoder: 'squeezeformer'",
+                  "(supported: conformer, transformer)"),
+                 ({"model": "transducer"}, "model: 'transducer'", "(supported: asr_model)"),
+                 ({"encoder_conf": {**base["encoder_conf"], "input_layer": "conv2d2"}},
+                  "encoder_conf.input_layer: 'conv2d2'", "(supported: conv2d, conv2d6, conv2d8, linear)"),
+                 ({"encoder_conf": {**base["encoder_conf"], "pos_enc_layer_type": "rope_pos"}},
+                  "encoder_conf.pos_enc_layer_type: 'rope_pos'", "(supported: rel_pos, abs_pos, no_pos)"),
+                 ({"encoder": "transformer"}, "selfattention_layer_type: 'rel_selfattn'",
+                  "(supported: selfattn)")]
+        for change, message, supported in cases:
             config = self.tmp / "train.yaml"
             config.write_text(yaml.safe_dump({**base, **change}))
             result = run_converter("--checkpoint", CHECKPOINT / "final.pt", "--config", config,
                                    "--units", CHECKPOINT / "units.txt", "--out", self.tmp / "o")
-            self.assertCleanError(result, message, "not supported by the moeasr runtime")
+            self.assertCleanError(result, message, "not supported", supported)
             self.assertFalse((self.tmp / "o").exists(), change)
+
+    def test_accepts_the_encoder_variants_the_runtime_runs(self):
+        import yaml
+        import convert_wenet
+        for name in ("tf_moe_c6", "cf_lin_nopos", "cf_c8_abs"):
+            config = yaml.safe_load((DATA / "models" / name / "train.yaml").read_text())
+            convert_wenet.check_family(config, name)  # raises ConvertError if refused
+        convert_wenet.check_family({"encoder": "transformer"}, "defaults")  # selfattn, abs_pos
 
     def test_missing_file(self):
         result = run_converter("--checkpoint", self.tmp / "nope.pt",
