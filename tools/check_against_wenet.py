@@ -43,6 +43,11 @@ from moeasr_ref.decode import MODES, decode  # noqa: E402
 from fixtures import audio, weights  # noqa: E402
 
 TENSOR_TOL = 1e-5   # reference vs WeNet, same torch: only op-order rounding is expected
+# The committed goldens against WeNet: they were made by another torch build on
+# another CPU (op order and kernels differ across builds: dense_bn's CTC
+# log-probs moved 2.1e-5 while the live reference stays exact), so they get the
+# tolerance the C++ golden tests use (tests/model/golden_test.cc).
+GOLDEN_TOL = 1e-4
 # The goldens hold the exact (float64) fbank the fixtures were decoded from; WeNet's
 # float32 fbank is up to ~1e-2 off it on near-empty bins (moeasr_ref/frontend.py).
 FBANK_TOL = 2e-2
@@ -185,9 +190,9 @@ def compare_mode(report, name, model, reference, mine, theirs, reverse_weight, g
     if golden is not None:
         tensors, record, mode = golden
         report.diff(name, "golden encoder_out", tensors[f"encoder_out.{mode}"],
-                    theirs.encoder_out, TENSOR_TOL)
+                    theirs.encoder_out, GOLDEN_TOL)
         report.diff(name, "golden ctc_logprobs", tensors[f"ctc_logprobs.{mode}"],
-                    theirs.logprobs, TENSOR_TOL)
+                    theirs.logprobs, GOLDEN_TOL)
         report.same(name, "golden n-best", [e["tokens"] for e in record["nbest"]],
                     [list(h) for h in theirs.prefix.nbest])
         report.same(name, "golden times", [e["times"] for e in record["nbest"]],
