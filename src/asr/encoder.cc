@@ -356,8 +356,9 @@ void Encoder::position_input(Backend& be, const std::vector<EncoderChunk>& chunk
   if (config_.pos_enc == PosEnc::kNoPos) return;  // NoPositionalEncoding leaves x as it is
   const int64_t d = config_.d_model;
   ops::scale(be, ws.x, std::sqrt(static_cast<float>(d)));
-  if (config_.pos_enc != PosEnc::kAbsPos) return;
-  // PositionalEncoding: x * sqrt(d) + pe[offset .. offset + frames), offset = the stream's frames so far.
+  // The position rows of each stream's new frames, pe[offset .. offset + frames)
+  // with offset = the stream's frames so far, made once per forward: abs_pos
+  // adds them to x, and every rel_selfattn layer projects them (linear_pos).
   ws.p_in.resize(ws.x.shape(), be.device());
   std::vector<PositionJob> positions;
   for (const EncoderChunk& c : chunks) {
@@ -366,7 +367,7 @@ void Encoder::position_input(Backend& be, const std::vector<EncoderChunk>& chunk
     }
   }
   pos_enc_.rows(be, positions);
-  ops::add_scaled(be, ws.x, ws.p_in, 1.f);
+  if (config_.pos_enc == PosEnc::kAbsPos) ops::add_scaled(be, ws.x, ws.p_in, 1.f);
 }
 
 void Encoder::attention_block(Backend& be, const Layer& layer, int index, const std::vector<EncoderChunk>& chunks,
@@ -376,22 +377,13 @@ void Encoder::attention_block(Backend& be, const Layer& layer, int index, const 
   layer.q.forward(be, ws.h, ws.q);
   layer.k.forward(be, ws.h, ws.k);
   layer.v.forward(be, ws.h, ws.v);
-  // rel_selfattn: position encodings of each stream's new frames; linear_pos
-  // of those rows is cached with the keys, since a key keeps its absolute
-  // position. NoPositionalEncoding's rows are zeros, and so is linear_pos
-  // of them (it has no bias).
+  // rel_selfattn: linear_pos of the position rows (position_input) is cached
+  // with the keys, since a key keeps its absolute position.
+  // NoPositionalEncoding's rows are zeros, and so is linear_pos of them (it has no bias).
   if (config_.rel_attention && config_.pos_enc == PosEnc::kNoPos) {
     ws.p.resize({total, d}, be.device());
     ops::fill_zero(be, ws.p);
   } else if (config_.rel_attention) {
-    ws.p_in.resize({total, d}, be.device());
-    std::vector<PositionJob> positions;
-    for (const EncoderChunk& c : chunks) {
-      if (c.out_frames > 0) {
-        positions.push_back({row_ptr(ws.p_in, c.out_row, d), c.state->offset_, static_cast<int32_t>(c.out_frames)});
-      }
-    }
-    pos_enc_.rows(be, positions);
     layer.pos.forward(be, ws.p_in, ws.p);
   }
   ws.att.resize({total, d}, be.device());

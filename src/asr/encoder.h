@@ -120,7 +120,8 @@ class Encoder {
   void subsample(Backend& be, const std::vector<EncoderChunk>& chunks, int64_t total, EncoderWorkspace& ws) const;
   void convolve(Backend& be, const std::vector<EncoderChunk>& chunks, const std::vector<int64_t>& feat_row,
                 int64_t total, EncoderWorkspace& ws) const;
-  // x * sqrt(d) (rel_pos, abs_pos) and + pe at each stream's offset (abs_pos).
+  // x * sqrt(d) (rel_pos, abs_pos); the rows pe at each stream's offset into p_in, once
+  // per forward for every layer's linear_pos (rel_selfattn); x + those rows (abs_pos).
   void position_input(Backend& be, const std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws) const;
   void attention_block(Backend& be, const Layer& layer, int index, const std::vector<EncoderChunk>& chunks,
                        const FfnBatch& batch, EncoderWorkspace& ws) const;
