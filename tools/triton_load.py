@@ -109,7 +109,7 @@ def run_triton(url, model, audio, piece_s):
 
 # ---------------------------------------------------------------- in-process
 class CApi:
-    def __init__(self, lib_path, model_dir, threads):
+    def __init__(self, lib_path, model_dir):
         lib = ctypes.CDLL(str(lib_path))
         self.lib = lib
         lib.moeasr_last_error.restype = ctypes.c_char_p
@@ -223,7 +223,7 @@ def main():
 
     summary = {}
     if "in-process" in args.modes:
-        api = CApi(args.lib, args.model_dir, 1)
+        api = CApi(args.lib, args.model_dir)  # the model's defaults: 1 thread, as the served config
         run_in_process(api, make_audio(3, 2), piece_s)  # warm-up (first-touch of the weights), not reported
         summary["in_process_capacity"] = find_capacity(
             lambda n: run_in_process(api, make_audio(args.seconds, n), piece_s), piece_s, args.max_streams,

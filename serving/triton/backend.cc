@@ -83,7 +83,6 @@ struct ModelState {
 
 struct InstanceState {
   ModelState* model = nullptr;
-  TRITONBACKEND_ModelInstance* instance = nullptr;
 };
 
 TRITONSERVER_Error* load_model(TRITONBACKEND_Model* triton_model, std::unique_ptr<ModelState>* out) {
@@ -155,7 +154,6 @@ struct Item {
   TRITONSERVER_Error* error = nullptr;
   // Continuous mode: the final result of the utterance that ended at an endpoint in this piece.
   moeasr_result* segment = nullptr;
-  char* segment_json = nullptr;
 };
 
 TRITONSERVER_Error* check_finite(const AudioPiece& audio) {
@@ -203,8 +201,9 @@ TRITONSERVER_Error* prepare_piece(ModelState& m, Item* item) {
   return nullptr;
 }
 
+// The outputs the request asked for; the result's JSON is made only for RESULT_JSON.
 TRITONSERVER_Error* write_result(TRITONBACKEND_Request* request, TRITONBACKEND_Response* response, bool batch_dim,
-                                 const moeasr_result* result, const char* json, bool endpoint) {
+                                 const moeasr_result* result, bool endpoint) {
   std::set<std::string> wanted;
   MOEASR_TRITON_RETURN_IF_ERROR(requested_outputs(request, &wanted));
   ResponseWriter out(response, batch_dim);
@@ -216,31 +215,30 @@ TRITONSERVER_Error* write_result(TRITONBACKEND_Request* request, TRITONBACKEND_R
   }
   if (wanted.count("IS_FINAL")) MOEASR_TRITON_RETURN_IF_ERROR(out.boolean("IS_FINAL", result->is_final != 0));
   if (wanted.count("ENDPOINT")) MOEASR_TRITON_RETURN_IF_ERROR(out.boolean("ENDPOINT", endpoint));
-  if (wanted.count("RESULT_JSON")) MOEASR_TRITON_RETURN_IF_ERROR(out.bytes("RESULT_JSON", json));
+  if (wanted.count("RESULT_JSON")) {
+    char* json = nullptr;
+    moeasr_status status = moeasr_result_to_json(result, &json);
+    TRITONSERVER_Error* err = status != MOEASR_OK ? moeasr_error(status, "result JSON") : out.bytes("RESULT_JSON", json);
+    moeasr_string_free(json);
+    return err;
+  }
   return nullptr;
 }
 
 TRITONSERVER_Error* respond_streaming(ModelState& m, const Item& item, TRITONBACKEND_Response* response) {
   const bool batch_dim = m.config.max_batch_size > 0;
   if (item.segment != nullptr) {  // an utterance ended at an endpoint (continuous mode)
-    return write_result(item.request, response, batch_dim, item.segment, item.segment_json, true);
+    return write_result(item.request, response, batch_dim, item.segment, true);
   }
   moeasr_result* result = nullptr;
-  char* json = nullptr;
   int32_t endpoint = 0;
   const bool final = item.control.end;
   moeasr_status status = final ? moeasr_stream_get_final_result(item.stream, &result)
                                : moeasr_stream_get_partial_result(item.stream, &result);
-  if (status == MOEASR_OK) {
-    status = final ? moeasr_stream_get_final_result_json(item.stream, &json)
-                   : moeasr_stream_get_partial_result_json(item.stream, &json);
-  }
   if (status == MOEASR_OK && !final) status = moeasr_stream_is_endpoint(item.stream, &endpoint);
   TRITONSERVER_Error* err = status != MOEASR_OK ? moeasr_error(status, "result")
-                                                : write_result(item.request, response, batch_dim, result, json,
-                                                               endpoint != 0);
+                                                : write_result(item.request, response, batch_dim, result, endpoint != 0);
   moeasr_result_free(result);
-  moeasr_string_free(json);
   return err;
 }
 
@@ -266,7 +264,6 @@ void finish_endpointed_utterances(ModelState& m, std::vector<Item>& items) {
   moeasr_status status = moeasr_decode_streams(m.model, batch.data(), batch.size());
   for (Item* item : ended) {
     if (status == MOEASR_OK) status = moeasr_stream_get_final_result(item->stream, &item->segment);
-    if (status == MOEASR_OK) status = moeasr_stream_get_final_result_json(item->stream, &item->segment_json);
     if (status == MOEASR_OK) status = moeasr_stream_reset(item->stream);
     if (status != MOEASR_OK) item->error = moeasr_error(status, "final pass at an endpoint");
     status = MOEASR_OK;  // one stream's failure is its own
@@ -312,7 +309,6 @@ void execute_streaming(ModelState& m, std::vector<Item>& items) {
   for (Item& item : items) {
     finish(item, [&](TRITONBACKEND_Response* response) { return respond_streaming(m, item, response); });
     moeasr_result_free(item.segment);
-    moeasr_string_free(item.segment_json);
     // A sequence ends at END whatever happened to its last piece: Triton sends it nothing more.
     if (item.control.end) {
       m.sequences->end(item.control.id);
@@ -353,13 +349,7 @@ void execute_offline(ModelState& m, std::vector<Item>& items) {
     Item& item = items[owner[r]];
     if (item.error != nullptr || results[r] == nullptr) continue;
     finish(item, [&](TRITONBACKEND_Response* response) {
-      char* json = nullptr;
-      moeasr_status status = moeasr_result_to_json(results[r], &json);
-      TRITONSERVER_Error* err = status != MOEASR_OK ? moeasr_error(status, "result")
-                                                    : write_result(item.request, response,
-                                                                   m.config.max_batch_size > 0, results[r], json, false);
-      moeasr_string_free(json);
-      return err;
+      return write_result(item.request, response, m.config.max_batch_size > 0, results[r], false);
     });
     item.request = nullptr;  // responded
   }
@@ -434,7 +424,6 @@ TRITONSERVER_Error* TRITONBACKEND_ModelInstanceInitialize(TRITONBACKEND_ModelIns
   }
   auto state = std::make_unique<InstanceState>();
   state->model = static_cast<ModelState*>(model_state);
-  state->instance = instance;
   MOEASR_TRITON_RETURN_IF_ERROR(TRITONBACKEND_ModelInstanceSetState(instance, state.get()));
   state.release();
   return nullptr;
@@ -451,8 +440,7 @@ TRITONSERVER_Error* TRITONBACKEND_ModelInstanceExecute(TRITONBACKEND_ModelInstan
                                                        TRITONBACKEND_Request** requests, const uint32_t count) {
   void* raw_state = nullptr;
   MOEASR_TRITON_RETURN_IF_ERROR(TRITONBACKEND_ModelInstanceState(instance, &raw_state));
-  auto* state = static_cast<InstanceState*>(raw_state);
-  ModelState& m = *state->model;
+  ModelState& m = *static_cast<InstanceState*>(raw_state)->model;
   const uint64_t exec_start = moeasr::triton::now_ns();
   std::vector<moeasr::triton::Item> items(count);
   for (uint32_t i = 0; i < count; ++i) items[i].request = requests[i];
