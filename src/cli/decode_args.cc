@@ -16,6 +16,7 @@ namespace {
 
 const char* kUsage = R"(usage: moeasr-decode --model DIR (--wav FILE ... | --wav-scp FILE) [options]
        moeasr-decode --model DIR --check
+       moeasr-decode --check-config TRAIN.yaml
 
 Decodes 16-bit PCM or float WAV files (any sample rate; --channel picks or mixes
 the channels of a multi-channel file) and prints one JSON line per input:
@@ -57,6 +58,9 @@ options:
   --device D             cpu (default), or cuda / cuda:N in a build with the CUDA backend
   --compute-type T       Linear weights as default (stored) | float32 | bfloat16 | int8
   --experts-only         convert only the MoE experts to --compute-type
+  --check-config FILE    check a WeNet train.yaml alone (no weights, no units.txt) with the
+                         loader's own parser: prints what it describes, or why the runtime
+                         cannot run it (exit status 1)
   --channel N|mix        channel N of multi-channel files, or the mean of all channels
   --dump-dir DIR         write <key>.fbank.npy, <key>.encoder_out.npy, <key>.ctc_logprobs.npy
                          (created if missing; not with continuous decoding)
@@ -125,6 +129,7 @@ DecodeArgs parse_decode_args(int argc, char** argv) {
     else if (flag == "--adapters") a.adapters = v;
     else if (flag == "--wav") a.inputs.emplace_back(key_of(v), v);
     else if (flag == "--wav-scp") a.wav_scp = v;
+    else if (flag == "--check-config") a.check_config = v;
     else if (flag == "--chunk-size") {
       a.decode.chunk_size = parse_int(flag, v);
       a.chunk_size_given = true;
@@ -157,6 +162,12 @@ DecodeArgs parse_decode_args(int argc, char** argv) {
     usage_error("--dump-dir writes whole utterances: not with --continuous on");
   }
   a.decode.rescoring = rescore;
+  if (!a.check_config.empty()) {
+    if (!a.model.empty() || !a.inputs.empty() || !a.wav_scp.empty() || a.check_only) {
+      usage_error("--check-config checks a train.yaml alone: not with --model, --check or inputs");
+    }
+    return a;
+  }
   if (a.model.empty()) usage_error("--model is required");
   if (!a.wav_scp.empty()) read_scp(a.wav_scp, &a.inputs);
   if (a.inputs.empty() && !a.check_only) usage_error("no input: give --wav or --wav-scp");

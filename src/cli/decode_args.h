@@ -31,6 +31,7 @@ struct DecodeArgs {
   std::string device = "cpu";
   bool experts_only = false;
   bool check_only = false;  // --check: load the model, report, decode nothing
+  std::string check_config;  // --check-config FILE: does the loader accept this train.yaml?
 };
 
 DecodeArgs parse_decode_args(int argc, char** argv);

@@ -22,6 +22,7 @@
 #include "cli/npy.h"
 #include "core/error.h"
 #include "core/logging.h"
+#include "formats/model_config.h"
 #include "frontend/wav_reader.h"
 #include "runtime/asr_model.h"
 #include "runtime/result_json.h"
@@ -194,11 +195,30 @@ void print_warning(moeasr_log_level, const char* message, void*) {
   std::cerr << "moeasr-decode: warning: " << message << "\n";
 }
 
+// --check-config: the loader's own train.yaml parser on one file, with no
+// weights and no units.txt (tools/count_wenet_configs.py runs it on WeNet's recipes).
+int check_config(const std::string& path) {
+  try {
+    const moeasr::ModelConfig c = moeasr::load_model_config(path, moeasr::kVocabFromUnits);
+    for (const std::string& w : c.warnings) std::cerr << "moeasr-decode: warning: " << w << "\n";
+    std::cout << "moeasr-decode: " << path << ": accepted: " << c.encoder.num_blocks << " encoder layers of "
+              << c.encoder.d_model << ", "
+              << (c.decoder.type == moeasr::DecoderType::kNone ? "CTC only" : "attention decoder") << ", "
+              << (c.encoder.trained_for_chunks() ? "trained for chunked decoding" : "full attention by default")
+              << "\n";
+    return 0;
+  } catch (const Error& e) {
+    std::cerr << "moeasr-decode: " << e.what() << "\n";
+    return 1;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   DecodeArgs args = moeasr::cli::parse_decode_args(argc, argv);
   moeasr::set_log_callback(print_warning, nullptr, MOEASR_LOG_WARNING);
+  if (!args.check_config.empty()) return check_config(args.check_config);
   std::shared_ptr<const moeasr::AsrModel> model;
   std::shared_ptr<const moeasr::AdapterSet> adapters;
   try {

@@ -338,11 +338,14 @@ ModelConfig parse_model_config(const std::string& yaml_text, const std::string& 
       MOEASR_CHECK(vocab_size_hint < 0 || vocab_size_hint == cfg.vocab_size, MOEASR_ERR_FORMAT, source,
                    ": output_dim ", cfg.vocab_size, " does not match the ", vocab_size_hint, " entries of units.txt");
     } else {
-      MOEASR_CHECK(vocab_size_hint > 0, MOEASR_ERR_FORMAT, source, ": output_dim is missing");
-      cfg.vocab_size = vocab_size_hint;
+      MOEASR_CHECK(vocab_size_hint > 0 || vocab_size_hint == kVocabFromUnits, MOEASR_ERR_FORMAT, source,
+                   ": output_dim is missing");
+      cfg.vocab_size = std::max(vocab_size_hint, 0);
     }
-    MOEASR_CHECK(cfg.vocab_size >= 2, MOEASR_ERR_FORMAT, source, ": vocabulary of size ", cfg.vocab_size,
-                 " is too small");
+    // Unknown only for a train.yaml checked alone (kVocabFromUnits): the ids below are then checked at load.
+    const bool vocab_known = cfg.vocab_size > 0;
+    MOEASR_CHECK(cfg.vocab_size >= 2 || !vocab_known, MOEASR_ERR_FORMAT, source, ": vocabulary of size ",
+                 cfg.vocab_size, " is too small");
 
     YamlSection encoder_conf(root["encoder_conf"], "encoder_conf", source);
     parse_encoder(encoder_conf, &cfg, source);
@@ -356,7 +359,7 @@ ModelConfig parse_model_config(const std::string& yaml_text, const std::string& 
 
     YamlSection ctc_conf(root["ctc_conf"], "ctc_conf", source);
     cfg.blank_id = ctc_conf.get<int>("ctc_blank_id", 0);
-    MOEASR_CHECK(cfg.blank_id >= 0 && cfg.blank_id < cfg.vocab_size, MOEASR_ERR_FORMAT, source,
+    MOEASR_CHECK(cfg.blank_id >= 0 && (cfg.blank_id < cfg.vocab_size || !vocab_known), MOEASR_ERR_FORMAT, source,
                  ": ctc_conf.ctc_blank_id ", cfg.blank_id, " is outside the vocabulary");
 
     YamlSection model_conf(root["model_conf"], "model_conf", source);
@@ -370,7 +373,8 @@ ModelConfig parse_model_config(const std::string& yaml_text, const std::string& 
       cfg.sos_id = special.get<int>("<sos>", cfg.sos_id);
       cfg.eos_id = special.get<int>("<eos>", cfg.eos_id);
     }
-    MOEASR_CHECK(cfg.sos_id >= 0 && cfg.sos_id < cfg.vocab_size && cfg.eos_id >= 0 && cfg.eos_id < cfg.vocab_size,
+    MOEASR_CHECK(!vocab_known || (cfg.sos_id >= 0 && cfg.sos_id < cfg.vocab_size && cfg.eos_id >= 0 &&
+                                  cfg.eos_id < cfg.vocab_size),
                  MOEASR_ERR_FORMAT, source, ": <sos>/<eos> ids ", cfg.sos_id, "/", cfg.eos_id,
                  " are outside the vocabulary of ", cfg.vocab_size);
   } catch (const YAML::Exception& e) {

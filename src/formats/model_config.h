@@ -187,8 +187,11 @@ struct ModelConfig {
 };
 
 // Parses train.yaml text. `vocab_size_hint` (the number of units, or -1) fills
-// output_dim when the yaml lacks it and is checked against it otherwise.
-// `source` names the file in messages.
+// output_dim when the yaml lacks it and is checked against it otherwise;
+// kVocabFromUnits checks a train.yaml alone, before there is a units.txt (as
+// WeNet's recipes ship it, without output_dim): vocab_size is then 0 unless the
+// yaml sets it. `source` names the file in messages.
+constexpr int kVocabFromUnits = -2;
 ModelConfig parse_model_config(const std::string& yaml_text, const std::string& source, int vocab_size_hint);
 ModelConfig load_model_config(const std::string& path, int vocab_size_hint);
 

@@ -100,7 +100,7 @@ class YamlSection {
     for (auto it = node_.begin(); it != node_.end(); ++it) {
       std::string key = it->first.as<std::string>("?");
       if (!seen_.count(key)) {
-        warnings->push_back(source_ + ": unknown key " + name_ + "." + key + " ignored");
+        warnings->push_back(source_ + ": unknown key " + where(key) + " ignored");
       }
     }
   }
@@ -123,7 +123,7 @@ class YamlSection {
   }
   int get_int_in(const std::string& key, int lo, int hi, int fallback) { return get_int_in(key, lo, hi, &fallback); }
 
-  std::string where(const std::string& key) const { return name_ + "." + key; }
+  std::string where(const std::string& key) const { return name_.empty() ? key : name_ + "." + key; }
 
  private:
   std::string scalar(const std::string& key) const {
