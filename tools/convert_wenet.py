@@ -17,8 +17,10 @@ DIR gets:
                         --only experts: convert only MoE expert weights; linear: every Linear
                           weight; all (default): as above. "Linear weights" are exactly what the
                           runtime converts for its compute_type option: attention projections,
-                          FFN / expert w_1 and w_2, 1x1 convolutions, CTC head, decoder output
-                          layer; never router gates, embeddings or the subsampling layers.
+                          FFN / expert w_1 and w_2, 1x1 convolutions, the subsampling's
+                          convolutions over d channels and its output Linear, CTC head,
+                          decoder output layer; never router gates, embeddings, the first
+                          subsampling convolution (one channel), depthwise kernels or norms.
 
 The checkpoint may be a plain state_dict or a dict holding it under 'model' or
 'state_dict'; a DataParallel 'module.' prefix is stripped. Buffers the runtime
@@ -114,7 +116,8 @@ SCOPES = ("experts", "linear", "all")
 
 # The runtime's quantizable Linear weights (src/formats/weight_spec.cc: ExpectedTensor.quantizable).
 LINEAR_WEIGHT = re.compile(
-    r"(\.linear_(q|k|v|out|pos)|\.w_[12]|\.pointwise_conv[12]|^ctc\.ctc_lo|\.output_layer)\.weight$")
+    r"(\.linear_(q|k|v|out|pos)|\.w_[12]|\.pointwise_conv[12]|^ctc\.ctc_lo|\.output_layer"
+    r"|^encoder\.embed\.(conv\.[24]|out\.0|linear))\.weight$")
 
 
 def is_linear_weight(name):

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/half.h"
 #include "ops/ops.h"
 
 namespace moeasr {
@@ -57,47 +58,54 @@ void Encoder::read_input_layer(const WeightReader& r) {
   for (size_t i = 0; i < shapes.size(); ++i) {
     const std::string name = "encoder.embed.conv." + std::to_string(2 * i);
     const int64_t k = shapes[i].first, kk = k * k, c_in = i == 0 ? 1 : d;
-    const Tensor w = r.host(name + ".weight");  // [out, in, k, k]
     ConvStage stage;
     stage.kernel = shapes[i].first;
     stage.stride = shapes[i].second;
-    if (k == 3 && stage.stride == 2) {  // the backend's kernel: [3, 3, c_in, c_out]
+    // The convolutions over d channels are Linear layers in the compute type,
+    // on im2col rows: a row per output position, columns (kt, kf, c_in) of the
+    // file's [out, in, kt, kf]. The first (one channel, 9 columns) stays float32.
+    Linear as_linear;
+    if (c_in > 1) {
+      std::vector<int64_t> order(kk * c_in);
+      for (int64_t j = 0; j < kk; ++j) {
+        for (int64_t ci = 0; ci < c_in; ++ci) order[j * c_in + ci] = ci * kk + j;
+      }
+      as_linear = r.linear(name, order);
+    }
+    // A 3x3 stride-2 one runs the backend's float32 kernel (its weights as [3, 3,
+    // c_in, c_out]) unless they are int8. In bfloat16 the kernel gets the
+    // bfloat16-rounded weights, so the numbers are the compute type's: on a CPU
+    // without AMX tiles a GEMM of this many rows is slower with bf16 weights than
+    // sgemm (Dense-225M's subsampling took 8-17 % longer; docs/benchmarks.md).
+    const DType type = c_in == 1 ? DType::kF32 : as_linear.weight.dtype();
+    if (k == 3 && stage.stride == 2 && type != DType::kI8) {
+      const Tensor w = r.host(name + ".weight");
+      const bool round_bf16 = type == DType::kBF16;
       Tensor t({kk * c_in, d});
       for (int64_t o = 0; o < d; ++o) {
         for (int64_t ci = 0; ci < c_in; ++ci) {
           for (int64_t j = 0; j < kk; ++j) {
-            t.data<float>()[(j * c_in + ci) * d + o] = w.data<float>()[(o * c_in + ci) * kk + j];
+            const float v = w.data<float>()[(o * c_in + ci) * kk + j];
+            t.data<float>()[(j * c_in + ci) * d + o] = round_bf16 ? bf16_to_float(float_to_bf16(v)) : v;
           }
         }
       }
       stage.w = r.upload(t);
       stage.b = r.tensor(name + ".bias");
-    } else {  // im2col: a row per output position, columns (kt, kf, c_in)
-      Tensor t({d, kk * c_in});
-      for (int64_t o = 0; o < d; ++o) {
-        for (int64_t ci = 0; ci < c_in; ++ci) {
-          for (int64_t j = 0; j < kk; ++j) {
-            t.data<float>()[o * kk * c_in + j * c_in + ci] = w.data<float>()[(o * c_in + ci) * kk + j];
-          }
-        }
-      }
-      stage.as_linear = r.linear(t, r.host(name + ".bias"));
+    } else {
+      MOEASR_CHECK(as_linear.present(), MOEASR_ERR_INTERNAL, name, ": no im2col form for one input channel");
+      stage.as_linear = std::move(as_linear);
     }
     convs_.push_back(std::move(stage));
   }
   // WeNet flattens the conv output per frame as (channel, freq); ours is (freq, channel).
   const int64_t f2 = c.subsampled_features();
   const std::string out_name = c.input_layer == InputLayer::kConv2d ? "encoder.embed.out.0" : "encoder.embed.linear";
-  const Tensor out = r.host(out_name + ".weight");
-  Tensor embed({d, f2 * d});
-  for (int64_t o = 0; o < d; ++o) {
-    for (int64_t ci = 0; ci < d; ++ci) {
-      for (int64_t f = 0; f < f2; ++f) {
-        embed.data<float>()[o * f2 * d + f * d + ci] = out.data<float>()[o * f2 * d + ci * f2 + f];
-      }
-    }
+  std::vector<int64_t> order(f2 * d);
+  for (int64_t f = 0; f < f2; ++f) {
+    for (int64_t ci = 0; ci < d; ++ci) order[f * d + ci] = ci * f2 + f;
   }
-  embed_out_ = r.linear(embed, r.host(out_name + ".bias"));
+  embed_out_ = r.linear(out_name, order);
 }
 
 Encoder::Encoder(const ModelConfig& config, const WeightReader& r, MoeGemm moe_gemm)

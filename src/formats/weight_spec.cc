@@ -120,7 +120,7 @@ void build_expected(const ModelConfig& c, SpecBuilder& b) {
     b.add("encoder.global_cmvn.istd", {e.input_dim});
   }
   if (e.input_layer == InputLayer::kLinear) {  // LinearNoSubsampling: Linear, LayerNorm
-    b.add("encoder.embed.out.0.weight", {d, e.input_dim});
+    b.add("encoder.embed.out.0.weight", {d, e.input_dim}, true);
     b.add("encoder.embed.out.0.bias", {d});
     b.layer_norm("encoder.embed.out.1", d);
   } else {
@@ -130,12 +130,13 @@ void build_expected(const ModelConfig& c, SpecBuilder& b) {
     if (e.input_layer == InputLayer::kConv2d8) kernels = {3, 3, 3};
     for (size_t i = 0; i < kernels.size(); ++i) {
       const std::string conv = "encoder.embed.conv." + std::to_string(2 * i);
-      b.add(conv + ".weight", {d, i == 0 ? 1 : d, kernels[i], kernels[i]});
+      // Over d channels: a Linear on im2col rows, in the compute type (the first stays float32).
+      b.add(conv + ".weight", {d, i == 0 ? 1 : d, kernels[i], kernels[i]}, i > 0);
       b.add(conv + ".bias", {d});
     }
-    // Not quantizable: its columns are re-ordered at load into a float32 copy.
+    // Its columns are re-ordered at load (per row: an int8 file's scales hold).
     const std::string out = e.input_layer == InputLayer::kConv2d ? "encoder.embed.out.0" : "encoder.embed.linear";
-    b.add(out + ".weight", {d, d * e.subsampled_features()});
+    b.add(out + ".weight", {d, d * e.subsampled_features()}, true);
     b.add(out + ".bias", {d});
   }
   for (int i = 0; i < e.num_blocks; ++i) {

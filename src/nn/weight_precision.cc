@@ -83,13 +83,36 @@ WeightType stored_kernel_type(DType d, bool keep_float16) {
   }
 }
 
+// `stored` ([n, ...], k values per row) with its columns in `order`, same dtype.
+Tensor permute_columns(const Tensor& stored, int64_t n, int64_t k, const std::vector<int64_t>& order) {
+  Tensor out({n, k}, stored.dtype());
+  const size_t size = dtype_size(stored.dtype());
+  const char* in = static_cast<const char*>(stored.raw());
+  char* o = static_cast<char*>(out.raw());
+  for (int64_t r = 0; r < n; ++r) {
+    for (int64_t c = 0; c < k; ++c) std::memcpy(o + (r * k + c) * size, in + (r * k + order[c]) * size, size);
+  }
+  return out;
+}
+
 }  // namespace
 
-StoredMatrix load_matrix(const SafeTensors& st, const std::string& name, const PrecisionPolicy& policy, bool expert) {
-  const Tensor stored = st.get(name);
-  MOEASR_CHECK(stored.rank() == 2 || (stored.rank() == 3 && stored.dim(2) == 1), MOEASR_ERR_INTERNAL, "'", name,
-               "' is not a matrix");
-  const int64_t n = stored.dim(0), k = stored.dim(1);
+StoredMatrix load_matrix(const SafeTensors& st, const std::string& name, const PrecisionPolicy& policy, bool expert,
+                         const std::vector<int64_t>* column_order) {
+  Tensor stored = st.get(name);
+  int64_t n = 0, k = 0;
+  if (column_order) {
+    n = stored.dim(0);
+    k = stored.numel() / std::max<int64_t>(n, 1);
+    MOEASR_CHECK(static_cast<int64_t>(column_order->size()) == k, MOEASR_ERR_INTERNAL, "'", name, "': ",
+                 column_order->size(), " columns ordered for ", k);
+    stored = permute_columns(stored, n, k, *column_order);  // a copy: never a view of the file
+  } else {
+    MOEASR_CHECK(stored.rank() == 2 || (stored.rank() == 3 && stored.dim(2) == 1), MOEASR_ERR_INTERNAL, "'", name,
+                 "' is not a matrix");
+    n = stored.dim(0);
+    k = stored.dim(1);
+  }
 
   WeightType target = stored_kernel_type(stored.dtype(), policy.keep_float16);
   if (policy.type != ComputeType::kDefault && (expert || !policy.experts_only)) {

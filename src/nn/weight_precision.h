@@ -6,11 +6,14 @@
 // int8 is symmetric per output row: w = q * scale[row], q in [-127, 127].
 // Matrices already in the compute type are used in place (mmap'd, no copy).
 // Only Linear layers change type (projections, FFNs and experts, pointwise
-// convolutions, CTC head, decoder output); router gates, embeddings,
-// convolution kernels and norms stay float32.
+// convolutions, CTC head, decoder output, and the subsampling's convolutions
+// over d channels and its output Linear, which run as im2col + Linear); router
+// gates, embeddings, the first subsampling convolution (one input channel),
+// depthwise kernels and norms stay float32.
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "core/tensor.h"
 #include "formats/safetensors.h"
@@ -40,7 +43,12 @@ struct StoredMatrix {
 
 // Loads `name` ([n, k], or [n, k, 1] for a 1x1 convolution) in the type the
 // policy resolves to. `expert` tells whether it is an MoE expert weight.
-StoredMatrix load_matrix(const SafeTensors& st, const std::string& name, const PrecisionPolicy& policy, bool expert);
+// With `column_order` (k entries), `name` may have any rank [n, ...] (k = the
+// rest): column c of the result is stored column column_order[c]. Every type
+// is per row, so a stored int8 matrix permuted equals one quantized at load
+// from the permuted float32 matrix, bit for bit.
+StoredMatrix load_matrix(const SafeTensors& st, const std::string& name, const PrecisionPolicy& policy, bool expert,
+                         const std::vector<int64_t>* column_order = nullptr);
 
 // Row-wise symmetric int8 quantization (the converter does the same in numpy).
 void quantize_rows_int8(const float* w, int64_t n, int64_t k, int8_t* q, float* scale);

@@ -36,8 +36,15 @@ Tensor WeightReader::upload(const Tensor& host) const {
   return ops::to_device(be_, host);
 }
 
-Linear WeightReader::linear(const std::string& prefix, bool expert) const {
-  StoredMatrix m = load_matrix(st_, prefix + ".weight", policy_, expert);
+Linear WeightReader::linear(const std::string& prefix, bool expert) const { return make_linear(prefix, expert, nullptr); }
+
+Linear WeightReader::linear(const std::string& prefix, const std::vector<int64_t>& column_order) const {
+  return make_linear(prefix, false, &column_order);
+}
+
+Linear WeightReader::make_linear(const std::string& prefix, bool expert,
+                                 const std::vector<int64_t>* column_order) const {
+  StoredMatrix m = load_matrix(st_, prefix + ".weight", policy_, expert, column_order);
   const WeightType type = m.data.dtype() == DType::kI8    ? WeightType::kI8
                           : m.data.dtype() == DType::kBF16 ? WeightType::kBF16
                           : m.data.dtype() == DType::kF16  ? WeightType::kF16

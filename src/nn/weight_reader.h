@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "formats/safetensors.h"
 #include "nn/linear.h"
@@ -38,11 +39,16 @@ class WeightReader {
   // A Linear layer (prefix.weight [out, in] or [out, in, 1], prefix.bias) in
   // the compute type the policy picks; `expert` says it is an MoE expert's.
   Linear linear(const std::string& prefix, bool expert = false) const;
+  // The same for a weight of any rank [out, ...] read as [out, in] with its
+  // columns in `column_order` (a convolution kernel run as im2col + Linear).
+  Linear linear(const std::string& prefix, const std::vector<int64_t>& column_order) const;
   // A float32 Linear from host tensors (weights derived at load).
   Linear linear(const Tensor& host_weight, const Tensor& host_bias) const;
   LayerNorm layer_norm(const std::string& prefix, float eps) const;
 
  private:
+  Linear make_linear(const std::string& prefix, bool expert, const std::vector<int64_t>* column_order) const;
+
   const SafeTensors& st_;
   PrecisionPolicy policy_;
   Backend& be_;

@@ -3,7 +3,9 @@
 // load, with the same numbers; the loader validates int8 files.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
+#include <map>
 #include <functional>
 #include <set>
 #include <fstream>
@@ -11,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "formats/model_dir.h"
+#include "formats/safetensors.h"
 #include "nn/weight_precision.h"
 #include "formats/weight_spec.h"
 #include "runtime/asr_model.h"
@@ -150,6 +153,57 @@ TEST(ComputeType, Int8FilesAreValidated) {
         "'encoder.after_norm.weight' has dtype I8");
   check([&](auto& t) { t["ctc.ctc_lo.bias.scale"] = test::f32_tensor({40}, 1.f); }, MOEASR_ERR_FORMAT,
         "does not account for");
+}
+
+// A convolution kernel read as a Linear on im2col rows (the subsampling's):
+// its columns are re-ordered at load, and since every type is per row, a
+// kernel the converter quantized in the file's order equals one quantized at
+// load after the re-ordering, bit for bit; bfloat16 the same.
+TEST(ComputeType, ReorderedKernelsQuantizeAsTheConverterDoes) {
+  const int64_t n = 6, c_in = 4, kk = 9, k = c_in * kk;
+  std::vector<float> w(n * k);
+  for (int64_t i = 0; i < n * k; ++i) w[i] = std::sin(0.37f * static_cast<float>(i)) * (1.f + (i % 7));
+  std::vector<int64_t> order(k);  // im2col columns (kt, kf, c_in) of [out, in, kt, kf]
+  for (int64_t j = 0; j < kk; ++j) {
+    for (int64_t ci = 0; ci < c_in; ++ci) order[j * c_in + ci] = ci * kk + j;
+  }
+  std::vector<float> permuted(n * k);
+  for (int64_t r = 0; r < n; ++r) {
+    for (int64_t c = 0; c < k; ++c) permuted[r * k + c] = w[r * k + order[c]];
+  }
+  std::vector<int8_t> q(n * k), q_permuted(n * k);
+  std::vector<float> scale(n), scale_permuted(n);
+  quantize_rows_int8(w.data(), n, k, q.data(), scale.data());
+  quantize_rows_int8(permuted.data(), n, k, q_permuted.data(), scale_permuted.data());
+  const std::vector<int64_t> shape = {n, c_in, 3, 3};
+  std::map<std::string, test::RawTensor> file;
+  file["f32"] = {"F32", shape, std::string(reinterpret_cast<const char*>(w.data()), w.size() * 4)};
+  file["i8"] = {"I8", shape, std::string(reinterpret_cast<const char*>(q.data()), q.size())};
+  file["i8.scale"] = {"F32", {n}, std::string(reinterpret_cast<const char*>(scale.data()), n * 4)};
+  test::TempDir tmp;
+  test::write_file(tmp.file("w.safetensors"), test::safetensors_bytes(file));
+  auto st = SafeTensors::open(tmp.file("w.safetensors"));
+
+  PrecisionPolicy int8;
+  int8.type = ComputeType::kInt8;
+  for (const char* name : {"f32", "i8"}) {
+    const StoredMatrix m = load_matrix(*st, name, int8, false, &order);
+    ASSERT_EQ(m.data.dtype(), DType::kI8) << name;
+    ASSERT_EQ(m.data.shape(), (Shape{n, k})) << name;
+    EXPECT_EQ(0, std::memcmp(m.data.raw(), q_permuted.data(), q_permuted.size())) << name;
+    EXPECT_EQ(0, std::memcmp(m.scale.data<float>(), scale_permuted.data(), n * 4)) << name;
+  }
+  PrecisionPolicy bf16;
+  bf16.type = ComputeType::kBFloat16;
+  const StoredMatrix b = load_matrix(*st, "f32", bf16, false, &order);
+  ASSERT_EQ(b.data.dtype(), DType::kBF16);
+  for (int64_t i = 0; i < n * k; ++i) ASSERT_EQ(b.data.data<uint16_t>()[i], float_to_bf16(permuted[i])) << i;
+  PrecisionPolicy f32;
+  const StoredMatrix f = load_matrix(*st, "f32", f32, false, &order);
+  EXPECT_EQ(0, std::memcmp(f.data.raw(), permuted.data(), permuted.size() * 4));
+  // A wrong column count is refused, not read out of bounds.
+  const std::vector<int64_t> short_order(k - 1, 0);
+  EXPECT_EQ(test::status_of([&] { load_matrix(*st, "f32", f32, false, &short_order); }), MOEASR_ERR_INTERNAL);
 }
 
 TEST(ComputeType, UnknownNamesAreRejected) {

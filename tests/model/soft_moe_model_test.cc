@@ -90,10 +90,13 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, SoftMoeModelTest, ::testing::ValuesIn(cases()
                          });
 
 TEST(SoftMoeModelTest, ReducedComputeTypesStayClose) {
-  // Expert and adapter Linears in bfloat16 / int8 (Φ and the gates stay float):
-  // the encoder output stays near the float32 reference (encoder outputs have
-  // unit scale after the final LayerNorm). Measured: bf16 1.1e-2 / 1.9e-2, int8
-  // 4.8e-2 / 6.0e-2 (soft_moa / dense_moa).
+  // Every Linear in bfloat16 / int8, the subsampling's too (Φ and the gates
+  // stay float): the encoder output stays near the float32 reference (encoder
+  // outputs have unit scale after the final LayerNorm). Measured: bf16 1.4e-2 /
+  // 2.2e-2, int8 7.9e-2 / 1.6e-1 (soft_moa / dense_moa); with the subsampling
+  // in float32 they were 1.1e-2 / 1.9e-2 and 4.8e-2 / 6.0e-2. (On a trained
+  // model, models/en_moe_small, moving the subsampling to int8 changed no WER
+  // for the worse: see its README.)
   for (const char* model : {"soft_moa", "dense_moa"}) {
     const auto golden = test::read_golden(test::data_path(std::string("soft_moe/") + model + ".safetensors"));
     for (const char* type : {"bfloat16", "int8"}) {
@@ -101,7 +104,7 @@ TEST(SoftMoeModelTest, ReducedComputeTypesStayClose) {
       mo.compute_type = type;
       const auto m = AsrModel::load(test::data_path(std::string("soft_moe/models/") + model), mo);
       const double err = max_abs_diff(encode(m, 4, 2), golden.at("encoder_out.chunk4_left2").data);
-      EXPECT_LT(err, 0.1) << model << " " << type;
+      EXPECT_LT(err, 0.25) << model << " " << type;
       EXPECT_GT(err, 0.0) << model << " " << type;  // the weights really changed type
       RecordProperty(std::string(model) + "_" + type + "_max_abs_err", std::to_string(err));
     }

@@ -197,9 +197,11 @@ class ConvertTest(TempDirTest):
                     else:
                         widened = (tensors[name].astype(np.uint32) << 16).view(np.float32)
                         np.testing.assert_allclose(widened, array, rtol=2 ** -8, err_msg=name)
-                # Router gates, embeddings and the subsampling stay float32.
+                # Router gates, the decoder's embedding, the first subsampling convolution
+                # and the biases stay float32.
                 for name in tensors:
-                    if name.endswith(".gate.weight") or "embed" in name:
+                    if (name.endswith((".gate.weight", ".bias")) or name.startswith("encoder.embed.conv.0.")
+                            or name.startswith("decoder.left_decoder.embed.")):
                         self.assertEqual(tensors[name].dtype, np.float32, name)
 
     def test_linear_weight_names_match_the_runtime(self):
@@ -210,7 +212,12 @@ class ConvertTest(TempDirTest):
         self.assertTrue(convert_wenet.is_linear_weight("encoder.encoders.0.conv_module.pointwise_conv1.weight"))
         self.assertTrue(convert_wenet.is_linear_weight("decoder.right_decoder.output_layer.weight"))
         self.assertTrue(convert_wenet.is_linear_weight("ctc.ctc_lo.weight"))
-        for name in ("encoder.encoders.0.feed_forward.gate.weight", "encoder.embed.out.0.weight",
+        # The subsampling's convolutions over d channels and its output layer; not the first convolution.
+        for name in ("encoder.embed.conv.2.weight", "encoder.embed.conv.4.weight", "encoder.embed.out.0.weight",
+                     "encoder.embed.linear.weight"):
+            self.assertTrue(convert_wenet.is_linear_weight(name), name)
+        for name in ("encoder.encoders.0.feed_forward.gate.weight", "encoder.embed.conv.0.weight",
+                     "encoder.embed.conv.2.bias",
                      "decoder.left_decoder.embed.0.weight", "encoder.encoders.0.conv_module.depthwise_conv.weight",
                      "encoder.encoders.0.norm_ff.weight", "ctc.ctc_lo.bias"):
             self.assertFalse(convert_wenet.is_linear_weight(name), name)
