@@ -632,10 +632,8 @@ void Encoder::cgmlp_branch(Backend& be, const Layer& layer, int index, const std
   cg.proj2.forward(be, ws.g, out);
 }
 
-void Encoder::branch_block(Backend& be, const Layer& layer, int index, const std::vector<EncoderChunk>& chunks,
-                           const FfnBatch& batch, EncoderWorkspace& ws) const {
-  attention_block(be, layer, index, chunks, batch, ws, &ws.branch1);
-  cgmlp_branch(be, layer, index, chunks, ws, ws.branch2);
+void Encoder::merge_branches(Backend& be, const Layer& layer, const std::vector<EncoderChunk>& chunks,
+                             EncoderWorkspace& ws) const {
   if (config_.type == EncoderType::kEBranchformer) {
     // merge_proj(c + fusion(c)), c = [attention | cgMLP], one branch's columns at a time.
     // WeNet pads the fusion convolution's input afresh for every chunk (no cache).
@@ -702,8 +700,12 @@ void Encoder::forward(Backend& be, std::vector<EncoderChunk>& chunks, EncoderWor
       lap(stages ? &stages->ffn : nullptr, start);
     }
     if (config_.branchformer()) {
-      branch_block(be, layer, i, chunks, batch, ws);
+      // The profile counts the cgMLP branch and the merge as the convolution stage.
+      attention_block(be, layer, i, chunks, batch, ws, &ws.branch1);
       lap(stages ? &stages->attention : nullptr, start);
+      cgmlp_branch(be, layer, i, chunks, ws, ws.branch2);
+      merge_branches(be, layer, chunks, ws);
+      lap(stages ? &stages->conv : nullptr, start);
       if (layer.ff) {
         layer.norm_ff.forward(be, ws.x, ws.h);
         layer.ff->forward(be, ws.h, ws.y, batch, ws.ffn, load(i, 1));

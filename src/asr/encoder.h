@@ -57,7 +57,8 @@ struct EncoderChunk {
 
 // Per-stage time spent (seconds), accumulated when a pointer is given. Stages
 // are timed on the CPU only: a GPU runs the ops asynchronously, so its whole
-// forward is counted in `other` by the caller.
+// forward is counted in `other` by the caller. `conv`: the conformer's
+// convolution module, or the Branchformers' cgMLP branch and merge.
 struct EncoderProfile {
   double subsampling = 0, attention = 0, conv = 0, ffn = 0, other = 0;
 };
@@ -156,10 +157,10 @@ class Encoder {
   // The cgMLP branch of norm_mlp(ws.x) into `out` (clobbers ws.h, ws.g, ws.c).
   void cgmlp_branch(Backend& be, const Layer& layer, int index, const std::vector<EncoderChunk>& chunks,
                     EncoderWorkspace& ws, Tensor& out) const;
-  // Branchformer / E-Branchformer layer body after the macaron FFN: both
-  // branches, the merge into ws.x.
-  void branch_block(Backend& be, const Layer& layer, int index, const std::vector<EncoderChunk>& chunks,
-                    const FfnBatch& batch, EncoderWorkspace& ws) const;
+  // Branchformer / E-Branchformer: merges ws.branch1 (attention) and
+  // ws.branch2 (cgMLP) into ws.x.
+  void merge_branches(Backend& be, const Layer& layer, const std::vector<EncoderChunk>& chunks,
+                      EncoderWorkspace& ws) const;
   // Depthwise convolution over time of each chunk's rows of `in` into `out`
   // (resized like `in`), [kernel, C] weights: causal with the stream's cache
   // rows at cache_row (or, cache_row < 0, fresh zeros on the left of each
