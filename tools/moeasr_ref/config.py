@@ -101,7 +101,7 @@ E_BRANCHFORMER_DEFAULTS = {
 # What the shared encoder code reads of a key these encoders do not take.
 BRANCHFORMER_FIXED = {"use_cnn_module": False, "final_norm": True, "adapter_type": None,
                       "normalize_before": True}
-GATE_ACTIVATIONS = {"identity", "swish", "relu", "gelu", "tanh"}
+GATE_ACTIVATIONS = {"identity", "swish", "relu", "gelu", "tanh", "selu", "hardtanh"}
 
 DECODER_DEFAULTS = {
     "attention_heads": 4,
