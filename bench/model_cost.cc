@@ -42,10 +42,21 @@ double encoder_chunk_flops(const EncoderConfig& c, int64_t frames, int64_t conte
                      : f.kind == FfnKind::kMot ? 6.0 * d * f.num_experts + f.num_experts * 4.0 * d * f.hidden / f.group_size
                                                : 4.0 * d * f.hidden;
   const double ch = c.conv_channels();
-  double layer = (c.macaron ? 2 : 1) * ffn;  // FFN (+ macaron FFN)
+  const bool has_ffn = c.type != EncoderType::kBranchformer && (c.type != EncoderType::kEBranchformer || c.use_ffn);
+  double layer = has_ffn ? (c.macaron ? 2 : 1) * ffn : 0.0;  // FFN (+ macaron FFN)
   layer += 8.0 * d * d + 2.0 * d * d;         // q, k, v, out + linear_pos of the new frames
   layer += 6.0 * L * d;                       // (q+u)k^T, (q+v)p^T, attention x v
   if (c.use_cnn_module) layer += 4.0 * d * ch + 2.0 * c.cnn_kernel * ch + 2.0 * ch * d;
+  if (c.branchformer()) {
+    // cgMLP: channel_proj1 (d -> U), the gating unit's conv (+ linear), channel_proj2 (U/2 -> d);
+    // merge_proj (2d -> d, or d -> d for fixed_ave); E-Branchformer's fusion conv over 2d channels.
+    const double u = c.cgmlp_units, half = c.cgmlp_channels();
+    layer += 2.0 * d * u + 2.0 * c.cgmlp_kernel * half + (c.cgmlp_linear_after_conv ? 2.0 * half * half : 0.0) +
+             2.0 * half * d;
+    const bool wide = c.type == EncoderType::kEBranchformer || c.merge == MergeMethod::kConcat;
+    layer += 2.0 * (wide ? 2 * d : d) * d;
+    if (c.type == EncoderType::kEBranchformer) layer += 2.0 * c.merge_conv_kernel * 2 * d;
+  }
   return flops + T * layer * c.num_blocks;
 }
 

@@ -314,13 +314,56 @@ def variant_configs():
                           "num_blocks": 2, "input_layer": "conv2d6", "pos_enc_layer_type": "abs_pos",
                           "cnn_module_kernel": 5, "causal": True, "use_dynamic_chunk": True},
             decoder_conf={"attention_heads": 4, "linear_units": 48, "num_blocks": 1}),
+        # Branchformer / E-Branchformer options the fixtures (bf_causal: causal concat;
+        # ebf_moe: non-causal, MoE, macaron) do not exercise.
+        "variant_branchformer_fixed_ave": dict(
+            base, encoder="branchformer", decoder="transformer",
+            encoder_conf={"output_size": 32, "attention_heads": 4, "cgmlp_linear_units": 48,
+                          "cgmlp_conv_kernel": 5, "num_blocks": 2, "merge_method": "fixed_ave",
+                          "cgmlp_weight": 0.3, "use_linear_after_conv": True,
+                          "gate_activation": "tanh", "use_dynamic_chunk": True,
+                          "norm_eps": 1e-6},
+            decoder_conf={"attention_heads": 4, "linear_units": 48, "num_blocks": 1}),
+        "variant_branchformer_conv2d8_abs_pos_selfattn": dict(
+            base, encoder="branchformer", decoder="bitransformer",
+            encoder_conf={"output_size": 32, "attention_heads": 2, "cgmlp_linear_units": 64,
+                          "cgmlp_conv_kernel": 4, "num_blocks": 2, "causal": True,
+                          "input_layer": "conv2d8", "pos_enc_layer_type": "abs_pos",
+                          "selfattention_layer_type": "selfattn", "static_chunk_size": 4,
+                          "gate_activation": "gelu"},
+            decoder_conf={"attention_heads": 2, "linear_units": 48, "num_blocks": 1,
+                          "r_num_blocks": 1}),
+        "variant_e_branchformer_causal_moe": dict(
+            base, encoder="e_branchformer", decoder="transformer",
+            encoder_conf={"output_size": 32, "attention_heads": 4, "linear_units": 48,
+                          "cgmlp_linear_units": 48, "cgmlp_conv_kernel": 6,
+                          "merge_conv_kernel": 4, "num_blocks": 2, "causal": True,
+                          "use_dynamic_chunk": True, "mlp_type": "moe", "n_expert": 3,
+                          "n_expert_activated": 2, "activation_type": "relu"},
+            decoder_conf={"attention_heads": 4, "linear_units": 48, "num_blocks": 1}),
+        "variant_e_branchformer_no_macaron": dict(
+            base, encoder="e_branchformer", decoder="transformer",
+            encoder_conf={"output_size": 32, "attention_heads": 4, "linear_units": 48,
+                          "cgmlp_linear_units": 32, "cgmlp_conv_kernel": 3,
+                          "merge_conv_kernel": 3, "num_blocks": 2, "macaron_style": False,
+                          "use_linear_after_conv": True,
+                          "gate_activation": "swish", "use_dynamic_chunk": True},
+            decoder_conf={"attention_heads": 4, "linear_units": 48, "num_blocks": 1}),
+        "variant_e_branchformer_no_ffn_conv2d6": dict(
+            base, encoder="e_branchformer", decoder="transformer",
+            encoder_conf={"output_size": 32, "attention_heads": 4, "cgmlp_linear_units": 32,
+                          "cgmlp_conv_kernel": 5, "merge_conv_kernel": 5, "num_blocks": 2,
+                          "use_ffn": False, "input_layer": "conv2d6",
+                          "use_dynamic_chunk": True},
+            decoder_conf={"attention_heads": 4, "linear_units": 48, "num_blocks": 1}),
     }
 
 
 def recipe_configs():
     """The encoder variants at the shapes of WeNet's own recipes (examples/*/conf), with
     random weights: aishell's u2++ transformer (with MoE FFNs, as configs/ has it),
-    gigaspeech's u2++ conformer (conv2d6, d 512) and aishell's no_pos conformer.
+    gigaspeech's u2++ conformer (conv2d6, d 512), aishell's no_pos conformer and
+    aishell's u2++ Branchformer and E-Branchformer.
     Only the four MODES run (they are big), or only full attention for a recipe not
     trained for chunks (WeNet's forward_chunk_by_chunk refuses it)."""
     bi = {"attention_heads": 4, "linear_units": 2048, "num_blocks": 3, "r_num_blocks": 3}
@@ -347,6 +390,30 @@ def recipe_configs():
                                          "linear_units": 2048, "num_blocks": 12,
                                          "input_layer": "conv2d", "cnn_module_kernel": 15,
                                          "pos_enc_layer_type": "no_pos"},
+            decoder_conf={"attention_heads": 4, "linear_units": 2048, "num_blocks": 6}),
+        # examples/aishell/s0/conf/train_u2++_branchformer.yaml and train_ebranchformer.yaml
+        "recipe_aishell_u2pp_branchformer": dict(
+            input_dim=80, output_dim=4233, encoder="branchformer", decoder="bitransformer",
+            model_conf={}, encoder_conf={"output_size": 256, "use_attn": True,
+                                         "attention_heads": 4, "cgmlp_linear_units": 2048,
+                                         "cgmlp_conv_kernel": 63, "use_linear_after_conv": False,
+                                         "gate_activation": "identity", "merge_method": "concat",
+                                         "cgmlp_weight": 0.5, "attn_branch_drop_rate": 0.0,
+                                         "num_blocks": 24, "input_layer": "conv2d",
+                                         "stochastic_depth_rate": 0.0, "causal": True,
+                                         "use_dynamic_chunk": True,
+                                         "use_dynamic_left_chunk": False},
+            decoder_conf=bi),
+        "recipe_aishell_e_branchformer": dict(
+            input_dim=80, output_dim=4233, encoder="e_branchformer", decoder="transformer",
+            model_conf={}, encoder_conf={"output_size": 256, "attention_heads": 8,
+                                         "linear_units": 1024, "num_blocks": 17,
+                                         "cgmlp_linear_units": 1024, "cgmlp_conv_kernel": 31,
+                                         "use_linear_after_conv": False,
+                                         "gate_activation": "identity", "merge_conv_kernel": 31,
+                                         "input_layer": "conv2d", "activation_type": "swish",
+                                         "causal": False, "pos_enc_layer_type": "rel_pos",
+                                         "selfattention_layer_type": "rel_selfattn"},
             decoder_conf={"attention_heads": 4, "linear_units": 2048, "num_blocks": 6}),
     }
 

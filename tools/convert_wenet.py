@@ -116,8 +116,8 @@ SCOPES = ("experts", "linear", "all")
 
 # The runtime's quantizable Linear weights (src/formats/weight_spec.cc: ExpectedTensor.quantizable).
 LINEAR_WEIGHT = re.compile(
-    r"(\.linear_(q|k|v|out|pos)|\.w_[12]|\.pointwise_conv[12]|^ctc\.ctc_lo|\.output_layer"
-    r"|^encoder\.embed\.(conv\.[24]|out\.0|linear))\.weight$")
+    r"(\.linear_(q|k|v|out|pos)|\.w_[12]|\.pointwise_conv[12]|\.channel_proj2|\.csgu\.linear|^ctc\.ctc_lo"
+    r"|\.output_layer|^encoder\.embed\.(conv\.[24]|out\.0|linear))\.weight$")
 
 
 def is_linear_weight(name):
@@ -201,11 +201,12 @@ def check_against_config(tensors, config, vocab_size, config_path):
 # default is supported, whichever encoder class it belongs to).
 SUPPORTED_FAMILIES = (
     ((), "model", ("asr_model",), "asr_model"),
-    ((), "encoder", ("conformer", "transformer"), "conformer"),
+    ((), "encoder", ("conformer", "transformer", "branchformer", "e_branchformer"), "conformer"),
     ((), "decoder", ("bitransformer", "transformer", None), "bitransformer"),
     (("encoder_conf",), "input_layer", ("conv2d", "conv2d6", "conv2d8", "linear"), "conv2d"),
     (("encoder_conf",), "pos_enc_layer_type", ("rel_pos", "abs_pos", "no_pos"), "rel_pos"),
     (("encoder_conf",), "selfattention_layer_type", ("rel_selfattn", "selfattn"), "rel_selfattn"),
+    (("encoder_conf",), "merge_method", ("concat", "fixed_ave"), "concat"),
 )
 
 
@@ -225,6 +226,13 @@ def check_family(config, config_path):
     if config.get("encoder") == "transformer" and attention != "selfattn":
         raise ConvertError(f"{config_path}: encoder_conf.selfattention_layer_type: '{attention}' is not "
                            f"supported with encoder: transformer (supported: selfattn)")
+    # Branchformer: both branches (the runtime has no single-branch layers).
+    conf = config.get("encoder_conf") or {}
+    if config.get("encoder") == "branchformer":
+        for key in ("use_attn", "use_cgmlp"):
+            if conf.get(key, True) is not True:
+                raise ConvertError(f"{config_path}: encoder_conf.{key}: {conf[key]} is not supported by the "
+                                   f"moeasr runtime (only true: both branches)")
 
 
 def find_runtime(given):

@@ -123,6 +123,10 @@ void glu(const float* a, int64_t rows, int64_t half, float* y) {
   }
 }
 
+void mul(float* y, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] *= x[i];
+}
+
 void add_scaled(float* y, const float* x, float alpha, int64_t n) {
   if (alpha == 1.f) {
     for (int64_t i = 0; i < n; ++i) y[i] += x[i];

@@ -15,6 +15,8 @@ void activation_rows(float* x, int64_t rows, int64_t cols, int64_t ld, Activatio
 void glu(const float* a, int64_t rows, int64_t half, float* y);
 // y += alpha * x over n values.
 void add_scaled(float* y, const float* x, float alpha, int64_t n);
+// y[i] *= x[i].
+void mul(float* y, const float* x, int64_t n);
 // y = x * scale (n values, may alias).
 void scale(float* y, const float* x, float s, int64_t n);
 

@@ -1,4 +1,4 @@
-// Element-wise ops of ops.h: add_scaled, add_row_scaled, scale, activation,
+// Element-wise ops of ops.h: add_scaled, mul, add_row_scaled, scale, activation,
 // glu, channel_affine, cmvn. Each is
 // a grid-stride loop over int64 indices (no overflow for any tensor size).
 #include "kernels/cuda/activation.cuh"
@@ -7,6 +7,12 @@
 namespace moeasr::cuda {
 
 namespace {
+
+__global__ void mul_kernel(float* y, const float* x, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
+    y[i] *= x[i];
+  }
+}
 
 __global__ void add_scaled_kernel(float* y, const float* x, float alpha, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
@@ -79,6 +85,12 @@ void add_scaled(Context& ctx, float* y, const float* x, float alpha, int64_t n) 
   if (n <= 0) return;
   add_scaled_kernel<<<grid_for(n), kThreads, 0, stream_of(ctx)>>>(y, x, alpha, n);
   MOEASR_CUDA_CHECK_LAUNCH("add_scaled_kernel");
+}
+
+void mul(Context& ctx, float* y, const float* x, int64_t n) {
+  if (n <= 0) return;
+  mul_kernel<<<grid_for(n), kThreads, 0, stream_of(ctx)>>>(y, x, n);
+  MOEASR_CUDA_CHECK_LAUNCH("mul_kernel");
 }
 
 void scale(Context& ctx, float* x, float s, int64_t n) {

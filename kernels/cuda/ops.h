@@ -50,6 +50,7 @@ void gemm(Context& ctx, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
 void layer_norm(Context& ctx, const float* x, int64_t rows, int64_t d, const float* gamma, const float* beta,
                 float eps, float* y);
 void add_scaled(Context& ctx, float* y, const float* x, float alpha, int64_t n);
+void mul(Context& ctx, float* y, const float* x, int64_t n);  // y *= x element-wise
 void add_row_scaled(Context& ctx, float* y, const float* x, int64_t rows, int64_t d, const float* s, int64_t stride);
 void scale(Context& ctx, float* x, float s, int64_t n);
 void activation(Context& ctx, float* x, int64_t n, Activation act);

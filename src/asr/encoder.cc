@@ -26,6 +26,36 @@ void lap(double* slot, Clock::time_point& start) {
 
 float* row_ptr(Tensor& t, int64_t row, int64_t width) { return t.data<float>() + row * width; }
 
+// A Conv1d depthwise kernel [C, 1, K] (channels c0 .. c0 + n) as [K, n].
+Tensor depthwise_transposed(const Tensor& w, int64_t c0, int64_t n, int64_t kernel) {
+  Tensor t({kernel, n});
+  for (int64_t j = 0; j < kernel; ++j) {
+    for (int64_t ci = 0; ci < n; ++ci) t.data<float>()[j * n + ci] = w.data<float>()[(c0 + ci) * kernel + j];
+  }
+  return t;
+}
+
+// Rows [r0, r0 + n) of a [rows, cols] host matrix, or columns [c0, c0 + n) of it.
+Tensor host_rows(const Tensor& m, int64_t r0, int64_t n) {
+  const int64_t cols = m.dim(1);
+  Tensor t({n, cols});
+  std::memcpy(t.data<float>(), m.data<float>() + r0 * cols, sizeof(float) * n * cols);
+  return t;
+}
+Tensor host_cols(const Tensor& m, int64_t c0, int64_t n) {
+  const int64_t rows = m.dim(0), cols = m.dim(1);
+  Tensor t({rows, n});
+  for (int64_t r = 0; r < rows; ++r) {
+    std::memcpy(t.data<float>() + r * n, m.data<float>() + r * cols + c0, sizeof(float) * n);
+  }
+  return t;
+}
+Tensor host_slice(const Tensor& v, int64_t i0, int64_t n) {
+  Tensor t({n});
+  std::memcpy(t.data<float>(), v.data<float>() + i0, sizeof(float) * n);
+  return t;
+}
+
 }  // namespace
 
 LayerAdapters read_layer_adapters(const WeightReader& r, const std::string& layer, int64_t d,
@@ -37,11 +67,18 @@ LayerAdapters read_layer_adapters(const WeightReader& r, const std::string& laye
   return a;
 }
 
-int Encoder::routed_experts() const { return layers_.empty() ? 0 : layers_[0].ff->routed_experts(); }
+// A layer's FFN (every layer's are of one kind), or null for a model without
+// FFNs (Branchformer; E-Branchformer with use_ffn: false).
+const FeedForward* Encoder::first_ffn() const {
+  if (layers_.empty()) return nullptr;
+  return layers_[0].ff ? layers_[0].ff.get() : layers_[0].ff_macaron.get();
+}
 
-int64_t Encoder::expert_weight_bytes() const { return layers_.empty() ? 0 : layers_[0].ff->expert_bytes(); }
+int Encoder::routed_experts() const { return first_ffn() ? first_ffn()->routed_experts() : 0; }
 
-bool Encoder::mixes_examples() const { return !layers_.empty() && layers_[0].ff->mixes_examples(); }
+int64_t Encoder::expert_weight_bytes() const { return first_ffn() ? first_ffn()->expert_bytes() : 0; }
+
+bool Encoder::mixes_examples() const { return first_ffn() && first_ffn()->mixes_examples(); }
 
 void Encoder::read_input_layer(const WeightReader& r) {
   const EncoderConfig& c = config_;
@@ -108,6 +145,80 @@ void Encoder::read_input_layer(const WeightReader& r) {
   embed_out_ = r.linear(out_name, order);
 }
 
+void Encoder::read_attention(const WeightReader& r, Layer& layer, const std::string& a) const {
+  layer.q = r.linear(a + ".linear_q");
+  layer.k = r.linear(a + ".linear_k");
+  layer.v = r.linear(a + ".linear_v");
+  layer.out = r.linear(a + ".linear_out");
+  if (config_.rel_attention) {
+    layer.pos = r.linear(a + ".linear_pos");
+    layer.pos_bias_u = r.tensor(a + ".pos_bias_u");
+    layer.pos_bias_v = r.tensor(a + ".pos_bias_v");
+  }
+}
+
+void Encoder::read_branchformer_layers(const WeightReader& r, MoeGemm moe_gemm) {
+  const EncoderConfig& c = config_;
+  const int64_t d = c.d_model, half = c.cgmlp_channels(), kernel = c.cgmlp_kernel;
+  const bool ebranch = c.type == EncoderType::kEBranchformer;
+  constexpr float kEps = 1e-5f;  // WeNet builds these layers' norms as nn.LayerNorm(size)
+  Tensor conv_init;
+  if (c.causal) conv_init = Tensor::zeros({c.num_blocks * (kernel - 1), half});
+  for (int i = 0; i < c.num_blocks; ++i) {
+    const std::string l = "encoder.encoders." + std::to_string(i);
+    Layer layer;
+    read_attention(r, layer, l + ".attn");
+    layer.norm_mha = r.layer_norm(l + ".norm_mha", kEps);
+    layer.norm_mlp = r.layer_norm(l + ".norm_mlp", kEps);
+    layer.norm_final = r.layer_norm(l + ".norm_final", kEps);
+    const std::string m = l + ".cgmlp";
+    Cgmlp& cg = layer.cgmlp;
+    const Tensor w1 = r.host(m + ".channel_proj1.0.weight"), b1 = r.host(m + ".channel_proj1.0.bias");
+    cg.proj1_r = r.linear(host_rows(w1, 0, half), host_slice(b1, 0, half));
+    cg.proj1_g = r.linear(host_rows(w1, half, half), host_slice(b1, half, half));
+    cg.norm = r.layer_norm(m + ".csgu.norm", kEps);
+    cg.conv_t = r.upload(depthwise_transposed(r.host(m + ".csgu.conv.weight"), 0, half, kernel));
+    cg.conv_bias = r.tensor(m + ".csgu.conv.bias");
+    if (c.cgmlp_linear_after_conv) cg.after_conv = r.linear(m + ".csgu.linear");
+    cg.proj2 = r.linear(m + ".channel_proj2");
+    if (c.causal) {
+      // WeNet left-pads the gating unit's input (before its LayerNorm) with
+      // zero frames; normalized, a zero frame is the norm's bias. The cache
+      // holds normalized frames, so it starts filled with that row.
+      const Tensor beta = r.host(m + ".csgu.norm.bias");
+      for (int64_t row = 0; row < kernel - 1; ++row) {
+        std::memcpy(conv_init.data<float>() + (i * (kernel - 1) + row) * half, beta.data<float>(),
+                    sizeof(float) * half);
+      }
+    }
+    const Tensor mw = r.host(l + ".merge_proj.weight"), mb = r.host(l + ".merge_proj.bias");
+    if (!ebranch && c.merge == MergeMethod::kFixedAve) {
+      layer.merge_a = r.linear(mw, mb);
+    } else {
+      layer.merge_a = r.linear(host_cols(mw, 0, d), mb);
+      layer.merge_b = r.linear(host_cols(mw, d, d), Tensor());
+    }
+    if (ebranch) {
+      if (c.macaron) {
+        layer.ff_macaron = make_feed_forward(r, l + ".feed_forward_macaron", c.ffn, d, moe_gemm);
+        layer.norm_ff_macaron = r.layer_norm(l + ".norm_ff_macaron", kEps);
+      }
+      if (c.use_ffn) {
+        layer.ff = make_feed_forward(r, l + ".feed_forward", c.ffn, d, moe_gemm);
+        layer.norm_ff = r.layer_norm(l + ".norm_ff", kEps);
+      }
+      const Tensor fw = r.host(l + ".depthwise_conv_fusion.weight"), fb = r.host(l + ".depthwise_conv_fusion.bias");
+      const int64_t k = c.merge_conv_kernel;
+      layer.fusion_a_t = r.upload(depthwise_transposed(fw, 0, d, k));
+      layer.fusion_b_t = r.upload(depthwise_transposed(fw, d, d, k));
+      layer.fusion_a_bias = r.upload(host_slice(fb, 0, d));
+      layer.fusion_b_bias = r.upload(host_slice(fb, d, d));
+    }
+    layers_.push_back(std::move(layer));
+  }
+  if (!conv_init.empty()) conv_init_ = r.upload(conv_init);
+}
+
 Encoder::Encoder(const ModelConfig& config, const WeightReader& r, MoeGemm moe_gemm)
     : config_(config.encoder), pos_enc_(config.encoder.d_model, r.backend()) {
   const EncoderConfig& c = config_;
@@ -118,6 +229,11 @@ Encoder::Encoder(const ModelConfig& config, const WeightReader& r, MoeGemm moe_g
     cmvn_istd_ = r.tensor("encoder.global_cmvn.istd");
   }
   read_input_layer(r);
+  if (c.branchformer()) {
+    read_branchformer_layers(r, moe_gemm);
+    if (c.final_norm) after_norm_ = r.layer_norm("encoder.after_norm", c.norm_eps);
+    return;
+  }
   Tensor conv_init;
   if (c.use_cnn_module && c.causal) conv_init = Tensor::zeros({c.num_blocks * (kernel - 1), ch});
   for (int i = 0; i < c.num_blocks; ++i) {
@@ -127,16 +243,7 @@ Encoder::Encoder(const ModelConfig& config, const WeightReader& r, MoeGemm moe_g
       layer.ff_macaron = make_feed_forward(r, l + ".feed_forward_macaron", c.ffn, d, moe_gemm);
       layer.norm_ff_macaron = r.layer_norm(l + ".norm_ff_macaron", c.norm_eps);
     }
-    const std::string a = l + ".self_attn";
-    layer.q = r.linear(a + ".linear_q");
-    layer.k = r.linear(a + ".linear_k");
-    layer.v = r.linear(a + ".linear_v");
-    layer.out = r.linear(a + ".linear_out");
-    if (c.rel_attention) {
-      layer.pos = r.linear(a + ".linear_pos");
-      layer.pos_bias_u = r.tensor(a + ".pos_bias_u");
-      layer.pos_bias_v = r.tensor(a + ".pos_bias_v");
-    }
+    read_attention(r, layer, l + ".self_attn");
     // TransformerEncoderLayer names its two norms norm1 (attention) and norm2 (FFN).
     layer.norm_mha = r.layer_norm(l + (transformer ? ".norm1" : ".norm_mha"), c.norm_eps);
     if (c.use_cnn_module) {
@@ -379,7 +486,7 @@ void Encoder::position_input(Backend& be, const std::vector<EncoderChunk>& chunk
 }
 
 void Encoder::attention_block(Backend& be, const Layer& layer, int index, const std::vector<EncoderChunk>& chunks,
-                              const FfnBatch& batch, EncoderWorkspace& ws) const {
+                              const FfnBatch& batch, EncoderWorkspace& ws, Tensor* branch) const {
   const int64_t d = config_.d_model, total = ws.x.dim(0);
   layer.norm_mha.forward(be, ws.x, ws.h);
   layer.q.forward(be, ws.h, ws.q);
@@ -421,6 +528,10 @@ void Encoder::attention_block(Backend& be, const Layer& layer, int index, const 
                          config_.d_k());
   } else {
     be.dot_product_attention(jobs, d, config_.heads, config_.d_k(), /*causal=*/false);
+  }
+  if (branch) {
+    layer.out.forward(be, ws.att, *branch);
+    return;
   }
   layer.out.forward(be, ws.att, ws.y);
   ops::add_scaled(be, ws.x, ws.y, 1.f);
@@ -494,6 +605,66 @@ void Encoder::conv_block(Backend& be, const Layer& layer, int index, const std::
   ops::add_scaled(be, ws.x, ws.y, 1.f);
 }
 
+void Encoder::time_conv(Backend& be, const std::vector<EncoderChunk>& chunks, const Tensor& in, Tensor& out,
+                        const Tensor& w_t, const Tensor& bias, int kernel, bool causal, int64_t cache_row) const {
+  const int64_t ch = in.dim(1);
+  out.resize(in.shape(), be.device());
+  std::vector<DepthwiseConvJob> jobs;
+  const int32_t pad = causal ? 0 : (kernel - 1) / 2;
+  for (const EncoderChunk& c : chunks) {
+    if (c.out_frames == 0) continue;
+    float* cache = causal && cache_row >= 0 ? row_ptr(c.state->conv_, cache_row, ch) : nullptr;
+    jobs.push_back({cache, in.data<float>() + c.out_row * ch, static_cast<int32_t>(c.out_frames), pad, pad,
+                    row_ptr(out, c.out_row, ch)});
+  }
+  be.depthwise_conv(jobs, ch, w_t.data<float>(), bias.empty() ? nullptr : bias.data<float>(), kernel);
+}
+
+void Encoder::cgmlp_branch(Backend& be, const Layer& layer, int index, const std::vector<EncoderChunk>& chunks,
+                           EncoderWorkspace& ws, Tensor& out) const {
+  const Cgmlp& cg = layer.cgmlp;
+  const int kernel = config_.cgmlp_kernel;
+  layer.norm_mlp.forward(be, ws.x, ws.h);
+  cg.proj1_r.forward(be, ws.h, ws.g, Activation::kGelu);  // r
+  cg.proj1_g.forward(be, ws.h, ws.c, Activation::kGelu);  // g
+  cg.norm.forward(be, ws.c, ws.c);
+  // Causal: the stream's cache holds the last kernel - 1 normalized frames.
+  time_conv(be, chunks, ws.c, ws.h, cg.conv_t, cg.conv_bias, kernel, config_.causal, int64_t{index} * (kernel - 1));
+  Tensor* gate = &ws.h;
+  if (cg.after_conv.present()) {
+    cg.after_conv.forward(be, ws.h, ws.c);
+    gate = &ws.c;
+  }
+  if (!config_.gate_identity) ops::activation(be, *gate, config_.gate_activation);
+  ops::mul(be, ws.g, *gate);
+  cg.proj2.forward(be, ws.g, out);
+}
+
+void Encoder::merge_branches(Backend& be, const Layer& layer, const std::vector<EncoderChunk>& chunks,
+                             EncoderWorkspace& ws) const {
+  if (config_.type == EncoderType::kEBranchformer) {
+    // merge_proj(c + fusion(c)), c = [attention | cgMLP], one branch's columns at a time.
+    // WeNet pads the fusion convolution's input afresh for every chunk (no cache).
+    const int k = config_.merge_conv_kernel;
+    time_conv(be, chunks, ws.branch1, ws.h, layer.fusion_a_t, layer.fusion_a_bias, k, config_.causal, -1);
+    ops::add_scaled(be, ws.h, ws.branch1, 1.f);
+    layer.merge_a.forward(be, ws.h, ws.y);
+    time_conv(be, chunks, ws.branch2, ws.h, layer.fusion_b_t, layer.fusion_b_bias, k, config_.causal, -1);
+    ops::add_scaled(be, ws.h, ws.branch2, 1.f);
+    layer.merge_b.forward(be, ws.h, ws.g);
+    ops::add_scaled(be, ws.y, ws.g, 1.f);
+  } else if (config_.merge == MergeMethod::kConcat) {
+    layer.merge_a.forward(be, ws.branch1, ws.y);
+    layer.merge_b.forward(be, ws.branch2, ws.g);
+    ops::add_scaled(be, ws.y, ws.g, 1.f);
+  } else {  // fixed_ave: merge_proj((1 - w) attention + w cgMLP)
+    ops::scale(be, ws.branch1, 1.f - config_.cgmlp_weight);
+    ops::add_scaled(be, ws.branch1, ws.branch2, config_.cgmlp_weight);
+    layer.merge_a.forward(be, ws.branch1, ws.y);
+  }
+  ops::add_scaled(be, ws.x, ws.y, 1.f);
+}
+
 void Encoder::forward(Backend& be, std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws, Tensor& out,
                       EncoderProfile* profile, std::vector<int64_t>* expert_load, TokenMixing mixing) const {
   MOEASR_CHECK(!mixes_examples() || mixing == TokenMixing::kAcrossExamples, MOEASR_ERR_UNSUPPORTED,
@@ -535,6 +706,22 @@ void Encoder::forward(Backend& be, std::vector<EncoderChunk>& chunks, EncoderWor
       ops::add_scaled(be, ws.x, ws.y, ff_scale);
       add_adapters(be, i, &LayerAdapters::ff_macaron, chunks, batch, ws);
       lap(stages ? &stages->ffn : nullptr, start);
+    }
+    if (config_.branchformer()) {
+      // The profile counts the cgMLP branch and the merge as the convolution stage.
+      attention_block(be, layer, i, chunks, batch, ws, &ws.branch1);
+      lap(stages ? &stages->attention : nullptr, start);
+      cgmlp_branch(be, layer, i, chunks, ws, ws.branch2);
+      merge_branches(be, layer, chunks, ws);
+      lap(stages ? &stages->conv : nullptr, start);
+      if (layer.ff) {
+        layer.norm_ff.forward(be, ws.x, ws.h);
+        layer.ff->forward(be, ws.h, ws.y, batch, ws.ffn, load(i, 1));
+        ops::add_scaled(be, ws.x, ws.y, ff_scale);
+      }
+      layer.norm_final.forward(be, ws.x, ws.x);
+      lap(stages ? &stages->ffn : nullptr, start);
+      continue;
     }
     attention_block(be, layer, i, chunks, batch, ws);
     lap(stages ? &stages->attention : nullptr, start);

@@ -1,6 +1,8 @@
-// The U2++ encoder (WeNet's ConformerEncoder or TransformerEncoder): global
-// CMVN, the input layer (Conv2dSubsampling4/6/8 or LinearNoSubsampling), the
-// position encoding, N x ConformerLayer or TransformerLayer, after_norm.
+// The U2++ encoder (WeNet's ConformerEncoder, TransformerEncoder,
+// BranchformerEncoder or EBranchformerEncoder): global CMVN, the input layer
+// (Conv2dSubsampling4/6/8 or LinearNoSubsampling), the position encoding,
+// N x ConformerLayer, TransformerLayer, BranchformerLayer or
+// EBranchformerLayer, after_norm.
 // Written once on the op layer: its weights live on the model's device and
 // forward() runs there.
 //
@@ -55,7 +57,8 @@ struct EncoderChunk {
 
 // Per-stage time spent (seconds), accumulated when a pointer is given. Stages
 // are timed on the CPU only: a GPU runs the ops asynchronously, so its whole
-// forward is counted in `other` by the caller.
+// forward is counted in `other` by the caller. `conv`: the conformer's
+// convolution module, or the Branchformers' cgMLP branch and merge.
 struct EncoderProfile {
   double subsampling = 0, attention = 0, conv = 0, ffn = 0, other = 0;
 };
@@ -64,6 +67,7 @@ struct EncoderProfile {
 // device, sized by the largest batch that worker has run.
 struct EncoderWorkspace {
   Tensor feats, conv1, conv2, conv3, cols, x, h, q, k, v, p_in, p, att, y, g, c;
+  Tensor branch1, branch2;  // Branchformer / E-Branchformer: the attention and cgMLP branches' outputs
   FfnScratch ffn;
   // Outgrown caches: kept until the worker's step has finished on the device.
   std::vector<Tensor> retired;
@@ -106,6 +110,16 @@ class Encoder {
     LayerNorm norm;                // cnn_module_norm: layer_norm
     Tensor bn_scale, bn_shift;     // cnn_module_norm: batch_norm folded to an affine map at load
   };
+  // Branchformer's cgMLP: channel_proj1 (+ GELU) split at load into the
+  // halves r and g; the gating unit g -> act(linear(conv(norm(g)))); r * g;
+  // channel_proj2.
+  struct Cgmlp {
+    Linear proj1_r, proj1_g;
+    LayerNorm norm;
+    Tensor conv_t, conv_bias;  // [kernel, U/2] (transposed at load), [U/2]
+    Linear after_conv;         // use_linear_after_conv only
+    Linear proj2;
+  };
   struct Layer {
     std::unique_ptr<FeedForward> ff_macaron, ff;
     LayerAdapters adapters;  // the model's own (absent unless train.yaml configures them)
@@ -113,9 +127,20 @@ class Encoder {
     Tensor pos_bias_u, pos_bias_v;  // [heads, d_k], rel_selfattn only
     ConvModule conv;
     LayerNorm norm_ff_macaron, norm_mha, norm_conv, norm_ff, norm_final;
+    // Branchformer / E-Branchformer: the cgMLP branch, its norm and the merge.
+    // merge_proj is split by input columns: merge_a takes the attention
+    // branch (and the bias), merge_b the cgMLP branch (concat merges only;
+    // fixed_ave has merge_a alone). E-Branchformer's depthwise_conv_fusion
+    // likewise, per branch ([kernel, d] transposed, [d]).
+    Cgmlp cgmlp;
+    LayerNorm norm_mlp;
+    Linear merge_a, merge_b;
+    Tensor fusion_a_t, fusion_a_bias, fusion_b_t, fusion_b_bias;
   };
 
   void read_input_layer(const WeightReader& r);
+  void read_attention(const WeightReader& r, Layer& layer, const std::string& prefix) const;
+  void read_branchformer_layers(const WeightReader& r, MoeGemm moe_gemm);
   void prepare_states(Backend& be, const std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws) const;
   void subsample(Backend& be, const std::vector<EncoderChunk>& chunks, int64_t total, EncoderWorkspace& ws) const;
   void convolve(Backend& be, const std::vector<EncoderChunk>& chunks, const std::vector<int64_t>& feat_row,
@@ -123,10 +148,26 @@ class Encoder {
   // x * sqrt(d) (rel_pos, abs_pos); the rows pe at each stream's offset into p_in, once
   // per forward for every layer's linear_pos (rel_selfattn); x + those rows (abs_pos).
   void position_input(Backend& be, const std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws) const;
+  // Attention of norm_mha(ws.x), added to ws.x (with the parallel adapters),
+  // or, given `branch`, left there (linear_out's output) without adding.
   void attention_block(Backend& be, const Layer& layer, int index, const std::vector<EncoderChunk>& chunks,
-                       const FfnBatch& batch, EncoderWorkspace& ws) const;
+                       const FfnBatch& batch, EncoderWorkspace& ws, Tensor* branch = nullptr) const;
   void conv_block(Backend& be, const Layer& layer, int index, const std::vector<EncoderChunk>& chunks,
                   EncoderWorkspace& ws) const;
+  // The cgMLP branch of norm_mlp(ws.x) into `out` (clobbers ws.h, ws.g, ws.c).
+  void cgmlp_branch(Backend& be, const Layer& layer, int index, const std::vector<EncoderChunk>& chunks,
+                    EncoderWorkspace& ws, Tensor& out) const;
+  // Branchformer / E-Branchformer: merges ws.branch1 (attention) and
+  // ws.branch2 (cgMLP) into ws.x.
+  void merge_branches(Backend& be, const Layer& layer, const std::vector<EncoderChunk>& chunks,
+                      EncoderWorkspace& ws) const;
+  // Depthwise convolution over time of each chunk's rows of `in` into `out`
+  // (resized like `in`), [kernel, C] weights: causal with the stream's cache
+  // rows at cache_row (or, cache_row < 0, fresh zeros on the left of each
+  // chunk), else centred with zero padding on both sides of each chunk.
+  void time_conv(Backend& be, const std::vector<EncoderChunk>& chunks, const Tensor& in, Tensor& out,
+                 const Tensor& w_t, const Tensor& bias, int kernel, bool causal, int64_t cache_row) const;
+  const FeedForward* first_ffn() const;
   // Adds the parallel adapters at `place` (reading ws.h) to ws.x, each chunk with its stream's set.
   void add_adapters(Backend& be, int index, std::unique_ptr<FeedForward> LayerAdapters::*place,
                     const std::vector<EncoderChunk>& chunks, const FfnBatch& batch, EncoderWorkspace& ws) const;
@@ -152,7 +193,8 @@ class Encoder {
   LayerNorm after_norm_;
   PositionalEncoding pos_enc_;
   // The causal convolution caches' first contents: [layers * (kernel - 1), C],
-  // GLU(pointwise_conv1 bias) per layer (what WeNet's zero left padding becomes).
+  // GLU(pointwise_conv1 bias) per layer (what WeNet's zero left padding
+  // becomes); for the cgMLP's gating unit, LayerNorm of a zero frame: its bias.
   Tensor conv_init_;
 };
 

@@ -68,14 +68,67 @@ int EncoderConfig::subsampled_features() const {
 
 namespace {
 
-Activation parse_activation(YamlSection& s, const std::string& fallback) {
-  std::string v = s.get_choice("activation_type", fallback, {"relu", "swish", "gelu", "tanh", "selu", "hardtanh"});
+Activation activation_from_name(const std::string& v) {
   if (v == "relu") return Activation::kRelu;
   if (v == "swish") return Activation::kSwish;
   if (v == "gelu") return Activation::kGelu;
   if (v == "tanh") return Activation::kTanh;
   if (v == "selu") return Activation::kSelu;
   return Activation::kHardtanh;
+}
+
+Activation parse_activation(YamlSection& s, const std::string& fallback) {
+  return activation_from_name(
+      s.get_choice("activation_type", fallback, {"relu", "swish", "gelu", "tanh", "selu", "hardtanh"}));
+}
+
+// The keys of WeNet's BranchformerEncoder / EBranchformerEncoder beyond the
+// shared ones (their layers' LayerNorms are nn.LayerNorm(size): eps 1e-5,
+// whatever norm_eps says; norm_eps reaches only after_norm).
+void parse_branchformer(YamlSection& s, EncoderConfig& e, const std::string& source) {
+  const bool ebranch = e.type == EncoderType::kEBranchformer;
+  s.ignore({"stochastic_depth_rate"});  // training only (layer drop)
+  e.use_cnn_module = false;
+  e.causal = s.get<bool>("causal", false);
+  e.cgmlp_units = s.get_positive("cgmlp_linear_units", 2048);
+  MOEASR_CHECK(e.cgmlp_units % 2 == 0, MOEASR_ERR_FORMAT, source, ": ", s.where("cgmlp_linear_units"),
+               " must be even (the gating unit splits it in two), got ", e.cgmlp_units);
+  e.cgmlp_kernel = s.get_positive("cgmlp_conv_kernel", 31);
+  MOEASR_CHECK(e.causal || e.cgmlp_kernel % 2 == 1, MOEASR_ERR_FORMAT, source, ": ", s.where("cgmlp_conv_kernel"),
+               " must be odd for a non-causal convolution, got ", e.cgmlp_kernel);
+  e.cgmlp_linear_after_conv = s.get<bool>("use_linear_after_conv", false);
+  const std::string gate = s.get_choice("gate_activation", "identity",
+                                        {"identity", "relu", "swish", "gelu", "tanh", "selu", "hardtanh"});
+  e.gate_identity = gate == "identity";
+  if (!e.gate_identity) e.gate_activation = activation_from_name(gate);
+  if (!ebranch) {
+    s.ignore({"attn_branch_drop_rate"});  // training only (learned_ave)
+    s.require_bool("use_attn", true, true);
+    s.require_bool("use_cgmlp", true, true);
+    const std::string merge = s.get_choice("merge_method", "concat", {"concat", "fixed_ave"});
+    e.merge = merge == "fixed_ave" ? MergeMethod::kFixedAve : MergeMethod::kConcat;
+    if (e.merge == MergeMethod::kFixedAve) {
+      MOEASR_CHECK(!s.has("cgmlp_weight") || s.get<YAML::Node>("cgmlp_weight", YAML::Node()).IsScalar(),
+                   MOEASR_ERR_UNSUPPORTED, source, ": ", s.where("cgmlp_weight"),
+                   ": a per-block list is not supported by this runtime (one number for every block)");
+      e.cgmlp_weight = s.get_float("cgmlp_weight", 0.5f);
+      MOEASR_CHECK(e.cgmlp_weight > 0.f && e.cgmlp_weight < 1.f, MOEASR_ERR_UNSUPPORTED, source, ": ",
+                   s.where("cgmlp_weight"), ": ", e.cgmlp_weight,
+                   " is not supported by this runtime (supported: 0 < cgmlp_weight < 1, both branches)");
+    } else {
+      s.ignore({"cgmlp_weight"});  // used by fixed_ave only
+    }
+    e.macaron = false;
+    e.use_ffn = false;
+  } else {
+    e.merge_conv_kernel = s.get_positive("merge_conv_kernel", 3);
+    MOEASR_CHECK(e.causal || e.merge_conv_kernel % 2 == 1, MOEASR_ERR_FORMAT, source, ": ",
+                 s.where("merge_conv_kernel"), " must be odd for a non-causal convolution, got ",
+                 e.merge_conv_kernel);
+    e.use_ffn = s.get<bool>("use_ffn", true);
+    e.macaron = e.use_ffn && s.get<bool>("macaron_style", true);
+    s.ignore({"macaron_style", "conv_bias"});  // conv_bias: taken, but no E-Branchformer layer uses it
+  }
 }
 
 // mlp_type: position_wise_feed_forward | moe | mot | soft_moe. Mixture of
@@ -188,9 +241,11 @@ AdapterConfig parse_adapter(YamlSection& s, bool macaron, const std::string& sou
 
 // WeNet's TransformerEncoder takes none of the conformer-only keys (a
 // train.yaml with them fails in WeNet); they are reported as unknown here.
+// Likewise for the Branchformer encoders (which also take no normalize_before).
 void parse_encoder(YamlSection& s, ModelConfig* cfg, const std::string& source) {
   EncoderConfig& e = cfg->encoder;
   const bool conformer = e.type == EncoderType::kConformer;
+  const bool rel_default = conformer || e.branchformer();  // rel_pos and rel_selfattn by default
   s.ignore({"dropout_rate", "positional_dropout_rate", "attention_dropout_rate", "use_dynamic_left_chunk",
             "gradient_checkpointing", "use_sdpa"});
   e.d_model = s.get_positive("output_size", 256);
@@ -209,13 +264,13 @@ void parse_encoder(YamlSection& s, ModelConfig* cfg, const std::string& source) 
                ": input_dim ", e.input_dim, " is too small for input_layer ", input);
   // WeNet's defaults differ per encoder class.
   const std::string pos =
-      s.get_choice("pos_enc_layer_type", conformer ? "rel_pos" : "abs_pos", {"rel_pos", "abs_pos", "no_pos"});
+      s.get_choice("pos_enc_layer_type", rel_default ? "rel_pos" : "abs_pos", {"rel_pos", "abs_pos", "no_pos"});
   e.pos_enc = pos == "abs_pos" ? PosEnc::kAbsPos : pos == "no_pos" ? PosEnc::kNoPos : PosEnc::kRelPos;
   // TransformerEncoder asserts selfattn (or rope_abs_selfattn, not supported here).
-  e.rel_attention = s.get_choice("selfattention_layer_type", conformer ? "rel_selfattn" : "selfattn",
-                                 conformer ? std::vector<std::string>{"rel_selfattn", "selfattn"}
-                                           : std::vector<std::string>{"selfattn"}) == "rel_selfattn";
-  s.require_bool("normalize_before", true, true);
+  e.rel_attention = s.get_choice("selfattention_layer_type", rel_default ? "rel_selfattn" : "selfattn",
+                                 rel_default ? std::vector<std::string>{"rel_selfattn", "selfattn"}
+                                             : std::vector<std::string>{"selfattn"}) == "rel_selfattn";
+  if (!e.branchformer()) s.require_bool("normalize_before", true, true);
   s.get_choice("layer_norm_type", "layer_norm", {"layer_norm"});
   s.require_null("n_kv_head");
   s.require_null("head_dim");
@@ -243,13 +298,23 @@ void parse_encoder(YamlSection& s, ModelConfig* cfg, const std::string& source) 
                  ": encoder_conf.conv_inner_factor * output_size must be even");
     e.conv_norm_eps = s.get_float("conv_norm_eps", 1e-5f);
     e.final_norm = s.get<bool>("final_norm", true);
+  } else if (e.branchformer()) {
+    parse_branchformer(s, e, source);
+    e.final_norm = true;
   } else {
     e.macaron = false;
     e.use_cnn_module = false;
     e.final_norm = true;  // BaseEncoder's default: TransformerEncoder does not pass final_norm
   }
-  Activation act = parse_activation(s, conformer ? "swish" : "relu");
+  if (e.type == EncoderType::kBranchformer) return;  // no FFN, no adapters
+  Activation act = parse_activation(s, e.type == EncoderType::kTransformer ? "relu" : "swish");
   e.ffn = parse_ffn(s, act, source, /*encoder=*/true);
+  if (e.type == EncoderType::kEBranchformer) {
+    MOEASR_CHECK(e.ffn.kind == FfnKind::kDense || e.ffn.kind == FfnKind::kMoe, MOEASR_ERR_UNSUPPORTED, source, ": ",
+                 s.where("mlp_type"),
+                 ": encoder e_branchformer supports position_wise_feed_forward and moe (WeNet's FFN kinds)");
+    return;  // no adapters
+  }
   e.adapter = parse_adapter(s, e.macaron, source);
   MOEASR_CHECK(conformer || e.adapter.type == AdapterType::kNone, MOEASR_ERR_UNSUPPORTED, source, ": ",
                s.where("adapter_type"), ": adapters are supported with encoder: conformer only");
@@ -297,9 +362,12 @@ ModelConfig parse_model_config(const std::string& yaml_text, const std::string& 
   try {
     YamlSection top(root, "", source);
     top.get_choice("model", "asr_model", {"asr_model"});
-    cfg.encoder.type = top.get_choice("encoder", "conformer", {"conformer", "transformer"}) == "transformer"
-                           ? EncoderType::kTransformer
-                           : EncoderType::kConformer;
+    const std::string encoder =
+        top.get_choice("encoder", "conformer", {"conformer", "transformer", "branchformer", "e_branchformer"});
+    cfg.encoder.type = encoder == "transformer"      ? EncoderType::kTransformer
+                       : encoder == "branchformer"   ? EncoderType::kBranchformer
+                       : encoder == "e_branchformer" ? EncoderType::kEBranchformer
+                                                     : EncoderType::kConformer;
     // WeNet: `decoder` absent means bitransformer; `decoder: null` means a CTC-only model.
     if (root["decoder"] && root["decoder"].IsNull()) {
       cfg.decoder.type = DecoderType::kNone;

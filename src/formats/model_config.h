@@ -74,9 +74,15 @@ struct AdapterConfig {
   bool self_attn = false, feed_forward = false, feed_forward_macaron = false;
 };
 
-// `encoder`: WeNet's ConformerEncoder or TransformerEncoder (MHA + FFN
-// blocks, pre-norm: no macaron FFN, no convolution module, no norm_final).
-enum class EncoderType { kConformer, kTransformer };
+// `encoder`: WeNet's ConformerEncoder, TransformerEncoder (MHA + FFN
+// blocks, pre-norm: no macaron FFN, no convolution module, no norm_final),
+// BranchformerEncoder (an attention branch and a cgMLP branch, merged) or
+// EBranchformerEncoder (the same branches merged through a depthwise
+// convolution, between macaron FFNs).
+enum class EncoderType { kConformer, kTransformer, kBranchformer, kEBranchformer };
+// Branchformer's merge_method: concat (merge_proj of [attention | cgMLP]) or
+// fixed_ave (merge_proj of (1 - w) attention + w cgMLP, w = cgmlp_weight).
+enum class MergeMethod { kConcat, kFixedAve };
 // input_layer: Conv2dSubsampling4/6/8 or LinearNoSubsampling (Linear + LayerNorm).
 enum class InputLayer { kConv2d, kConv2d6, kConv2d8, kLinear };
 // pos_enc_layer_type: rel_pos (x * sqrt(d); the sinusoid rows go to the
@@ -114,6 +120,18 @@ struct EncoderConfig {
   bool global_cmvn = false;
   int static_chunk_size = 0;
   bool use_dynamic_chunk = false;
+  // Branchformer / E-Branchformer: the cgMLP branch (channel_proj1 to
+  // cgmlp_linear_units, a convolutional spatial gating unit over half of them
+  // with a depthwise kernel of cgmlp_conv_kernel, channel_proj2 back to d).
+  int cgmlp_units = 2048;
+  int cgmlp_kernel = 31;
+  bool cgmlp_linear_after_conv = false;   // use_linear_after_conv
+  bool gate_identity = true;              // gate_activation: identity
+  Activation gate_activation = Activation::kRelu;  // otherwise
+  MergeMethod merge = MergeMethod::kConcat;        // Branchformer only
+  float cgmlp_weight = 0.5f;                       // fixed_ave only
+  int merge_conv_kernel = 3;                       // E-Branchformer only
+  bool use_ffn = true;                             // E-Branchformer only
 
   // Whether the model was trained for chunked (streaming) decoding, as
   // WeNet's recipes and runtime document it: chunk masks in training
@@ -122,8 +140,11 @@ struct EncoderConfig {
   // streaming). Chunked decoding of any other model runs, as WeNet's
   // forward_chunk would, but no longer matches what the model learned.
   bool trained_for_chunks() const {
-    return (use_dynamic_chunk || static_chunk_size > 0) && (causal || !use_cnn_module);
+    return (use_dynamic_chunk || static_chunk_size > 0) && (causal || !(use_cnn_module || branchformer()));
   }
+  // Branchformer or E-Branchformer (the encoders with a cgMLP branch).
+  bool branchformer() const { return type == EncoderType::kBranchformer || type == EncoderType::kEBranchformer; }
+  int cgmlp_channels() const { return cgmlp_units / 2; }  // the gating unit's width
   // The chunk size to decode with when the application does not choose: full
   // attention (-1) for a model not trained for chunks, the static chunk size
   // for one trained with only that, else 16 (640 ms; WeNet's usual choice).

@@ -112,6 +112,61 @@ class SpecBuilder {
 
 namespace {
 
+void self_attention(const EncoderConfig& e, const std::string& prefix, SpecBuilder& b) {
+  const int64_t d = e.d_model;
+  b.attention(prefix, d, e.query_bias, e.key_bias, e.value_bias);
+  if (e.rel_attention) {
+    b.add(prefix + ".linear_pos.weight", {d, d}, true);
+    b.add(prefix + ".pos_bias_u", {e.heads, e.d_k()});
+    b.add(prefix + ".pos_bias_v", {e.heads, e.d_k()});
+  }
+}
+
+// A BranchformerEncoderLayer or EBranchformerEncoderLayer: attention branch
+// (attn), cgMLP branch (cgmlp), the merge and their norms.
+void branchformer_layer(const ModelConfig& c, int i, SpecBuilder& b) {
+  const EncoderConfig& e = c.encoder;
+  const int64_t d = e.d_model, half = e.cgmlp_channels();
+  const std::string l = "encoder.encoders." + std::to_string(i);
+  self_attention(e, l + ".attn", b);
+  const std::string m = l + ".cgmlp";
+  // channel_proj1 and merge_proj are split at load (into the gating unit's two
+  // halves, and per merged branch): float32 copies, so not quantizable.
+  b.add(m + ".channel_proj1.0.weight", {e.cgmlp_units, d});
+  b.add(m + ".channel_proj1.0.bias", {e.cgmlp_units});
+  b.layer_norm(m + ".csgu.norm", half);
+  b.add(m + ".csgu.conv.weight", {half, 1, e.cgmlp_kernel});
+  b.add(m + ".csgu.conv.bias", {half});
+  if (e.cgmlp_linear_after_conv) b.linear(m + ".csgu.linear", half, half, true);
+  b.linear(m + ".channel_proj2", half, d, true);
+  b.layer_norm(l + ".norm_mha", d);
+  b.layer_norm(l + ".norm_mlp", d);
+  b.layer_norm(l + ".norm_final", d);
+  if (e.type == EncoderType::kBranchformer) {
+    // Built whatever the merge method (learned_ave's pooling); unused by concat and fixed_ave.
+    // Not quantizable: a [1, d] matrix gains nothing from int8.
+    for (const char* p : {".pooling_proj1", ".pooling_proj2", ".weight_proj1", ".weight_proj2"}) {
+      b.add(l + p + ".weight", {1, d});
+      b.add(l + p + ".bias", {1});
+    }
+    b.add(l + ".merge_proj.weight", {d, e.merge == MergeMethod::kConcat ? 2 * d : d});
+    b.add(l + ".merge_proj.bias", {d});
+    return;
+  }
+  if (e.use_ffn) {
+    b.ffn(l + ".feed_forward", d, e.ffn);
+    b.layer_norm(l + ".norm_ff", d);
+  }
+  if (e.macaron) {
+    b.ffn(l + ".feed_forward_macaron", d, e.ffn);
+    b.layer_norm(l + ".norm_ff_macaron", d);
+  }
+  b.add(l + ".depthwise_conv_fusion.weight", {2 * d, 1, e.merge_conv_kernel});
+  b.add(l + ".depthwise_conv_fusion.bias", {2 * d});
+  b.add(l + ".merge_proj.weight", {d, 2 * d});
+  b.add(l + ".merge_proj.bias", {d});
+}
+
 void build_expected(const ModelConfig& c, SpecBuilder& b) {
   const EncoderConfig& e = c.encoder;
   const int64_t d = e.d_model;
@@ -139,7 +194,8 @@ void build_expected(const ModelConfig& c, SpecBuilder& b) {
     b.add(out + ".weight", {d, d * e.subsampled_features()}, true);
     b.add(out + ".bias", {d});
   }
-  for (int i = 0; i < e.num_blocks; ++i) {
+  for (int i = 0; i < e.num_blocks && e.branchformer(); ++i) branchformer_layer(c, i, b);
+  for (int i = 0; i < e.num_blocks && !e.branchformer(); ++i) {
     const std::string l = "encoder.encoders." + std::to_string(i);
     b.attention(l + ".self_attn", d, e.query_bias, e.key_bias, e.value_bias);
     if (e.rel_attention) {

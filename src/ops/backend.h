@@ -77,6 +77,7 @@ class Backend {
 
   // ---- element-wise and row-wise ------------------------------------------
   virtual void add_scaled(float* y, const float* x, float alpha, int64_t n) = 0;  // y += alpha x
+  virtual void mul(float* y, const float* x, int64_t n) = 0;                      // y *= x element-wise
   // y[r, :] += s[r * stride] * x[r, :] for rows r < rows (width d).
   virtual void add_row_scaled(float* y, const float* x, int64_t rows, int64_t d, const float* s,
                               int64_t stride) = 0;

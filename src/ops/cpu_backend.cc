@@ -74,6 +74,7 @@ class CpuBackend final : public Backend {
   }
 
   void add_scaled(float* y, const float* x, float alpha, int64_t n) override { cpu::add_scaled(y, x, alpha, n); }
+  void mul(float* y, const float* x, int64_t n) override { cpu::mul(y, x, n); }
   void add_row_scaled(float* y, const float* x, int64_t rows, int64_t d, const float* s, int64_t stride) override {
     for (int64_t r = 0; r < rows; ++r) cpu::add_scaled(y + r * d, x + r * d, s[r * stride], d);
   }

@@ -55,6 +55,7 @@ class CudaBackend final : public Backend {
                stride_c);
   }
 
+  void mul(float* y, const float* x, int64_t n) override { cuda::mul(*ctx_, y, x, n); }
   void add_scaled(float* y, const float* x, float alpha, int64_t n) override {
     cuda::add_scaled(*ctx_, y, x, alpha, n);
   }

@@ -50,6 +50,14 @@ void add_scaled(Backend& be, Tensor& y, const Tensor& x, float alpha) {
   if (x.numel()) be.add_scaled(y.data<float>(), x.data<float>(), alpha, x.numel());
 }
 
+void mul(Backend& be, Tensor& y, const Tensor& x) {
+  check_device(be, y, "mul");
+  check_device(be, x, "mul");
+  MOEASR_CHECK(y.numel() == x.numel(), MOEASR_ERR_INTERNAL, "mul: ", shape_string(y.shape()), " vs ",
+               shape_string(x.shape()));
+  if (x.numel()) be.mul(y.data<float>(), x.data<float>(), x.numel());
+}
+
 void scale(Backend& be, Tensor& x, float s) {
   check_device(be, x, "scale");
   if (x.numel()) be.scale(x.data<float>(), s, x.numel());

@@ -38,6 +38,8 @@ void linear(Backend& be, const Tensor& x, const WeightMatrix& w, const Tensor& b
 
 // y += alpha * x (same element count).
 void add_scaled(Backend& be, Tensor& y, const Tensor& x, float alpha);
+// y *= x element-wise (same element count).
+void mul(Backend& be, Tensor& y, const Tensor& x);
 void scale(Backend& be, Tensor& x, float s);
 void activation(Backend& be, Tensor& x, Activation act);
 // y = GLU(x) over the last dimension: [rows, 2C] -> [rows, C].

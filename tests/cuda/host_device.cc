@@ -200,6 +200,12 @@ void add_scaled(Context&, float* y, const float* x, float a, int64_t n) {
   checkf(x, n, "add_scaled x");
   cpu::add_scaled(y, x, a, n);
 }
+void mul(Context&, float* y, const float* x, int64_t n) {
+  if (n <= 0) return;
+  checkf(y, n, "mul y");
+  checkf(x, n, "mul x");
+  cpu::mul(y, x, n);
+}
 void add_row_scaled(Context&, float* y, const float* x, int64_t rows, int64_t d, const float* s, int64_t stride) {
   if (rows <= 0) return;
   checkf(y, rows * d, "add_row_scaled y");

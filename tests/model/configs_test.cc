@@ -69,8 +69,10 @@ TEST(Configs, EncoderVariantsDecodeWithRandomWeights) {
     const char* input_layer;
     const char* pos_enc;
     int64_t frames;  // of 98 fbank frames
-  } cases[] = {{"transformer", "conv2d6", "abs_pos", 15}, {"transformer", "conv2d8", "no_pos", 11},
-               {"conformer", "linear", "no_pos", 98}, {"conformer", "conv2d", "abs_pos", 23}};
+  } cases[] = {{"transformer", "conv2d6", "abs_pos", 15},   {"transformer", "conv2d8", "no_pos", 11},
+               {"conformer", "linear", "no_pos", 98},       {"conformer", "conv2d", "abs_pos", 23},
+               {"branchformer", "conv2d8", "abs_pos", 11},  {"e_branchformer", "linear", "no_pos", 98},
+               {"e_branchformer", "conv2d6", "rel_pos", 15}};
   std::vector<float> audio(16000);
   for (size_t i = 0; i < audio.size(); ++i) audio[i] = 0.3f * std::sin(0.05f * i) * std::sin(0.0007f * i);
   for (const Case& c : cases) {
@@ -106,6 +108,30 @@ TEST(Configs, EncoderVariantsDecodeWithRandomWeights) {
   EXPECT_EQ(t.encoder.pos_enc, PosEnc::kAbsPos);
   EXPECT_TRUE(t.encoder.ffn.moe());
   EXPECT_TRUE(t.warnings.empty()) << t.warnings.front();
+}
+
+// The shipped Branchformer configs (aishell's recipe shapes) parse as WeNet
+// reads them and decode with random weights, full attention and chunked.
+TEST(Configs, BranchformerConfigsDecodeWithRandomWeights) {
+  std::vector<float> audio(16000);
+  for (size_t i = 0; i < audio.size(); ++i) audio[i] = 0.3f * std::sin(0.05f * i) * std::sin(0.0007f * i);
+  for (const char* name : {"wenet_aishell_u2pp_branchformer.yaml", "wenet_aishell_e_branchformer_moe.yaml"}) {
+    const std::string yaml = read_file(config_path(name));
+    const ModelConfig c = parse_model_config(yaml, name, -1);
+    EXPECT_TRUE(c.warnings.empty()) << c.warnings.front();
+    EXPECT_TRUE(c.encoder.branchformer()) << name;
+    auto model = AsrModel::from_model_dir(random_model_dir(yaml, name, 7));
+    for (int chunk : {-1, 16}) {
+      DecodeOptions o;
+      o.chunk_size = chunk;
+      Stream s(model, o);
+      s.accept_waveform(audio.data(), audio.size(), 16000);
+      s.input_finished();
+      s.decode();
+      EXPECT_EQ(s.state(), Stream::State::kDone) << name;
+      EXPECT_EQ(s.stats().encoder_frames, 23) << name << " chunk " << chunk;
+    }
+  }
 }
 
 TEST(RandomModel, SameSeedSameWeights) {

@@ -16,7 +16,7 @@ using test::randn;
 
 class ElementwiseOp : public test::OpTest {};
 
-TEST_P(ElementwiseOp, AddScaledScaleAndAddRowScaled) {
+TEST_P(ElementwiseOp, AddScaledScaleMulAndAddRowScaled) {
   std::mt19937 rng(10);
   for (int64_t n : {1, 1000, 70001}) {
     auto y = randn(n, rng), x = randn(n, rng);
@@ -27,6 +27,9 @@ TEST_P(ElementwiseOp, AddScaledScaleAndAddRowScaled) {
     be().scale(f(dy), -3.f, n);
     cpu::scale(y.data(), y.data(), -3.f, n);
     test::expect_close(host(dy, n), y, 1e-6, "scale");
+    be().mul(f(dy), f(dx), n);
+    for (int64_t i = 0; i < n; ++i) y[i] *= x[i];
+    test::expect_close(host(dy, n), y, 1e-6, "mul");
   }
   // y[r] += s[r * stride] x[r]: column 2 of a [rows, 3] weight table.
   const int64_t rows = 9, d = 17;

@@ -74,6 +74,35 @@ TRANSFORMER_DEFAULTS = dict({k: ENCODER_DEFAULTS[k] for k in TRANSFORMER_KEYS},
 TRANSFORMER_FIXED = {"macaron_style": False, "use_cnn_module": False, "final_norm": True,
                      "adapter_type": None}
 
+# BranchformerEncoder's keywords (no FFN, no normalize_before) and its defaults.
+BRANCHFORMER_DEFAULTS = {
+    "output_size": 256, "use_attn": True, "attention_heads": 4,
+    "selfattention_layer_type": "rel_selfattn", "pos_enc_layer_type": "rel_pos",
+    "use_cgmlp": True, "cgmlp_linear_units": 2048, "cgmlp_conv_kernel": 31,
+    "use_linear_after_conv": False, "gate_activation": "identity", "merge_method": "concat",
+    "cgmlp_weight": 0.5, "num_blocks": 12, "input_layer": "conv2d", "static_chunk_size": 0,
+    "use_dynamic_chunk": False, "causal": False, "query_bias": True, "key_bias": True,
+    "value_bias": True, "layer_norm_type": "layer_norm", "norm_eps": 1e-5, "n_kv_head": None,
+    "head_dim": None,
+}
+# EBranchformerEncoder's keywords and defaults (its FFNs take mlp_type, like WeNet's).
+E_BRANCHFORMER_DEFAULTS = {
+    "output_size": 256, "attention_heads": 4, "linear_units": 2048,
+    "selfattention_layer_type": "rel_selfattn", "pos_enc_layer_type": "rel_pos",
+    "activation_type": "swish", "cgmlp_linear_units": 2048, "cgmlp_conv_kernel": 31,
+    "use_linear_after_conv": False, "gate_activation": "identity", "num_blocks": 12,
+    "input_layer": "conv2d", "static_chunk_size": 0, "use_dynamic_chunk": False,
+    "causal": False, "merge_conv_kernel": 3, "use_ffn": True, "macaron_style": True,
+    "query_bias": True, "key_bias": True, "value_bias": True, "conv_bias": True,
+    "layer_norm_type": "layer_norm", "norm_eps": 1e-5, "n_kv_head": None, "head_dim": None,
+    "mlp_type": "position_wise_feed_forward", "mlp_bias": True, "n_expert": 8,
+    "n_expert_activated": 2,
+}
+# What the shared encoder code reads of a key these encoders do not take.
+BRANCHFORMER_FIXED = {"use_cnn_module": False, "final_norm": True, "adapter_type": None,
+                      "normalize_before": True}
+GATE_ACTIVATIONS = {"identity", "swish", "relu", "gelu", "tanh", "selu", "hardtanh"}
+
 DECODER_DEFAULTS = {
     "attention_heads": 4,
     "linear_units": 2048,
@@ -113,6 +142,8 @@ TRAINING_ONLY = {
     "use_sdpa",
     "use_dynamic_left_chunk",
     "positionwise_conv_kernel_size",
+    "stochastic_depth_rate",
+    "attn_branch_drop_rate",
 }
 
 # Variants the runtime (and so this reference) implements; anything else is rejected.
@@ -135,7 +166,12 @@ SUPPORTED = {
 ENCODER_SUPPORTED = dict(SUPPORTED, adapter_type={None, "soft_moa", "dense_moa"})
 # TransformerEncoder asserts selfattn (or rope_abs_selfattn, not implemented here).
 TRANSFORMER_SUPPORTED = dict(SUPPORTED, selfattention_layer_type={"selfattn"})
-ENCODERS = ("conformer", "transformer")
+BRANCHFORMER_SUPPORTED = dict(SUPPORTED, use_attn={True}, use_cgmlp={True},
+                              merge_method={"concat", "fixed_ave"},
+                              gate_activation=GATE_ACTIVATIONS)
+E_BRANCHFORMER_SUPPORTED = dict(SUPPORTED, mlp_type={"position_wise_feed_forward", "moe"},
+                                gate_activation=GATE_ACTIVATIONS)
+ENCODERS = ("conformer", "transformer", "branchformer", "e_branchformer")
 # Mixture of Tokens and Soft MoE are encoder layers only (in the decoder they
 # would mix hypotheses; the decoder has no utterance/chunk grouping).
 DECODER_SUPPORTED = dict(SUPPORTED, input_layer={"embed"},
@@ -171,6 +207,21 @@ def encoder_options(config):
     if kind == "transformer":
         opts = _resolve(conf, TRANSFORMER_DEFAULTS, TRANSFORMER_SUPPORTED, "encoder_conf")
         opts.update({k: v for k, v in ENCODER_DEFAULTS.items() if k not in opts}, **TRANSFORMER_FIXED)
+    elif kind in ("branchformer", "e_branchformer"):
+        branch = kind == "branchformer"
+        opts = _resolve(conf, BRANCHFORMER_DEFAULTS if branch else E_BRANCHFORMER_DEFAULTS,
+                        BRANCHFORMER_SUPPORTED if branch else E_BRANCHFORMER_SUPPORTED,
+                        "encoder_conf")
+        opts.update({k: v for k, v in ENCODER_DEFAULTS.items() if k not in opts},
+                     **BRANCHFORMER_FIXED)
+        if branch and opts["merge_method"] == "fixed_ave" and not (
+                isinstance(opts["cgmlp_weight"], float) and 0.0 < opts["cgmlp_weight"] < 1.0):
+            raise ConfigError("encoder_conf.cgmlp_weight must be one number in (0, 1) "
+                              "(supported: both branches)")
+        for key in ("cgmlp_conv_kernel", "merge_conv_kernel"):
+            if not branch or key == "cgmlp_conv_kernel":
+                if not opts["causal"] and opts[key] % 2 == 0:
+                    raise ConfigError(f"encoder_conf.{key} must be odd when not causal")
     else:
         opts = _resolve(conf, ENCODER_DEFAULTS, ENCODER_SUPPORTED, "encoder_conf")
     opts["encoder"] = kind

@@ -1,10 +1,11 @@
-"""The U2++ encoders (Conformer, Transformer): full-utterance forward and WeNet's chunked
-streaming."""
+"""The U2++ encoders (Conformer, Transformer, Branchformer, E-Branchformer): full-utterance
+forward and WeNet's chunked streaming."""
 
 import torch
 from torch import nn
 
 from .attention import RelPositionMultiHeadedAttention, SelfAttention
+from .branchformer import BranchformerEncoderLayer, EBranchformerEncoderLayer
 from .conv_module import ConvolutionModule
 from .embedding import GlobalCMVN, make_input_layer
 from .ffn import make_ffn
@@ -107,8 +108,8 @@ class ConformerEncoderLayer(nn.Module):
 
 
 class ConformerEncoder(nn.Module):
-    """WeNet's BaseEncoder with ConformerEncoderLayer blocks, or with
-    TransformerEncoderLayer ones for opts["encoder"] == "transformer"."""
+    """WeNet's BaseEncoder with ConformerEncoderLayer blocks, or with the blocks of
+    opts["encoder"]: transformer, branchformer or e_branchformer."""
 
     def __init__(self, input_dim, opts, global_cmvn):
         super().__init__()
@@ -117,8 +118,14 @@ class ConformerEncoder(nn.Module):
         self.global_cmvn = GlobalCMVN(input_dim) if global_cmvn else None
         self.embed = make_input_layer(opts["input_layer"], input_dim, d, opts["pos_enc_layer_type"])
         self.after_norm = nn.LayerNorm(d, eps=opts["norm_eps"])
-        layer = TransformerEncoderLayer if opts.get("encoder") == "transformer" else ConformerEncoderLayer
-        self.encoders = nn.ModuleList(layer(opts) for _ in range(opts["num_blocks"]))
+        kind = opts.get("encoder")
+        if kind in ("branchformer", "e_branchformer"):
+            layer = BranchformerEncoderLayer if kind == "branchformer" else EBranchformerEncoderLayer
+            self.encoders = nn.ModuleList(layer(opts, make_self_attention)
+                                          for _ in range(opts["num_blocks"]))
+        else:
+            layer = TransformerEncoderLayer if kind == "transformer" else ConformerEncoderLayer
+            self.encoders = nn.ModuleList(layer(opts) for _ in range(opts["num_blocks"]))
 
     def _finish(self, x):
         return self.after_norm(x) if self.opts["final_norm"] else x

@@ -9,6 +9,8 @@ ACTIVATIONS = {
     "relu": nn.ReLU,
     "gelu": nn.GELU,
     "tanh": nn.Tanh,
+    "selu": nn.SELU,
+    "hardtanh": nn.Hardtanh,
 }
 
 

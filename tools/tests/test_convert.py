@@ -253,7 +253,11 @@ class ConvertTest(TempDirTest):
         import yaml
         base = yaml.safe_load((CHECKPOINT / "train.yaml").read_text())
         cases = [({"encoder": "squeezeformer"}, "encoder: 'squeezeformer'",
-                  "(supported: conformer, transformer)"),
+                  "(supported: conformer, transformer, branchformer, e_branchformer)"),
+                 ({"encoder": "branchformer", "encoder_conf": {"merge_method": "learned_ave"}},
+                  "encoder_conf.merge_method: 'learned_ave'", "(supported: concat, fixed_ave)"),
+                 ({"encoder": "branchformer", "encoder_conf": {"use_attn": False}},
+                  "encoder_conf.use_attn: False", "(only true: both branches)"),
                  ({"model": "transducer"}, "model: 'transducer'", "(supported: asr_model)"),
                  ({"encoder_conf": {**base["encoder_conf"], "input_layer": "conv2d2"}},
                   "encoder_conf.input_layer: 'conv2d2'", "(supported: conv2d, conv2d6, conv2d8, linear)"),
@@ -272,7 +276,7 @@ class ConvertTest(TempDirTest):
     def test_accepts_the_encoder_variants_the_runtime_runs(self):
         import yaml
         import convert_wenet
-        for name in ("tf_moe_c6", "cf_lin_nopos", "cf_c8_abs"):
+        for name in ("tf_moe_c6", "cf_lin_nopos", "cf_c8_abs", "bf_causal", "ebf_moe"):
             config = yaml.safe_load((DATA / "models" / name / "train.yaml").read_text())
             convert_wenet.check_family(config, name)  # raises ConvertError if refused
         convert_wenet.check_family({"encoder": "transformer"}, "defaults")  # selfattn, abs_pos
