@@ -21,6 +21,7 @@ DIR gets:
                           convolutions over d channels and its output Linear, CTC head,
                           decoder output layer; never router gates, embeddings, the first
                           subsampling convolution (one channel), depthwise kernels or norms.
+                          --dtype bf16 leaves the input layer's float32, as the runtime runs it.
 
 The checkpoint may be a plain state_dict or a dict holding it under 'model' or
 'state_dict'; a DataParallel 'module.' prefix is stripped. Buffers the runtime
@@ -124,6 +125,11 @@ def is_linear_weight(name):
     return bool(LINEAR_WEIGHT.search(name))
 
 
+def is_input_layer_weight(name):
+    """The runtime runs the input layer (subsampling) in float32 unless in int8."""
+    return name.startswith("encoder.embed.")
+
+
 def bf16_bits(array):
     """float32 -> bfloat16 bits (uint16), round to nearest even, as the runtime does."""
     u = np.ascontiguousarray(array, dtype=np.float32).view(np.uint32)
@@ -147,11 +153,12 @@ def convert_tensors(state, dtype="fp32", only="all"):
 
     fp32 / fp16: every floating tensor in that type (a value beyond float16's range
     is an error, not an inf). bf16 / int8: the Linear weights `only` selects in that
-    type, the rest float32."""
+    type (bf16: not the input layer's, which the runtime runs in float32 then), the
+    rest float32."""
     kept, dropped, bf16_names = {}, [], {}
 
     def selected(name):
-        if dtype == "fp32":
+        if dtype == "fp32" or (dtype == "bf16" and is_input_layer_weight(name)):
             return False
         if only == "experts":
             return ".experts." in name and is_linear_weight(name)

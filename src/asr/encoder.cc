@@ -6,7 +6,6 @@
 #include <cstring>
 
 #include "core/error.h"
-#include "core/half.h"
 #include "ops/ops.h"
 
 namespace moeasr {
@@ -83,8 +82,26 @@ bool Encoder::mixes_examples() const { return first_ffn() && first_ffn()->mixes_
 void Encoder::read_input_layer(const WeightReader& r) {
   const EncoderConfig& c = config_;
   const int64_t d = c.d_model;
+  // In int8 the input layer's Linear weights (the convolutions over d channels,
+  // on im2col rows, and the output Linear) are int8 GEMMs; in every other
+  // compute type they stay float32, as the first convolution (one channel)
+  // always does: with bf16 weights a GEMM of this many rows was slower than
+  // sgemm on a CPU without AMX tiles (docs/benchmarks.md).
+  auto subsampling_linear = [&r](const std::string& prefix, const std::vector<int64_t>& order) {
+    Linear l = r.linear(prefix, order);
+    if (l.weight.dtype() == DType::kI8) return l;
+    const Tensor w = r.host(prefix + ".weight");
+    const int64_t n = w.dim(0), k = w.numel() / n;
+    Tensor t({n, k});
+    for (int64_t o = 0; o < n; ++o) {
+      for (int64_t col = 0; col < k; ++col) t.data<float>()[o * k + col] = w.data<float>()[o * k + order[col]];
+    }
+    return r.linear(t, r.host(prefix + ".bias"));
+  };
   if (c.input_layer == InputLayer::kLinear) {  // LinearNoSubsampling: Linear, LayerNorm (eps 1e-5 in WeNet)
-    embed_out_ = r.linear("encoder.embed.out.0");
+    std::vector<int64_t> identity(c.input_dim);
+    for (int64_t col = 0; col < c.input_dim; ++col) identity[col] = col;
+    embed_out_ = subsampling_linear("encoder.embed.out.0", identity);
     embed_norm_ = r.layer_norm("encoder.embed.out.1", 1e-5f);
     return;
   }
@@ -98,32 +115,24 @@ void Encoder::read_input_layer(const WeightReader& r) {
     ConvStage stage;
     stage.kernel = shapes[i].first;
     stage.stride = shapes[i].second;
-    // The convolutions over d channels are Linear layers in the compute type,
-    // on im2col rows: a row per output position, columns (kt, kf, c_in) of the
-    // file's [out, in, kt, kf]. The first (one channel, 9 columns) stays float32.
+    // As a Linear on im2col rows: a row per output position, columns (kt, kf,
+    // c_in) of the file's [out, in, kt, kf].
     Linear as_linear;
     if (c_in > 1) {
       std::vector<int64_t> order(kk * c_in);
       for (int64_t j = 0; j < kk; ++j) {
         for (int64_t ci = 0; ci < c_in; ++ci) order[j * c_in + ci] = ci * kk + j;
       }
-      as_linear = r.linear(name, order);
+      as_linear = subsampling_linear(name, order);
     }
-    // A 3x3 stride-2 one runs the backend's float32 kernel (its weights as [3, 3,
-    // c_in, c_out]) unless they are int8. In bfloat16 the kernel gets the
-    // bfloat16-rounded weights, so the numbers are the compute type's: on a CPU
-    // without AMX tiles a GEMM of this many rows is slower with bf16 weights than
-    // sgemm (Dense-225M's subsampling took 8-17 % longer; docs/benchmarks.md).
-    const DType type = c_in == 1 ? DType::kF32 : as_linear.weight.dtype();
-    if (k == 3 && stage.stride == 2 && type != DType::kI8) {
+    const bool int8 = as_linear.present() && as_linear.weight.dtype() == DType::kI8;
+    if (k == 3 && stage.stride == 2 && !int8) {  // the backend's float32 kernel: [3, 3, c_in, c_out]
       const Tensor w = r.host(name + ".weight");
-      const bool round_bf16 = type == DType::kBF16;
       Tensor t({kk * c_in, d});
       for (int64_t o = 0; o < d; ++o) {
         for (int64_t ci = 0; ci < c_in; ++ci) {
           for (int64_t j = 0; j < kk; ++j) {
-            const float v = w.data<float>()[(o * c_in + ci) * kk + j];
-            t.data<float>()[(j * c_in + ci) * d + o] = round_bf16 ? bf16_to_float(float_to_bf16(v)) : v;
+            t.data<float>()[(j * c_in + ci) * d + o] = w.data<float>()[(o * c_in + ci) * kk + j];
           }
         }
       }
@@ -142,7 +151,7 @@ void Encoder::read_input_layer(const WeightReader& r) {
   for (int64_t f = 0; f < f2; ++f) {
     for (int64_t ci = 0; ci < d; ++ci) order[f * d + ci] = ci * f2 + f;
   }
-  embed_out_ = r.linear(out_name, order);
+  embed_out_ = subsampling_linear(out_name, order);
 }
 
 void Encoder::read_attention(const WeightReader& r, Layer& layer, const std::string& a) const {

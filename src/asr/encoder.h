@@ -177,10 +177,10 @@ class Encoder {
   EncoderConfig config_;
   Tensor cmvn_mean_, cmvn_istd_;
   // The subsampling convolutions (Conv2dSubsampling4/6/8), each + ReLU: a
-  // 3x3 stride-2 one runs as a backend op with its float32 kernel as [3, 3,
-  // c_in, c_out] (in bfloat16, the rounded weights); the others (conv2d6's 5x5
-  // stride-3 one, and the int8 ones) as rows gathered per output position
-  // (im2col) times `as_linear` ([c_out, k * k * c_in], columns (kt, kf, c_in)).
+  // float32 3x3 stride-2 one runs as a backend op with its kernel as [3, 3,
+  // c_in, c_out]; the others (conv2d6's 5x5 stride-3 one, and the int8 ones)
+  // as rows gathered per output position (im2col) times `as_linear` ([c_out,
+  // k * k * c_in], columns (kt, kf, c_in)), float32 or int8.
   struct ConvStage {
     int kernel = 3, stride = 2;
     Tensor w, b;

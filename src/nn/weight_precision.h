@@ -6,10 +6,10 @@
 // int8 is symmetric per output row: w = q * scale[row], q in [-127, 127].
 // Matrices already in the compute type are used in place (mmap'd, no copy).
 // Only Linear layers change type (projections, FFNs and experts, pointwise
-// convolutions, CTC head, decoder output, and the subsampling's convolutions
-// over d channels and its output Linear, which run as im2col + Linear); router
-// gates, embeddings, the first subsampling convolution (one input channel),
-// depthwise kernels and norms stay float32.
+// convolutions, CTC head, decoder output; in int8 also the subsampling's
+// convolutions over d channels, as im2col + Linear, and its output Linear);
+// router gates, embeddings, the first subsampling convolution (one input
+// channel), depthwise kernels and norms stay float32.
 #pragma once
 
 #include <string>

@@ -90,12 +90,12 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, SoftMoeModelTest, ::testing::ValuesIn(cases()
                          });
 
 TEST(SoftMoeModelTest, ReducedComputeTypesStayClose) {
-  // Every Linear in bfloat16 / int8, the subsampling's too (Φ and the gates
-  // stay float): the encoder output stays near the float32 reference (encoder
-  // outputs have unit scale after the final LayerNorm). Measured: bf16 1.4e-2 /
-  // 2.2e-2, int8 7.9e-2 / 1.6e-1 (soft_moa / dense_moa); with the subsampling
-  // in float32 they were 1.1e-2 / 1.9e-2 and 4.8e-2 / 6.0e-2. (On a trained
-  // model, models/en_moe_small, moving the subsampling to int8 changed no WER
+  // Expert and adapter Linears in bfloat16 / int8, in int8 the subsampling's
+  // too (Φ and the gates stay float): the encoder output stays near the float32
+  // reference (encoder outputs have unit scale after the final LayerNorm).
+  // Measured: bf16 1.1e-2 / 1.9e-2, int8 7.9e-2 / 1.6e-1 (soft_moa /
+  // dense_moa); with the subsampling in float32 int8 was 4.8e-2 / 6.0e-2. (On
+  // a trained model, models/en_moe_small, the int8 subsampling changed no WER
   // for the worse: see its README.)
   for (const char* model : {"soft_moa", "dense_moa"}) {
     const auto golden = test::read_golden(test::data_path(std::string("soft_moe/") + model + ".safetensors"));

@@ -184,6 +184,8 @@ class ConvertTest(TempDirTest):
                 for name, array in committed.items():
                     linear = convert_wenet.is_linear_weight(name)
                     chosen = linear and (only != "experts" or ".experts." in name)
+                    if dtype == "bf16" and name.startswith("encoder.embed."):
+                        chosen = False  # the runtime runs the input layer in float32 unless in int8
                     if not chosen:
                         np.testing.assert_array_equal(tensors[name], array, err_msg=name)
                         self.assertNotIn(name + ".scale", tensors)
