@@ -45,6 +45,11 @@ void run_step(const AsrModel& model, Worker& w, std::vector<EncoderChunk>& chunk
   for (size_t i = 0; i < chunks.size(); ++i) {
     if (chunks[i].out_frames > 0) owners[i]->keep_rows(w, w.rows, chunks[i].out_row, chunks[i].out_frames);
   }
+  // A transducer greedy search reads its rows on the device (it waits for
+  // each of its joiner outputs).
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    if (chunks[i].out_frames > 0) owners[i]->transduce(w, w.rows, chunks[i].out_row, chunks[i].out_frames);
+  }
   const Tensor& log_probs = ops::on_host(be, w.log_probs, w.host_log_probs);  // waits for the device
   if (profile) {
     // On a GPU the forward's ops ran asynchronously until the download above.

@@ -42,11 +42,18 @@ Recognition::Recognition(const AsrModel& model, const DecodeOptions& options)
     : model_(model),
       options_(validated(options)),
       search_(search_options(options_, model.config())),
-      endpoint_(options_.endpoint, model.config().blank_id, model.frame_ms() / 1000.0) {}
+      endpoint_(options_.endpoint, model.config().blank_id, model.frame_ms() / 1000.0) {
+  if (options_.search == SearchMethod::kTransducerGreedy) {
+    MOEASR_CHECK(model.transducer(), MOEASR_ERR_INVALID_ARGUMENT,
+                 "transducer greedy search needs a model: transducer (this model has no predictor and joiner)");
+    greedy_ = std::make_unique<TransducerGreedySearch>(*model.transducer());
+  }
+}
 
 void Recognition::reset() {
   encoder_state_.reset();
   search_.reset();
+  if (greedy_) greedy_->reset();
   endpoint_.reset();
   frames_ = 0;
   debug_rows_.clear();
@@ -85,6 +92,20 @@ void Recognition::search(const float* logp, int64_t frames, int64_t vocab) {
   stats_.encoder_frames += frames;
 }
 
+void Recognition::transduce(Worker& w, const Tensor& rows, int64_t first, int64_t frames) {
+  if (greedy_) greedy_->advance(*w.backend, rows.slice_rows(first, frames), w.transducer);
+}
+
+Hypothesis Recognition::greedy_hypothesis() const {
+  Hypothesis out;
+  out.tokens = greedy_->tokens();
+  out.text = detokenize(out.tokens, model_.units());
+  if (options_.timestamps) {
+    for (int t : greedy_->frames()) out.timestamps_ms.push_back(static_cast<int>(std::lround(t * model_.frame_ms())));
+  }
+  return out;
+}
+
 Hypothesis Recognition::make_hypothesis(const CtcHypothesis& h) const {
   Hypothesis out;
   out.tokens = h.tokens;
@@ -115,7 +136,7 @@ std::vector<Hypothesis> Recognition::ctc_nbest() const {
 
 RecognitionResult Recognition::partial_result() const {
   RecognitionResult r;
-  r.nbest = ctc_nbest();
+  r.nbest = greedy_ ? std::vector<Hypothesis>{greedy_hypothesis()} : ctc_nbest();
   take_best(r);
   return r;
 }
@@ -129,7 +150,7 @@ const RecognitionResult& Recognition::final_result() const {
 void Recognition::finalize(Worker& w, DecodeProfile* profile) {
   const auto start = std::chrono::steady_clock::now();
   RecognitionResult r;
-  r.nbest = ctc_nbest();
+  r.nbest = greedy_ ? std::vector<Hypothesis>{greedy_hypothesis()} : ctc_nbest();
   const AttentionDecoder* decoder = model_.decoder();
   if (keeps_rows() && frames_ > 0 && !r.nbest.empty()) {
     std::vector<std::vector<int>> hyps;

@@ -12,6 +12,7 @@
 
 #include "asr/decoder.h"
 #include "asr/encoder.h"
+#include "asr/transducer_greedy.h"
 #include "decode/ctc_prefix_beam_search.h"
 #include "decode/endpoint.h"
 #include "decode/words.h"
@@ -28,7 +29,14 @@ namespace moeasr {
 // audio is decoded in chunks and cut at endpoints (decode/endpoint.h).
 constexpr double kMaxFullAttentionSeconds = MOEASR_MAX_FULL_ATTENTION_SECONDS;
 
+// How the result is searched for: the CTC prefix beam search (with attention
+// rescoring at the end when `rescoring`), or, for a model: transducer, WeNet's
+// transducer greedy search over the same encoder output (no rescoring; the
+// CTC log-probs still drive endpointing).
+enum class SearchMethod { kCtc, kTransducerGreedy };
+
 struct DecodeOptions {
+  SearchMethod search = SearchMethod::kCtc;
   int chunk_size = 16;       // encoder frames per chunk (40 ms each for conv2d); <= 0: full attention
   int num_left_chunks = -1;  // attention history in chunks; < 0: all
   int nbest = 10;            // CTC prefix beam width and number of hypotheses rescored
@@ -97,6 +105,9 @@ class Recognition {
   // (host, [frames, vocab]); touches only this object, so the recognitions
   // of one step may search in parallel.
   void search(const float* log_probs, int64_t frames, int64_t vocab);
+  // The transducer greedy search over a step's output rows [first, first +
+  // frames) of `rows` on the worker's device; a no-op for the CTC search.
+  void transduce(Worker& w, const Tensor& rows, int64_t first, int64_t frames);
   // The final pass: attention rescoring of the n-best on the worker's device.
   void finalize(Worker& w, DecodeProfile* profile);
   bool done() const { return done_; }
@@ -125,12 +136,15 @@ class Recognition {
   std::vector<Hypothesis> ctc_nbest() const;
   // The result's own fields (text, tokens, times, words) from nbest[0].
   void take_best(RecognitionResult& r) const;
-  bool keeps_rows() const { return options_.rescoring && model_.decoder(); }
+  bool keeps_rows() const { return options_.rescoring && model_.decoder() && !greedy_; }
+  // The transducer greedy search's tokens as a hypothesis (score 0).
+  Hypothesis greedy_hypothesis() const;
 
   const AsrModel& model_;
   DecodeOptions options_;
   EncoderState encoder_state_;
   CtcPrefixBeamSearch search_;
+  std::unique_ptr<TransducerGreedySearch> greedy_;  // SearchMethod::kTransducerGreedy
   EndpointDetector endpoint_;
   Tensor rows_;          // encoder output kept for rescoring, on the model's device: [capacity, d]
   int64_t frames_ = 0;   // rows of rows_ in use

@@ -1,0 +1,148 @@
+// A transducer's predictor, joiner and greedy search against the PyTorch
+// reference (tools/moeasr_ref/transducer_search.py, checked against WeNet's
+// own basic_greedy_search by tools/check_against_wenet.py) on the committed
+// fixture tests/data/models/rnnt_lstm: the golden encoder output of every
+// utterance and mode goes in, the token sequence must be identical. Every
+// greedy decision of the fixture has its best joiner logit at least 1e-4
+// above the runner-up (tools/fixtures/margins.py), well above float32
+// rounding differences (~1e-6 in the joiner's logits), so equality is exact.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "asr/transducer_greedy.h"
+#include "moeasr/moeasr.h"
+#include "ops/backend.h"
+#include "runtime/asr_model.h"
+#include "runtime/stream.h"
+#include "test_util.h"
+
+namespace moeasr {
+namespace {
+
+const char* kModel = "rnnt_lstm";
+
+std::shared_ptr<const AsrModel> model() {
+  static std::shared_ptr<const AsrModel> m = AsrModel::load(test::data_path(std::string("models/") + kModel));
+  return m;
+}
+
+Tensor rows_of(const test::GoldenTensor& g) {
+  Tensor t({g.shape[0], g.shape[1]});
+  std::copy(g.data.begin(), g.data.end(), t.data<float>());
+  return t;
+}
+
+TEST(TransducerGolden, GreedySearchMatchesReferenceWholeAndChunkByChunk) {
+  ASSERT_NE(model()->transducer(), nullptr);
+  auto backend = Backend::open(Device::cpu());
+  int checked = 0;
+  for (const char* utt : {"hello", "numbers"}) {
+    const std::string base = test::data_path(std::string("golden/") + kModel + "/" + utt);
+    const auto tensors = test::read_golden(base + ".safetensors");
+    std::ifstream in(base + ".json");
+    const nlohmann::json golden = nlohmann::json::parse(in);
+    for (auto it = golden["modes"].begin(); it != golden["modes"].end(); ++it) {
+      const std::vector<int> expected = it.value()["greedy_tokens"].get<std::vector<int>>();
+      const Tensor rows = rows_of(tensors.at("encoder_out." + it.key()));
+      TransducerWorkspace ws;
+      TransducerGreedySearch whole(*model()->transducer());
+      whole.advance(*backend, rows, ws);
+      EXPECT_EQ(whole.tokens(), expected) << utt << " " << it.key();
+      // Fed in pieces of 1, 3 and 7 frames, the predictor state carried across.
+      for (int64_t piece : {1, 3, 7}) {
+        TransducerGreedySearch chunked(*model()->transducer());
+        for (int64_t t = 0; t < rows.dim(0); t += piece) {
+          chunked.advance(*backend, rows.slice_rows(t, std::min(piece, rows.dim(0) - t)), ws);
+        }
+        EXPECT_EQ(chunked.tokens(), expected) << utt << " " << it.key() << " pieces of " << piece;
+        EXPECT_EQ(chunked.frames(), whole.frames());
+      }
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 8);  // 2 utterances x 4 modes
+}
+
+// Through a Stream: the reference's fbank in, the encoder chunk by chunk (or
+// in full attention), the greedy search fed each step's rows.
+TEST(TransducerGolden, StreamGreedySearchMatchesReferenceInEveryMode) {
+  struct Mode {
+    const char* name;
+    int chunk, left;
+  } modes[] = {{"full", -1, -1}, {"chunk16_left-1", 16, -1}, {"chunk4_left2", 4, 2}, {"chunk1_left-1", 1, -1}};
+  for (const char* utt : {"hello", "numbers"}) {
+    const std::string base = test::data_path(std::string("golden/") + kModel + "/" + utt);
+    const auto tensors = test::read_golden(base + ".safetensors");
+    std::ifstream in(base + ".json");
+    const nlohmann::json golden = nlohmann::json::parse(in);
+    const test::GoldenTensor& fbank = tensors.at("fbank");
+    for (const Mode& m : modes) {
+      DecodeOptions o;
+      o.chunk_size = m.chunk;
+      o.num_left_chunks = m.left;
+      o.search = SearchMethod::kTransducerGreedy;
+      Stream stream(model(), o);
+      stream.accept_features(fbank.data.data(), fbank.shape[0]);
+      stream.input_finished();
+      stream.decode();
+      ASSERT_EQ(stream.state(), Stream::State::kDone);
+      const RecognitionResult& r = stream.final_result();
+      ASSERT_EQ(r.nbest.size(), 1u);
+      EXPECT_EQ(r.tokens, golden["modes"][m.name]["greedy_tokens"].get<std::vector<int>>()) << utt << " " << m.name;
+      EXPECT_EQ(r.timestamps_ms.size(), r.tokens.size());
+      EXPECT_FALSE(r.nbest[0].rescored);
+    }
+  }
+}
+
+TEST(TransducerGolden, GreedySearchNeedsATransducerModel) {
+  DecodeOptions o;
+  o.search = SearchMethod::kTransducerGreedy;
+  std::string msg;
+  EXPECT_EQ(test::status_of([&] { Stream s(AsrModel::load(test::data_path("models/dense_bn")), o); }, &msg),
+            MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(msg.find("needs a model: transducer"), std::string::npos) << msg;
+}
+
+// The C API's search option: the same tokens as the C++ Stream; refusals.
+TEST(TransducerGolden, CApiSearchOption) {
+  const std::string dir = test::data_path(std::string("models/") + kModel);
+  moeasr_model* m = nullptr;
+  ASSERT_EQ(moeasr_model_load(dir.c_str(), nullptr, &m), MOEASR_OK) << moeasr_last_error();
+  moeasr_stream_options o;
+  moeasr_stream_default_options(&o);
+  EXPECT_EQ(o.search, MOEASR_SEARCH_CTC);
+  o.chunk_size = 4;
+  o.search = 7;
+  moeasr_stream* s = nullptr;
+  EXPECT_EQ(moeasr_stream_create(m, &o, &s), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(moeasr_last_error()).find("MOEASR_SEARCH_TRANSDUCER_GREEDY (1), got 7"), std::string::npos);
+  o.search = MOEASR_SEARCH_TRANSDUCER_GREEDY;
+  ASSERT_EQ(moeasr_stream_create(m, &o, &s), MOEASR_OK) << moeasr_last_error();
+  std::vector<float> audio(16000);
+  for (size_t i = 0; i < audio.size(); ++i) audio[i] = 0.3f * std::sin(0.05f * i) * std::sin(0.0007f * i);
+  ASSERT_EQ(moeasr_stream_accept_waveform(s, audio.data(), audio.size(), 16000), MOEASR_OK);
+  ASSERT_EQ(moeasr_stream_input_finished(s), MOEASR_OK);
+  ASSERT_EQ(moeasr_stream_decode(s), MOEASR_OK) << moeasr_last_error();
+  moeasr_result* r = nullptr;
+  ASSERT_EQ(moeasr_stream_get_final_result(s, &r), MOEASR_OK) << moeasr_last_error();
+  DecodeOptions d;
+  d.chunk_size = 4;
+  d.search = SearchMethod::kTransducerGreedy;
+  Stream cpp(model(), d);
+  cpp.accept_waveform(audio.data(), audio.size(), 16000);
+  cpp.input_finished();
+  cpp.decode();
+  EXPECT_EQ(std::vector<int>(r->tokens, r->tokens + r->num_tokens), cpp.final_result().tokens);
+  EXPECT_EQ(r->num_nbest, 1u);
+  moeasr_result_free(r);
+  moeasr_stream_free(s);
+  moeasr_model_free(m);
+}
+
+}  // namespace
+}  // namespace moeasr
