@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "asr/transducer_greedy.h"
+#include "formats/safetensors.h"
 #include "moeasr/moeasr.h"
 #include "ops/backend.h"
 #include "runtime/asr_model.h"
@@ -106,6 +107,56 @@ TEST(TransducerGolden, GreedySearchNeedsATransducerModel) {
   EXPECT_EQ(test::status_of([&] { Stream s(AsrModel::load(test::data_path("models/dense_bn")), o); }, &msg),
             MOEASR_ERR_INVALID_ARGUMENT);
   EXPECT_NE(msg.find("needs a model: transducer"), std::string::npos) << msg;
+}
+
+// The predictors and joiners rnnt_lstm lacks, alone (tools/make_transducer_fixtures.py):
+// the predictor's projected output after each token and the joiner's logits
+// within 1e-5 of the reference, and the greedy search's tokens (limit 4 per frame).
+TEST(TransducerGolden, PredictorsAndJoinersMatchReference) {
+  auto backend = Backend::open(Device::cpu());
+  for (const char* name : {"embedding_postjoin", "conv_no_prejoin", "conv_history0", "rnn_1layer_nobias"}) {
+    const std::string base = test::data_path(std::string("golden/transducer_layers/") + name);
+    std::ifstream in(base + ".json");
+    const nlohmann::json j = nlohmann::json::parse(in);
+    // train.yaml is YAML, and JSON is YAML.
+    const std::string yaml = "output_dim: " + std::to_string(j["vocab"].get<int>()) +
+                             "\nmodel: transducer\nencoder_conf: {output_size: " +
+                             std::to_string(j["encoder_size"].get<int>()) + ", attention_heads: 2}\npredictor: " +
+                             j["predictor"].dump() + "\npredictor_conf: " + j["predictor_conf"].dump() +
+                             "\njoint_conf: " + j["joint_conf"].dump() + "\n";
+    const ModelConfig config = parse_model_config(yaml, name, -1);
+    const auto st = SafeTensors::open(base + ".safetensors");
+    const Transducer t(config, WeightReader(*st, PrecisionPolicy(), *backend));
+    const auto golden = test::read_golden(base + ".safetensors");
+    const test::GoldenTensor& projected = golden.at("golden.projected");
+    const test::GoldenTensor& logits = golden.at("golden.logits");
+    const Tensor encoder = rows_of(golden.at("golden.encoder"));
+    TransducerWorkspace ws;
+    Tensor enc, proj, out;
+    t.project_encoder(*backend, encoder, enc);
+    PredictorState state = t.initial_state(*backend);
+    const std::vector<int> tokens = j["tokens"].get<std::vector<int>>();
+    const int64_t join = projected.shape[1], frames = encoder.dim(0), vocab = logits.shape[2];
+    double proj_err = 0, logit_err = 0;
+    for (size_t s = 0; s < tokens.size(); ++s) {
+      t.step(*backend, tokens[s], state, state, proj, ws);
+      ASSERT_EQ(proj.numel(), join) << name;
+      for (int64_t i = 0; i < join; ++i) {
+        proj_err = std::max(proj_err, double(std::abs(proj.data<float>()[i] - projected.data[s * join + i])));
+      }
+      t.joint(*backend, enc, proj, out, ws);
+      ASSERT_EQ(out.numel(), frames * vocab) << name;
+      for (int64_t i = 0; i < frames * vocab; ++i) {
+        logit_err = std::max(logit_err,
+                             double(std::abs(out.data<float>()[i] - logits.data[s * frames * vocab + i])));
+      }
+    }
+    EXPECT_LT(proj_err, 1e-5) << name;
+    EXPECT_LT(logit_err, 1e-5) << name;
+    TransducerGreedySearch greedy(t, j["max_symbols_per_frame"].get<int>());
+    greedy.advance(*backend, encoder, ws);
+    EXPECT_EQ(greedy.tokens(), j["greedy_tokens"].get<std::vector<int>>()) << name;
+  }
 }
 
 // The C API's search option: the same tokens as the C++ Stream; refusals.
