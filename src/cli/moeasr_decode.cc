@@ -219,8 +219,8 @@ int main(int argc, char** argv) {
                 << "\n";
       return 0;
     }
-    if (args.decode.search == moeasr::SearchMethod::kTransducerGreedy && !model->transducer()) {
-      std::cerr << "moeasr-decode: --mode transducer_greedy needs a model: transducer (" << args.model
+    if (args.decode.search != moeasr::SearchMethod::kCtc && !model->transducer()) {
+      std::cerr << "moeasr-decode: --mode transducer_greedy/transducer_beam needs a model: transducer (" << args.model
                 << " has no predictor and joiner)\n";
       return 2;
     }

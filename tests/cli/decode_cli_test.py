@@ -81,6 +81,10 @@ class DecodeCli(unittest.TestCase):
         self.assertNotIn("attention_score", out["nbest"][0])
         self.assertEqual(len(out["nbest"][0]["tokens"]), len(out["nbest"][0]["timestamps_ms"]))
         self.assertTrue(out["text"])
+        r = subprocess.run(RUNNER + [CLI, "--model", rnnt, "--wav", HELLO, "--mode", "transducer_beam",
+                            "--nbest", "3"], capture_output=True, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(len(lines(r)[0]["nbest"]), 3)
         # A model without a predictor and joiner: a usage error before any decoding.
         r = run("--wav", HELLO, "--mode", "transducer_greedy")
         self.assertEqual(r.returncode, 2)

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "asr/transducer_beam.h"
 #include "asr/transducer_greedy.h"
 #include "formats/safetensors.h"
 #include "moeasr/moeasr.h"
@@ -100,6 +101,41 @@ TEST(TransducerGolden, StreamGreedySearchMatchesReferenceInEveryMode) {
   }
 }
 
+// The beam search through a Stream, chunk by chunk: the reference's beam.
+TEST(TransducerGolden, StreamBeamSearchMatchesReferenceInEveryMode) {
+  struct Mode {
+    const char* name;
+    int chunk, left;
+  } modes[] = {{"full", -1, -1}, {"chunk16_left-1", 16, -1}, {"chunk4_left2", 4, 2}, {"chunk1_left-1", 1, -1}};
+  for (const char* utt : {"hello", "numbers"}) {
+    const std::string base = test::data_path(std::string("golden/") + kModel + "/" + utt);
+    const auto tensors = test::read_golden(base + ".safetensors");
+    std::ifstream in(base + ".json");
+    const nlohmann::json golden = nlohmann::json::parse(in);
+    const test::GoldenTensor& fbank = tensors.at("fbank");
+    for (const Mode& m : modes) {
+      DecodeOptions o;
+      o.chunk_size = m.chunk;
+      o.num_left_chunks = m.left;
+      o.nbest = 5;
+      o.search = SearchMethod::kTransducerBeam;
+      Stream stream(model(), o);
+      stream.accept_features(fbank.data.data(), fbank.shape[0]);
+      stream.input_finished();
+      stream.decode();
+      const RecognitionResult& r = stream.final_result();
+      const nlohmann::json& beam = golden["modes"][m.name]["beam"];
+      ASSERT_EQ(r.nbest.size(), beam.size()) << utt << " " << m.name;
+      for (size_t i = 0; i < beam.size(); ++i) {
+        EXPECT_EQ(r.nbest[i].tokens, beam[i]["tokens"].get<std::vector<int>>()) << utt << " " << m.name << " " << i;
+        EXPECT_NEAR(r.nbest[i].score, beam[i]["score"].get<double>(), 1e-3) << utt << " " << m.name << " " << i;
+        EXPECT_EQ(r.nbest[i].timestamps_ms.size(), r.nbest[i].tokens.size());
+      }
+      EXPECT_EQ(r.tokens, r.nbest[0].tokens);
+    }
+  }
+}
+
 TEST(TransducerGolden, GreedySearchNeedsATransducerModel) {
   DecodeOptions o;
   o.search = SearchMethod::kTransducerGreedy;
@@ -107,6 +143,41 @@ TEST(TransducerGolden, GreedySearchNeedsATransducerModel) {
   EXPECT_EQ(test::status_of([&] { Stream s(AsrModel::load(test::data_path("models/dense_bn")), o); }, &msg),
             MOEASR_ERR_INVALID_ARGUMENT);
   EXPECT_NE(msg.find("needs a model: transducer"), std::string::npos) << msg;
+}
+
+// WeNet's transducer prefix beam search (beam 5, CTC weight 0.3) from the
+// golden encoder output and CTC log-probs: the reference's beam (tokens
+// exactly, scores within 1e-3, the golden tests' score tolerance), whole and
+// fed in pieces of 7 frames.
+TEST(TransducerGolden, BeamSearchMatchesReference) {
+  auto backend = Backend::open(Device::cpu());
+  for (const char* utt : {"hello", "numbers"}) {
+    const std::string base = test::data_path(std::string("golden/") + kModel + "/" + utt);
+    const auto tensors = test::read_golden(base + ".safetensors");
+    std::ifstream in(base + ".json");
+    const nlohmann::json golden = nlohmann::json::parse(in);
+    for (auto it = golden["modes"].begin(); it != golden["modes"].end(); ++it) {
+      const Tensor rows = rows_of(tensors.at("encoder_out." + it.key()));
+      const test::GoldenTensor& ctc = tensors.at("ctc_logprobs." + it.key());
+      const int64_t vocab = ctc.shape[1];
+      for (int64_t piece : {rows.dim(0), int64_t{7}}) {
+        TransducerWorkspace ws;
+        TransducerBeamSearch search(*model()->transducer(), TransducerBeamOptions());
+        for (int64_t t = 0; t < rows.dim(0); t += piece) {
+          const int64_t n = std::min(piece, rows.dim(0) - t);
+          search.advance(*backend, rows.slice_rows(t, n), ctc.data.data() + t * vocab, ws);
+        }
+        const nlohmann::json& beam = it.value()["beam"];
+        ASSERT_EQ(search.beam().size(), beam.size()) << utt << " " << it.key();
+        for (size_t i = 0; i < beam.size(); ++i) {
+          EXPECT_EQ(search.beam()[i].tokens, beam[i]["tokens"].get<std::vector<int>>())
+              << utt << " " << it.key() << " hypothesis " << i;
+          EXPECT_NEAR(search.beam()[i].score, beam[i]["score"].get<double>(), 1e-3)
+              << utt << " " << it.key() << " hypothesis " << i;
+        }
+      }
+    }
+  }
 }
 
 // The predictors and joiners rnnt_lstm lacks, alone (tools/make_transducer_fixtures.py):
@@ -171,7 +242,7 @@ TEST(TransducerGolden, CApiSearchOption) {
   o.search = 7;
   moeasr_stream* s = nullptr;
   EXPECT_EQ(moeasr_stream_create(m, &o, &s), MOEASR_ERR_INVALID_ARGUMENT);
-  EXPECT_NE(std::string(moeasr_last_error()).find("MOEASR_SEARCH_TRANSDUCER_GREEDY (1), got 7"), std::string::npos);
+  EXPECT_NE(std::string(moeasr_last_error()).find("MOEASR_SEARCH_TRANSDUCER_BEAM (2), got 7"), std::string::npos);
   o.search = MOEASR_SEARCH_TRANSDUCER_GREEDY;
   ASSERT_EQ(moeasr_stream_create(m, &o, &s), MOEASR_OK) << moeasr_last_error();
   std::vector<float> audio(16000);
