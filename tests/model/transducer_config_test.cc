@@ -154,5 +154,26 @@ TEST(TransducerConfig, DecodesThroughTheCtcAndRescoringPath) {
   }
 }
 
+// aishell's u2++ rnnt recipe shape (configs/, also moeasr-bench's) with random
+// weights: full-size predictor and joiner, every search, chunked.
+TEST(TransducerConfig, RecipeDecodesWithRandomWeightsInEverySearch) {
+  const std::string name = "wenet_aishell_u2pp_rnnt.yaml";
+  auto model = AsrModel::from_model_dir(random_model_dir(read_file(config_path(name)), name, 7));
+  std::vector<float> audio(16000);
+  for (size_t i = 0; i < audio.size(); ++i) audio[i] = 0.3f * std::sin(0.05f * i) * std::sin(0.0007f * i);
+  for (SearchMethod m : {SearchMethod::kCtc, SearchMethod::kTransducerGreedy, SearchMethod::kTransducerBeam}) {
+    DecodeOptions o;
+    o.search = m;
+    o.nbest = 4;
+    Stream s(model, o);
+    s.accept_waveform(audio.data(), audio.size(), 16000);
+    s.input_finished();
+    s.decode();
+    EXPECT_EQ(s.state(), Stream::State::kDone);
+    EXPECT_EQ(s.stats().encoder_frames, 23);
+    EXPECT_FALSE(s.final_result().nbest.empty());
+  }
+}
+
 }  // namespace
 }  // namespace moeasr
