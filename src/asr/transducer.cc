@@ -107,7 +107,7 @@ void Transducer::step(Backend& be, int token, const PredictorState& in, Predicto
     ws.window.resize({hist + 1, e}, be.device());
     if (hist > 0) be.copy(ws.window.data<float>(), in.history.data<float>(), sizeof(float) * hist * e);
     be.embedding(embed_.data<float>(), e, {token}, 1.f, ws.window.data<float>() + hist * e);
-    window_step(be, in, out, ws);
+    window_step(be, out, ws);
   }
   if (pred_ffn_.present()) {
     pred_ffn_.forward(be, ws.mixed, projected);
@@ -162,9 +162,7 @@ void Transducer::lstm_step(Backend& be, const PredictorState& in, PredictorState
   out.c = std::move(c);
 }
 
-void Transducer::window_step(Backend& be, const PredictorState& in, PredictorState& out,
-                             TransducerWorkspace& ws) const {
-  (void)in;
+void Transducer::window_step(Backend& be, PredictorState& out, TransducerWorkspace& ws) const {
   const int64_t e = predictor_.embed_size, ctx = predictor_.context();
   const float* window = ws.window.data<float>();  // [ctx, e]
   ws.mixed.resize({1, e}, be.device());

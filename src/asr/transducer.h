@@ -50,7 +50,8 @@ class Transducer {
 
  private:
   void lstm_step(Backend& be, const PredictorState& in, PredictorState& out, TransducerWorkspace& ws) const;
-  void window_step(Backend& be, const PredictorState& in, PredictorState& out, TransducerWorkspace& ws) const;
+  // The window predictors on ws.window ([history + 1, embed], this token's embedding last).
+  void window_step(Backend& be, PredictorState& out, TransducerWorkspace& ws) const;
 
   PredictorConfig predictor_;
   int blank_;
