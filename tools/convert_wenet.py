@@ -30,7 +30,8 @@ are dropped, and the output says which.
 
 The converter refuses what the runtime refuses. Before reading the checkpoint
 it checks the model family train.yaml names (model, encoder, decoder,
-input_layer, pos_enc_layer_type, selfattention_layer_type) against what the
+input_layer, pos_enc_layer_type, selfattention_layer_type; a transducer's
+predictor, joint, rnn_type, joint_mode, hat_joint) against what the
 loader supports; after writing DIR it loads DIR with the runtime's own loader
 (`moeasr-decode --model DIR --check`: every train.yaml setting, every tensor's
 name, shape and type) and, if that fails, removes what it wrote and exits 1 with
@@ -116,6 +117,7 @@ DTYPES = ("fp32", "fp16", "bf16", "int8")
 SCOPES = ("experts", "linear", "all")
 
 # The runtime's quantizable Linear weights (src/formats/weight_spec.cc: ExpectedTensor.quantizable).
+# A transducer's predictor.* and joint.* Linears are not among them: they stay float32.
 LINEAR_WEIGHT = re.compile(
     r"(\.linear_(q|k|v|out|pos)|\.w_[12]|\.pointwise_conv[12]|\.channel_proj2|\.csgu\.linear|^ctc\.ctc_lo"
     r"|\.output_layer|^encoder\.embed\.(conv\.[24]|out\.0|linear))\.weight$")
@@ -207,7 +209,7 @@ def check_against_config(tensors, config, vocab_size, config_path):
 # train.yaml key: (where, the supported values, the default when absent; every
 # default is supported, whichever encoder class it belongs to).
 SUPPORTED_FAMILIES = (
-    ((), "model", ("asr_model",), "asr_model"),
+    ((), "model", ("asr_model", "transducer"), "asr_model"),
     ((), "encoder", ("conformer", "transformer", "branchformer", "e_branchformer"), "conformer"),
     ((), "decoder", ("bitransformer", "transformer", None), "bitransformer"),
     (("encoder_conf",), "input_layer", ("conv2d", "conv2d6", "conv2d8", "linear"), "conv2d"),
@@ -217,17 +219,36 @@ SUPPORTED_FAMILIES = (
 )
 
 
-def check_family(config, config_path):
-    """Refuses, before any work, a model family the runtime cannot run."""
-    for where, key, supported, default in SUPPORTED_FAMILIES:
+# A transducer's predictor and joiner (src/formats/transducer_config.cc); an
+# asr_model's train.yaml may carry these keys, unread.
+TRANSDUCER_FAMILIES = (
+    ((), "predictor", ("rnn", "embedding", "conv"), "rnn"),
+    ((), "joint", ("transducer_joint",), "transducer_joint"),
+    (("predictor_conf",), "rnn_type", ("lstm",), "lstm"),
+    (("joint_conf",), "joint_mode", ("add",), "add"),
+    (("joint_conf",), "hat_joint", (False,), False),
+)
+
+
+def check_values(config, config_path, families):
+    for where, key, supported, default in families:
         section = config
         for name in where:
             section = section.get(name) or {}
         value = section.get(key, default) if isinstance(section, dict) else default
         if value not in supported:
-            names = ", ".join("null" if v is None else v for v in supported)
-            raise ConvertError(f"{config_path}: {'.'.join(where + (key,))}: '{value}' is not supported by "
+            names = ", ".join("null" if v is None else str(v).lower() if isinstance(v, bool) else v
+                              for v in supported)
+            shown = str(value).lower() if isinstance(value, bool) else value
+            raise ConvertError(f"{config_path}: {'.'.join(where + (key,))}: '{shown}' is not supported by "
                                f"the moeasr runtime (supported: {names})")
+
+
+def check_family(config, config_path):
+    """Refuses, before any work, a model family the runtime cannot run."""
+    check_values(config, config_path, SUPPORTED_FAMILIES)
+    if config.get("model") == "transducer":
+        check_values(config, config_path, TRANSDUCER_FAMILIES)
     # WeNet's TransformerEncoder itself asserts selfattn (or rope_abs_selfattn, not supported).
     attention = (config.get("encoder_conf") or {}).get("selfattention_layer_type", "selfattn")
     if config.get("encoder") == "transformer" and attention != "selfattn":

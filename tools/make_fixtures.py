@@ -72,6 +72,8 @@ def build_model(spec, feats, mean, istd):
         model = moeasr_ref.ASRModel(spec.train_yaml())
         weights.randomize(model, seed, mean, istd)
         shift = weights.calibrate_blank(model, feats.values())
+        if model.is_transducer:
+            weights.calibrate_joint_blank(model, feats.values())
         with margins.RouterMargins(model) as router:
             decoded = {utt: golden.decode_all_modes(model, f, spec.reverse_weight)
                        for utt, f in feats.items()}

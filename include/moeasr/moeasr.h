@@ -224,7 +224,18 @@ typedef struct moeasr_stream_options {
   float endpoint_silence_after_text_s;   /* trailing silence after some text; default 1.0 */
   float endpoint_silence_without_text_s; /* trailing silence with no text yet; default 5.0 */
   float endpoint_max_utterance_s;        /* utterance length; default 20.0 */
+  /* How the result is searched for (appended after 0.3): MOEASR_SEARCH_CTC (default:
+   * CTC prefix beam search, then attention rescoring when `rescoring`) or, for a
+   * model: transducer, MOEASR_SEARCH_TRANSDUCER_GREEDY (WeNet's transducer greedy
+   * search, chunk by chunk; one hypothesis, scores 0, no rescoring) or
+   * MOEASR_SEARCH_TRANSDUCER_BEAM (WeNet's transducer prefix beam search, beam
+   * `nbest`, CTC weight 0.3; `score` is the beam's, no rescoring). */
+  int32_t search;
 } moeasr_stream_options;
+
+#define MOEASR_SEARCH_CTC 0
+#define MOEASR_SEARCH_TRANSDUCER_GREEDY 1
+#define MOEASR_SEARCH_TRANSDUCER_BEAM 2
 
 MOEASR_API moeasr_status moeasr_stream_default_options(moeasr_stream_options* options);
 

@@ -105,6 +105,7 @@ moeasr_status moeasr_stream_default_options(moeasr_stream_options* options) {
     options->endpoint_silence_after_text_s = d.endpoint.silence_after_text_s;
     options->endpoint_silence_without_text_s = d.endpoint.silence_without_text_s;
     options->endpoint_max_utterance_s = d.endpoint.max_utterance_s;
+    options->search = MOEASR_SEARCH_CTC;
   });
 }
 
@@ -131,6 +132,12 @@ moeasr_status moeasr_stream_create(const moeasr_model* model, const moeasr_strea
     d.endpoint.silence_after_text_s = o.endpoint_silence_after_text_s;
     d.endpoint.silence_without_text_s = o.endpoint_silence_without_text_s;
     d.endpoint.max_utterance_s = o.endpoint_max_utterance_s;
+    MOEASR_CHECK(o.search >= MOEASR_SEARCH_CTC && o.search <= MOEASR_SEARCH_TRANSDUCER_BEAM,
+                 MOEASR_ERR_INVALID_ARGUMENT, "moeasr_stream_options.search must be MOEASR_SEARCH_CTC (0), ",
+                 "MOEASR_SEARCH_TRANSDUCER_GREEDY (1) or MOEASR_SEARCH_TRANSDUCER_BEAM (2), got ", o.search);
+    d.search = o.search == MOEASR_SEARCH_TRANSDUCER_GREEDY ? moeasr::SearchMethod::kTransducerGreedy
+               : o.search == MOEASR_SEARCH_TRANSDUCER_BEAM ? moeasr::SearchMethod::kTransducerBeam
+                                                           : moeasr::SearchMethod::kCtc;
     auto handle = std::make_unique<moeasr_stream>();
     handle->model = m.model;
     handle->stream = std::make_unique<moeasr::Stream>(m.model, d);

@@ -50,7 +50,10 @@ options:
                          cut the input into segments at endpoints (trailing silence, or 20 s
                          of speech) and decode each as an utterance; auto (default): on for
                          inputs longer than 60 s in chunked mode
-  --mode ctc|rescore     CTC prefix beam search only, or with attention rescoring (default rescore)
+  --mode ctc|rescore|transducer_greedy|transducer_beam
+                         CTC prefix beam search only, or with attention rescoring (default
+                         rescore), or a transducer model's greedy or prefix beam search
+                         (beam --nbest, CTC weight 0.3)
   --nbest N              beam width / hypotheses rescored (default 10)
   --ctc-weight W         weight of the CTC score in rescoring (default 0.5)
   --reverse-weight W     weight of the right-to-left decoder (default 0.0)
@@ -149,8 +152,13 @@ DecodeArgs parse_decode_args(int argc, char** argv) {
       if (v != "on" && v != "off" && v != "auto") usage_error("--continuous must be on, off or auto, got '" + v + "'");
       a.continuous = v == "on" ? Continuous::kOn : v == "off" ? Continuous::kOff : Continuous::kAuto;
     } else if (flag == "--mode") {
-      if (v != "ctc" && v != "rescore") usage_error("--mode must be ctc or rescore, got '" + v + "'");
+      if (v != "ctc" && v != "rescore" && v != "transducer_greedy" && v != "transducer_beam") {
+        usage_error("--mode must be ctc, rescore, transducer_greedy or transducer_beam, got '" + v + "'");
+      }
       rescore = v == "rescore";
+      a.decode.search = v == "transducer_greedy" ? SearchMethod::kTransducerGreedy
+                        : v == "transducer_beam" ? SearchMethod::kTransducerBeam
+                                                 : SearchMethod::kCtc;
     } else {
       usage_error("unknown option " + flag);
     }

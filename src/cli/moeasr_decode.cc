@@ -234,9 +234,15 @@ int main(int argc, char** argv) {
       const moeasr::EncoderConfig& e = model->config().encoder;
       std::cout << "moeasr-decode: " << args.model << ": ok: " << model->num_parameters() << " parameters, "
                 << e.num_blocks << " encoder layers, " << (model->decoder() ? "attention decoder" : "CTC only")
+                << (model->transducer() ? ", transducer predictor and joiner" : "")
                 << ", " << (e.trained_for_chunks() ? "trained for chunked decoding" : "full attention by default")
                 << "\n";
       return 0;
+    }
+    if (args.decode.search != moeasr::SearchMethod::kCtc && !model->transducer()) {
+      std::cerr << "moeasr-decode: --mode transducer_greedy/transducer_beam needs a model: transducer (" << args.model
+                << " has no predictor and joiner)\n";
+      return 2;
     }
     if (args.decode.rescoring && !model->decoder()) {
       std::cerr << "moeasr-decode: warning: the model has no attention decoder; decoding in ctc mode\n";

@@ -361,7 +361,8 @@ ModelConfig parse_model_config(const std::string& yaml_text, const std::string& 
   ModelConfig cfg;
   try {
     YamlSection top(root, "", source);
-    top.get_choice("model", "asr_model", {"asr_model"});
+    const bool transducer = top.get_choice("model", "asr_model", {"asr_model", "transducer"}) == "transducer";
+    top.ignore({"predictor", "predictor_conf", "joint", "joint_conf"});  // read below for a transducer
     const std::string encoder =
         top.get_choice("encoder", "conformer", {"conformer", "transformer", "branchformer", "e_branchformer"});
     cfg.encoder.type = encoder == "transformer"      ? EncoderType::kTransformer
@@ -424,6 +425,8 @@ ModelConfig parse_model_config(const std::string& yaml_text, const std::string& 
       parse_decoder(decoder_conf, &cfg, source);
       decoder_conf.collect_unknown(&cfg.warnings);
     }
+
+    if (transducer) cfg.transducer = parse_transducer_config(root, cfg.encoder.d_model, source, &cfg.warnings);
 
     YamlSection ctc_conf(root["ctc_conf"], "ctc_conf", source);
     cfg.blank_id = ctc_conf.get<int>("ctc_blank_id", 0);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/activation.h"
+#include "formats/transducer_config.h"
 
 namespace YAML {
 class Node;
@@ -193,6 +194,7 @@ struct FbankConfig {
 struct ModelConfig {
   EncoderConfig encoder;
   DecoderConfig decoder;
+  TransducerConfig transducer;  // present for model: transducer (its CTC and decoder heads run as usual)
   FbankConfig fbank;
   int vocab_size = 0;  // output_dim (or the number of units)
   int blank_id = 0;

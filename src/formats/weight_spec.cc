@@ -102,6 +102,54 @@ class SpecBuilder {
     linear(prefix + ".output_layer", d, v, true);
   }
 
+  // WeNet's predictor and TransducerJoint. None of these is quantizable: they
+  // stay float32 at every compute type, and tools/convert_wenet.py's Linear
+  // pattern matches none of their names.
+  void transducer(const ModelConfig& c) {
+    const PredictorConfig& p = c.transducer.predictor;
+    const int64_t v = c.vocab_size, e = p.embed_size;
+    add("predictor.embed.weight", {v, e});
+    switch (p.type) {
+      case PredictorType::kRnn:
+        for (int l = 0; l < p.num_layers; ++l) {  // torch.nn.LSTM: gates i, f, g, o stacked
+          const std::string k = "_l" + std::to_string(l);
+          add("predictor.rnn.weight_ih" + k, {4 * int64_t{p.hidden_size}, l == 0 ? e : p.hidden_size});
+          add("predictor.rnn.weight_hh" + k, {4 * int64_t{p.hidden_size}, p.hidden_size});
+          if (p.bias) {
+            add("predictor.rnn.bias_ih" + k, {4 * int64_t{p.hidden_size}});
+            add("predictor.rnn.bias_hh" + k, {4 * int64_t{p.hidden_size}});
+          }
+        }
+        add("predictor.projection.weight", {p.output_size, p.hidden_size});
+        add("predictor.projection.bias", {p.output_size});
+        break;
+      case PredictorType::kEmbedding:
+        // pos_embed: [heads, e * context]; WeNet's forward reads only its weight.
+        add("predictor.pos_embed.weight", {p.heads, e * p.context()});
+        if (p.bias) add("predictor.pos_embed.bias", {p.heads});
+        add("predictor.ffn.weight", {e, e});
+        add("predictor.ffn.bias", {e});
+        layer_norm("predictor.norm", e);
+        break;
+      case PredictorType::kConv:
+        add("predictor.conv.weight", {e, 1, p.context()});  // depthwise
+        if (p.bias) add("predictor.conv.bias", {e});
+        layer_norm("predictor.norm", e);
+        break;
+    }
+    const JointConfig& j = c.transducer.joint;
+    auto float_linear = [&](const std::string& prefix, int64_t in, int64_t out_features) {
+      add(prefix + ".weight", {out_features, in});
+      add(prefix + ".bias", {out_features});
+    };
+    if (j.prejoin) {
+      float_linear("joint.enc_ffn", j.enc_size, j.join_dim);
+      float_linear("joint.pred_ffn", j.pred_size, j.join_dim);
+    }
+    if (j.postjoin) float_linear("joint.post_ffn", j.join_dim, j.join_dim);
+    float_linear("joint.ffn_out", j.join_dim, v);
+  }
+
   std::vector<ExpectedTensor> out;
 
  private:
@@ -243,6 +291,7 @@ void build_expected(const ModelConfig& c, SpecBuilder& b) {
       b.decoder("decoder.right_decoder", c, c.decoder.r_num_blocks);
       break;
   }
+  if (c.transducer.present) b.transducer(c);
 }
 
 }  // namespace

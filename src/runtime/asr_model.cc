@@ -60,6 +60,7 @@ std::shared_ptr<const AsrModel> AsrModel::from_model_dir(ModelDir dir, const Mod
       m->decoder_ = std::make_unique<AttentionDecoder>(m->config_, r, moe_gemm);
     }
     m->ctc_ = r.linear("ctc.ctc_lo");
+    if (m->config_.transducer.present) m->transducer_ = std::make_unique<Transducer>(m->config_, r);
     be.synchronize();  // surface a failed upload here, at load
     m->device_description_ = be.description();
   }

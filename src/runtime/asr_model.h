@@ -11,6 +11,7 @@
 
 #include "asr/decoder.h"
 #include "asr/encoder.h"
+#include "asr/transducer.h"
 #include "core/tensor.h"
 #include "formats/model_dir.h"
 #include "nn/linear.h"
@@ -53,6 +54,8 @@ class AsrModel {
   const Encoder& encoder() const { return *encoder_; }
   // Null for CTC-only models (decoder: null).
   const AttentionDecoder* decoder() const { return decoder_.get(); }
+  // The predictor and joiner of a model: transducer; null otherwise.
+  const Transducer* transducer() const { return transducer_.get(); }
   // CTC log-probabilities [rows, vocab] for encoder output rows [rows, d], on be's device.
   void ctc_log_probs(Backend& be, const Tensor& encoder_out, Tensor& out) const;
   // Milliseconds of audio per encoder output frame (40 for 10 ms x 4).
@@ -73,6 +76,7 @@ class AsrModel {
   int64_t num_parameters_ = 0;
   std::unique_ptr<Encoder> encoder_;
   std::unique_ptr<AttentionDecoder> decoder_;
+  std::unique_ptr<Transducer> transducer_;
   Linear ctc_;
   mutable std::atomic<bool> usage_warned_{false};
   mutable WorkerPool workers_;  // declared last: its workers go first

@@ -42,11 +42,26 @@ Recognition::Recognition(const AsrModel& model, const DecodeOptions& options)
     : model_(model),
       options_(validated(options)),
       search_(search_options(options_, model.config())),
-      endpoint_(options_.endpoint, model.config().blank_id, model.frame_ms() / 1000.0) {}
+      endpoint_(options_.endpoint, model.config().blank_id, model.frame_ms() / 1000.0) {
+  if (options_.search != SearchMethod::kCtc) {
+    MOEASR_CHECK(model.transducer(), MOEASR_ERR_INVALID_ARGUMENT, "transducer ",
+                 options_.search == SearchMethod::kTransducerGreedy ? "greedy" : "beam",
+                 " search needs a model: transducer (this model has no predictor and joiner)");
+  }
+  if (options_.search == SearchMethod::kTransducerGreedy) {
+    greedy_ = std::make_unique<TransducerGreedySearch>(*model.transducer());
+  } else if (options_.search == SearchMethod::kTransducerBeam) {
+    TransducerBeamOptions o;
+    o.beam_size = options_.nbest;
+    beam_ = std::make_unique<TransducerBeamSearch>(*model.transducer(), o);
+  }
+}
 
 void Recognition::reset() {
   encoder_state_.reset();
   search_.reset();
+  if (greedy_) greedy_->reset();
+  if (beam_) beam_->reset();
   endpoint_.reset();
   frames_ = 0;
   debug_rows_.clear();
@@ -85,6 +100,30 @@ void Recognition::search(const float* logp, int64_t frames, int64_t vocab) {
   stats_.encoder_frames += frames;
 }
 
+void Recognition::transduce(Worker& w, const Tensor& rows, int64_t first, int64_t frames, const float* log_probs) {
+  if (greedy_) greedy_->advance(*w.backend, rows.slice_rows(first, frames), w.transducer);
+  if (beam_) beam_->advance(*w.backend, rows.slice_rows(first, frames), log_probs, w.transducer);
+}
+
+Hypothesis Recognition::transducer_hypothesis(const std::vector<int>& tokens, const std::vector<int>& frames,
+                                              double score) const {
+  Hypothesis out;
+  out.tokens = tokens;
+  out.text = detokenize(out.tokens, model_.units());
+  out.score = score;
+  if (options_.timestamps) {
+    for (int t : frames) out.timestamps_ms.push_back(static_cast<int>(std::lround(t * model_.frame_ms())));
+  }
+  return out;
+}
+
+std::vector<Hypothesis> Recognition::transducer_nbest() const {
+  if (greedy_) return {transducer_hypothesis(greedy_->tokens(), greedy_->frames(), 0.0)};
+  std::vector<Hypothesis> out;
+  for (const TransducerBeamHypothesis& h : beam_->beam()) out.push_back(transducer_hypothesis(h.tokens, h.frames, h.score));
+  return out;
+}
+
 Hypothesis Recognition::make_hypothesis(const CtcHypothesis& h) const {
   Hypothesis out;
   out.tokens = h.tokens;
@@ -115,7 +154,7 @@ std::vector<Hypothesis> Recognition::ctc_nbest() const {
 
 RecognitionResult Recognition::partial_result() const {
   RecognitionResult r;
-  r.nbest = ctc_nbest();
+  r.nbest = greedy_ || beam_ ? transducer_nbest() : ctc_nbest();
   take_best(r);
   return r;
 }
@@ -129,7 +168,7 @@ const RecognitionResult& Recognition::final_result() const {
 void Recognition::finalize(Worker& w, DecodeProfile* profile) {
   const auto start = std::chrono::steady_clock::now();
   RecognitionResult r;
-  r.nbest = ctc_nbest();
+  r.nbest = greedy_ || beam_ ? transducer_nbest() : ctc_nbest();
   const AttentionDecoder* decoder = model_.decoder();
   if (keeps_rows() && frames_ > 0 && !r.nbest.empty()) {
     std::vector<std::vector<int>> hyps;

@@ -12,6 +12,8 @@
 
 #include "asr/decoder.h"
 #include "asr/encoder.h"
+#include "asr/transducer_beam.h"
+#include "asr/transducer_greedy.h"
 #include "decode/ctc_prefix_beam_search.h"
 #include "decode/endpoint.h"
 #include "decode/words.h"
@@ -28,7 +30,15 @@ namespace moeasr {
 // audio is decoded in chunks and cut at endpoints (decode/endpoint.h).
 constexpr double kMaxFullAttentionSeconds = MOEASR_MAX_FULL_ATTENTION_SECONDS;
 
+// How the result is searched for: the CTC prefix beam search (with attention
+// rescoring at the end when `rescoring`), or, for a model: transducer, WeNet's
+// transducer greedy search or its transducer prefix beam search (beam `nbest`,
+// CTC weight 0.3, transducer weight 0.7, WeNet's defaults) over the same
+// encoder output (no rescoring; the CTC log-probs still drive endpointing).
+enum class SearchMethod { kCtc, kTransducerGreedy, kTransducerBeam };
+
 struct DecodeOptions {
+  SearchMethod search = SearchMethod::kCtc;
   int chunk_size = 16;       // encoder frames per chunk (40 ms each for conv2d); <= 0: full attention
   int num_left_chunks = -1;  // attention history in chunks; < 0: all
   int nbest = 10;            // CTC prefix beam width and number of hypotheses rescored
@@ -97,6 +107,10 @@ class Recognition {
   // (host, [frames, vocab]); touches only this object, so the recognitions
   // of one step may search in parallel.
   void search(const float* log_probs, int64_t frames, int64_t vocab);
+  // The transducer search over a step's output rows [first, first + frames)
+  // of `rows` on the worker's device and their CTC log-probs on the host; a
+  // no-op for the CTC search.
+  void transduce(Worker& w, const Tensor& rows, int64_t first, int64_t frames, const float* log_probs);
   // The final pass: attention rescoring of the n-best on the worker's device.
   void finalize(Worker& w, DecodeProfile* profile);
   bool done() const { return done_; }
@@ -125,12 +139,17 @@ class Recognition {
   std::vector<Hypothesis> ctc_nbest() const;
   // The result's own fields (text, tokens, times, words) from nbest[0].
   void take_best(RecognitionResult& r) const;
-  bool keeps_rows() const { return options_.rescoring && model_.decoder(); }
+  bool keeps_rows() const { return options_.rescoring && model_.decoder() && !greedy_ && !beam_; }
+  // The transducer search's result: the greedy tokens (score 0), or the beam.
+  std::vector<Hypothesis> transducer_nbest() const;
+  Hypothesis transducer_hypothesis(const std::vector<int>& tokens, const std::vector<int>& frames, double score) const;
 
   const AsrModel& model_;
   DecodeOptions options_;
   EncoderState encoder_state_;
   CtcPrefixBeamSearch search_;
+  std::unique_ptr<TransducerGreedySearch> greedy_;  // SearchMethod::kTransducerGreedy
+  std::unique_ptr<TransducerBeamSearch> beam_;      // SearchMethod::kTransducerBeam
   EndpointDetector endpoint_;
   Tensor rows_;          // encoder output kept for rescoring, on the model's device: [capacity, d]
   int64_t frames_ = 0;   // rows of rows_ in use

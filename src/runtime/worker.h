@@ -14,6 +14,7 @@
 
 #include "asr/decoder.h"
 #include "asr/encoder.h"
+#include "asr/transducer.h"
 #include "ops/backend.h"
 
 namespace moeasr {
@@ -23,6 +24,7 @@ struct Worker {
   std::unique_ptr<Backend> backend;
   EncoderWorkspace encoder;
   DecoderWorkspace decoder;
+  TransducerWorkspace transducer;
   Tensor rows, log_probs;  // a step's encoder output and CTC log-probs, on the device
   Tensor host_log_probs;   // their host copy (GPU)
   // Buffers outgrown during a step, freed when the step is over.

@@ -71,6 +71,25 @@ class DecodeCli(unittest.TestCase):
             self.assertEqual("".join(w["text"] for w in out["words"]), out["text"].replace(" ", ""))
             self.assertEqual(set(out["words"][0]), {"text", "start_ms", "end_ms"})
 
+    def test_transducer_greedy_mode(self):
+        rnnt = os.path.join(DATA, "models", "rnnt_lstm")
+        r = subprocess.run(RUNNER + [CLI, "--model", rnnt, "--wav", HELLO, "--mode", "transducer_greedy"],
+                           capture_output=True, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        out = lines(r)[0]
+        self.assertEqual(len(out["nbest"]), 1)
+        self.assertNotIn("attention_score", out["nbest"][0])
+        self.assertEqual(len(out["nbest"][0]["tokens"]), len(out["nbest"][0]["timestamps_ms"]))
+        self.assertTrue(out["text"])
+        r = subprocess.run(RUNNER + [CLI, "--model", rnnt, "--wav", HELLO, "--mode", "transducer_beam",
+                            "--nbest", "3"], capture_output=True, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(len(lines(r)[0]["nbest"]), 3)
+        # A model without a predictor and joiner: a usage error before any decoding.
+        r = run("--wav", HELLO, "--mode", "transducer_greedy")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("needs a model: transducer", r.stderr.decode())
+
     def test_scp_comments_duplicates_and_error_records(self):
         scp = work("list.scp")
         with open(scp, "w") as f:

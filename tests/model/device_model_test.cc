@@ -215,6 +215,38 @@ TEST_P(DeviceModel, GoldenBestTokens) {
   }
 }
 
+// A transducer's greedy and beam searches on the device: the reference's
+// tokens in every mode (the predictor and joiner run on the device, chunk by chunk).
+TEST_P(DeviceModel, TransducerSearchTokensMatchTheGoldens) {
+  auto dev = load("models/rnnt_lstm", device());
+  for (const char* utt : {"hello", "numbers"}) {
+    std::ifstream in(test::data_path(std::string("golden/rnnt_lstm/") + utt + ".json"));
+    const nlohmann::json golden = nlohmann::json::parse(in);
+    auto fb = test::read_golden(test::data_path(std::string("golden/rnnt_lstm/") + utt + ".safetensors"));
+    for (auto it = golden["modes"].begin(); it != golden["modes"].end(); ++it) {
+      DecodeOptions o = test::golden_decode_options(golden, it.value());
+      o.search = SearchMethod::kTransducerGreedy;
+      Stream s(dev, o);
+      s.accept_features(fb.at("fbank").data.data(), fb.at("fbank").shape[0]);
+      s.input_finished();
+      s.decode();
+      EXPECT_EQ(s.final_result().tokens, it.value()["greedy_tokens"].get<std::vector<int>>())
+          << utt << "/" << it.key();
+      o.search = SearchMethod::kTransducerBeam;
+      o.nbest = 5;
+      Stream b(dev, o);
+      b.accept_features(fb.at("fbank").data.data(), fb.at("fbank").shape[0]);
+      b.input_finished();
+      b.decode();
+      const nlohmann::json& beam = it.value()["beam"];
+      ASSERT_EQ(b.final_result().nbest.size(), beam.size()) << utt << "/" << it.key();
+      for (size_t i = 0; i < beam.size(); ++i) {
+        EXPECT_EQ(b.final_result().nbest[i].tokens, beam[i]["tokens"].get<std::vector<int>>()) << utt << "/" << it.key();
+      }
+    }
+  }
+}
+
 // Many streams of different lengths in one batched step give what each gives
 // alone; a reset stream decodes its next utterance from a clean state. The
 // batch runs on a model with 4 threads: the streams' CTC searches run in

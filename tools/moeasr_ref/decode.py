@@ -2,12 +2,14 @@
 
 A mode is (chunk_size, num_left_chunks): chunk_size -1 means full attention
 (encoder.forward), otherwise simulated streaming (forward_chunk_by_chunk). CTC prefix
-beam search and attention rescoring both use that mode's encoder output.
+beam search and attention rescoring both use that mode's encoder output, and so do a
+transducer's greedy and prefix beam searches.
 """
 
 import torch
 
 from .search import attention_rescoring, ctc_prefix_beam_search
+from .transducer_search import GreedyState, prefix_beam_search
 
 # golden-file mode name -> (chunk_size, num_left_chunks)
 MODES = {
@@ -18,6 +20,9 @@ MODES = {
 }
 
 
+TRANSDUCER_BEAM_SIZE = 5  # WeNet's Transducer.beam_search default, with its 0.3 / 0.7 weights
+
+
 class Decoded:
     def __init__(self, encoder_out, ctc_logprobs, nbest, rescoring, best_index):
         self.encoder_out = encoder_out    # (T', d) float32 tensor
@@ -25,6 +30,8 @@ class Decoded:
         self.nbest = nbest                # list of search.Hypothesis
         self.rescoring = rescoring        # per hypothesis: l2r/r2l/rescore/final scores
         self.best_index = best_index
+        self.greedy = None                # transducer: transducer_search.GreedyState
+        self.beam = None                  # transducer: prefix_beam_search's final beam
 
 
 def decode(model, feats, chunk_size, num_left_chunks, beam_size, ctc_weight, reverse_weight):
@@ -34,4 +41,9 @@ def decode(model, feats, chunk_size, num_left_chunks, beam_size, ctc_weight, rev
         nbest = ctc_prefix_beam_search(logprobs, beam_size, model.blank_id)
         rescoring, best = attention_rescoring(model, encoder_out, nbest, ctc_weight,
                                               reverse_weight)
-    return Decoded(encoder_out, logprobs, nbest, rescoring, best)
+    decoded = Decoded(encoder_out, logprobs, nbest, rescoring, best)
+    if getattr(model, "is_transducer", False):
+        decoded.greedy = GreedyState(model)
+        decoded.greedy.advance(encoder_out)
+        decoded.beam = prefix_beam_search(model, encoder_out, logprobs, TRANSDUCER_BEAM_SIZE)
+    return decoded

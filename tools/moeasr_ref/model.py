@@ -1,4 +1,5 @@
-"""The whole U2++ model (encoder + CTC head + attention decoder), built from train.yaml.
+"""The whole U2++ model (encoder + CTC head + attention decoder), built from train.yaml;
+with `model: transducer` also WeNet's RNN-T predictor and joiner (transducer.py).
 
 Module and attribute names follow WeNet's ASRModel so that state_dict() keys are
 identical: a WeNet checkpoint loads with strict=True and vice versa.
@@ -10,6 +11,7 @@ from torch import nn
 from . import config as cfg
 from .decoder import make_decoder
 from .encoder import ConformerEncoder
+from .transducer import make_transducer
 
 
 class CTC(nn.Module):
@@ -37,6 +39,13 @@ class ASRModel(nn.Module):
                                         config.get("cmvn") == "global_cmvn")
         self.decoder = make_decoder(self.decoder_kind, self.vocab_size, d, dec)
         self.ctc = CTC(self.vocab_size, d)
+        kind = config.get("model", "asr_model")
+        if kind not in ("asr_model", "transducer"):
+            raise cfg.ConfigError(f"model {kind!r} is not supported (supported: asr_model, transducer)")
+        self.is_transducer = kind == "transducer"
+        if self.is_transducer:
+            self.predictor, self.joint = make_transducer(config, self.vocab_size, d)
+            self.transducer_blank = 0  # WeNet's init_model builds every Transducer with blank 0
         self.eval()
 
     @property

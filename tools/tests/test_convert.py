@@ -221,7 +221,11 @@ class ConvertTest(TempDirTest):
         for name in ("encoder.encoders.0.feed_forward.gate.weight", "encoder.embed.conv.0.weight",
                      "encoder.embed.conv.2.bias",
                      "decoder.left_decoder.embed.0.weight", "encoder.encoders.0.conv_module.depthwise_conv.weight",
-                     "encoder.encoders.0.norm_ff.weight", "ctc.ctc_lo.bias"):
+                     "encoder.encoders.0.norm_ff.weight", "ctc.ctc_lo.bias",
+                     # a transducer's predictor and joiner stay float32 (weight_spec.cc)
+                     "predictor.projection.weight", "predictor.rnn.weight_ih_l0", "predictor.pos_embed.weight",
+                     "predictor.ffn.weight", "predictor.conv.weight", "joint.enc_ffn.weight",
+                     "joint.pred_ffn.weight", "joint.post_ffn.weight", "joint.ffn_out.weight"):
             self.assertFalse(convert_wenet.is_linear_weight(name), name)
 
     def test_rejects_unknown_dtype(self):
@@ -260,7 +264,11 @@ class ConvertTest(TempDirTest):
                   "encoder_conf.merge_method: 'learned_ave'", "(supported: concat, fixed_ave)"),
                  ({"encoder": "branchformer", "encoder_conf": {"use_attn": False}},
                   "encoder_conf.use_attn: False", "(only true: both branches)"),
-                 ({"model": "transducer"}, "model: 'transducer'", "(supported: asr_model)"),
+                 ({"model": "paraformer"}, "model: 'paraformer'", "(supported: asr_model, transducer)"),
+                 ({"model": "transducer", "predictor_conf": {"rnn_type": "gru"}},
+                  "predictor_conf.rnn_type: 'gru'", "(supported: lstm)"),
+                 ({"model": "transducer", "joint_conf": {"hat_joint": True}},
+                  "joint_conf.hat_joint: 'true'", "(supported: false)"),
                  ({"encoder_conf": {**base["encoder_conf"], "input_layer": "conv2d2"}},
                   "encoder_conf.input_layer: 'conv2d2'", "(supported: conv2d, conv2d6, conv2d8, linear)"),
                  ({"encoder_conf": {**base["encoder_conf"], "pos_enc_layer_type": "rope_pos"}},
@@ -282,6 +290,9 @@ class ConvertTest(TempDirTest):
             config = yaml.safe_load((DATA / "models" / name / "train.yaml").read_text())
             convert_wenet.check_family(config, name)  # raises ConvertError if refused
         convert_wenet.check_family({"encoder": "transformer"}, "defaults")  # selfattn, abs_pos
+        rnnt = TOOLS.parent / "configs" / "wenet_aishell_u2pp_rnnt.yaml"
+        convert_wenet.check_family(yaml.safe_load(rnnt.read_text()), rnnt.name)
+        convert_wenet.check_family({"model": "transducer"}, "defaults")  # rnn predictor, add joint
 
     def test_missing_file(self):
         result = run_converter("--checkpoint", self.tmp / "nope.pt",

@@ -95,6 +95,27 @@ class ReferenceTest(unittest.TestCase):
         for scores, entry in zip(result.rescoring, mode["nbest"]):
             self.assertAlmostEqual(scores["final_score"], entry["final_score"], places=4)
 
+    def test_transducer_decode_reproduces_golden_json(self):
+        record = json.loads((DATA / "golden" / "rnnt_lstm" / "hello.json").read_text())
+        model = load_fixture_model("rnnt_lstm")
+        mode = record["modes"]["chunk4_left2"]
+        result = decode(model, fixture_fbank("hello"), 4, 2, record["beam_size"],
+                        record["ctc_weight"], record["reverse_weight"])
+        self.assertEqual(result.greedy.tokens, mode["greedy_tokens"])
+        self.assertEqual([h.tokens for h in result.beam], [e["tokens"] for e in mode["beam"]])
+        for hyp, entry in zip(result.beam, mode["beam"]):
+            self.assertAlmostEqual(hyp.score, entry["score"], places=4)
+
+    def test_transducer_greedy_state_carries_across_chunks(self):
+        from moeasr_ref.transducer_search import GreedyState, greedy_search
+        model = load_fixture_model("rnnt_lstm")
+        with torch.no_grad():
+            encoder_out = model.encode(fixture_fbank("numbers"))
+        state = GreedyState(model)
+        for start in range(0, encoder_out.shape[0], 5):
+            state.advance(encoder_out[start:start + 5])
+        self.assertEqual(state.tokens, greedy_search(model, encoder_out))
+
 
 if __name__ == "__main__":
     unittest.main()
