@@ -68,20 +68,6 @@ int EncoderConfig::subsampled_features() const {
 
 namespace {
 
-Activation activation_from_name(const std::string& v) {
-  if (v == "relu") return Activation::kRelu;
-  if (v == "swish") return Activation::kSwish;
-  if (v == "gelu") return Activation::kGelu;
-  if (v == "tanh") return Activation::kTanh;
-  if (v == "selu") return Activation::kSelu;
-  return Activation::kHardtanh;
-}
-
-Activation parse_activation(YamlSection& s, const std::string& fallback) {
-  return activation_from_name(
-      s.get_choice("activation_type", fallback, {"relu", "swish", "gelu", "tanh", "selu", "hardtanh"}));
-}
-
 // The keys of WeNet's BranchformerEncoder / EBranchformerEncoder beyond the
 // shared ones (their layers' LayerNorms are nn.LayerNorm(size): eps 1e-5,
 // whatever norm_eps says; norm_eps reaches only after_norm).
@@ -97,10 +83,9 @@ void parse_branchformer(YamlSection& s, EncoderConfig& e, const std::string& sou
   MOEASR_CHECK(e.causal || e.cgmlp_kernel % 2 == 1, MOEASR_ERR_FORMAT, source, ": ", s.where("cgmlp_conv_kernel"),
                " must be odd for a non-causal convolution, got ", e.cgmlp_kernel);
   e.cgmlp_linear_after_conv = s.get<bool>("use_linear_after_conv", false);
-  const std::string gate = s.get_choice("gate_activation", "identity",
-                                        {"identity", "relu", "swish", "gelu", "tanh", "selu", "hardtanh"});
-  e.gate_identity = gate == "identity";
-  if (!e.gate_identity) e.gate_activation = activation_from_name(gate);
+  const std::optional<Activation> gate = s.get_activation("gate_activation", "identity", {"identity"});
+  e.gate_identity = !gate;
+  if (gate) e.gate_activation = *gate;
   if (!ebranch) {
     s.ignore({"attn_branch_drop_rate"});  // training only (learned_ave)
     s.require_bool("use_attn", true, true);
@@ -307,7 +292,7 @@ void parse_encoder(YamlSection& s, ModelConfig* cfg, const std::string& source) 
     e.final_norm = true;  // BaseEncoder's default: TransformerEncoder does not pass final_norm
   }
   if (e.type == EncoderType::kBranchformer) return;  // no FFN, no adapters
-  Activation act = parse_activation(s, e.type == EncoderType::kTransformer ? "relu" : "swish");
+  Activation act = *s.get_activation("activation_type", e.type == EncoderType::kTransformer ? "relu" : "swish");
   e.ffn = parse_ffn(s, act, source, /*encoder=*/true);
   if (e.type == EncoderType::kEBranchformer) {
     MOEASR_CHECK(e.ffn.kind == FfnKind::kDense || e.ffn.kind == FfnKind::kMoe, MOEASR_ERR_UNSUPPORTED, source, ": ",
@@ -349,7 +334,7 @@ void parse_decoder(YamlSection& s, ModelConfig* cfg, const std::string& source) 
     d.src_value_bias = s.get<bool>("src_value_bias", true);
   }
   d.norm_eps = s.get_float("norm_eps", 1e-5f);
-  Activation act = parse_activation(s, "relu");
+  Activation act = *s.get_activation("activation_type", "relu");
   d.ffn = parse_ffn(s, act, source, /*encoder=*/false);
 }
 

@@ -9,16 +9,6 @@ namespace moeasr {
 
 namespace {
 
-Activation parse_activation(YamlSection& s, const std::string& fallback) {
-  const std::string v = s.get_choice("activation", fallback, {"relu", "swish", "gelu", "tanh", "selu", "hardtanh"});
-  if (v == "relu") return Activation::kRelu;
-  if (v == "swish") return Activation::kSwish;
-  if (v == "gelu") return Activation::kGelu;
-  if (v == "tanh") return Activation::kTanh;
-  if (v == "selu") return Activation::kSelu;
-  return Activation::kHardtanh;
-}
-
 // WeNet's constructor arguments without defaults are required here too.
 int required_positive(YamlSection& s, const std::string& key, const std::string& source) {
   MOEASR_CHECK(s.has(key), MOEASR_ERR_FORMAT, source, ": ", s.where(key), " is missing");
@@ -50,9 +40,9 @@ PredictorConfig parse_predictor(YamlSection& s, PredictorType type, const std::s
   p.norm_eps = s.get_float("layer_norm_epsilon", 1e-5f);
   if (type == PredictorType::kEmbedding) {
     p.heads = required_positive(s, "n_head", source);
-    p.activation = parse_activation(s, "swish");
+    p.activation = *s.get_activation("activation", "swish");
   } else {
-    p.activation = parse_activation(s, "relu");
+    p.activation = *s.get_activation("activation", "relu");
   }
   return p;
 }
@@ -67,7 +57,7 @@ JointConfig parse_joint(YamlSection& s, int encoder_size, int pred_size, const s
   j.postjoin = s.get<bool>("postjoin_linear", false);
   s.get_choice("joint_mode", "add", {"add"});
   s.require_bool("hat_joint", false, false);
-  j.activation = parse_activation(s, "tanh");
+  j.activation = *s.get_activation("activation", "tanh");
   MOEASR_CHECK(j.enc_size == encoder_size, MOEASR_ERR_FORMAT, source, ": joint_conf.enc_output_size ", j.enc_size,
                " != the encoder's output_size ", encoder_size);
   MOEASR_CHECK(j.pred_size == pred_size, MOEASR_ERR_FORMAT, source, ": joint_conf.pred_output_size ", j.pred_size,

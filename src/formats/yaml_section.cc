@@ -22,4 +22,17 @@ void reject_unknown_keys(const YAML::Node& node, const std::string& prefix, cons
   }
 }
 
+std::optional<Activation> YamlSection::get_activation(const std::string& key, const std::string& fallback,
+                                                     const std::vector<std::string>& none) {
+  static constexpr Activation kAll[] = {Activation::kRelu, Activation::kSwish, Activation::kGelu,
+                                        Activation::kTanh, Activation::kSelu,  Activation::kHardtanh};
+  std::vector<std::string> names = none;
+  for (Activation a : kAll) names.push_back(activation_name(a));
+  const std::string v = get_choice(key, fallback, names);
+  for (Activation a : kAll) {
+    if (v == activation_name(a)) return a;
+  }
+  return std::nullopt;
+}
+
 }  // namespace moeasr

@@ -6,12 +6,14 @@
 #include <algorithm>
 #include <cmath>
 #include <initializer_list>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/activation.h"
 #include "core/error.h"
 
 namespace moeasr {
@@ -61,6 +63,11 @@ class YamlSection {
     MOEASR_CHECK(std::isfinite(v), MOEASR_ERR_FORMAT, source_, ": ", where(key), " is not a finite number");
     return static_cast<float>(v);
   }
+
+  // An activation by WeNet's name (activation_name), `fallback` when absent;
+  // the names in `none` are accepted too and give nullopt (e.g. "identity").
+  std::optional<Activation> get_activation(const std::string& key, const std::string& fallback,
+                                           const std::vector<std::string>& none = {});
 
   // A string key that must take one of `supported` values.
   std::string get_choice(const std::string& key, const std::string& fallback,
