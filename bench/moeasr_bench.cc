@@ -55,7 +55,10 @@ options:
   --audio-seconds S      length of the synthetic signal (default 10)
   --chunk-size N         encoder frames per chunk; -1 = full attention (default 16)
   --left-chunks N        (default -1)
-  --mode ctc|rescore     (default rescore)
+  --mode M               ctc | rescore (default) | transducer_greedy | transducer_beam (a model:
+                         transducer; beam --nbest 10, WeNet's 0.3 / 0.7 weights). With random
+                         weights the greedy search is near its worst case: a random joiner
+                         rarely prefers blank, so most frames emit the 64-symbol limit
   --streams N            streams decoded together by the batched step (default 1)
   --threads N            intra-op threads (default 1); on a GPU: host threads for the streams'
                          fbank and CTC prefix beam search
@@ -80,6 +83,7 @@ struct Options {
   double audio_seconds = 10;
   int chunk_size = 16, left_chunks = -1, streams = 1, threads = 1, warmup = 1, repeat = 3;
   bool rescore = true, json_out = false, probe = true;
+  std::string mode = "rescore";
   std::string device = "cpu";
   std::string moe_gemm = "grouped";
   std::string compute_type = "default";
@@ -143,8 +147,11 @@ Options parse(int argc, char** argv) {
       o.device = value();
     } else if (f == "--mode") {
       const std::string m = value();
-      if (m != "ctc" && m != "rescore") usage_error("--mode must be ctc or rescore");
+      if (m != "ctc" && m != "rescore" && m != "transducer_greedy" && m != "transducer_beam") {
+        usage_error("--mode must be ctc, rescore, transducer_greedy or transducer_beam");
+      }
       o.rescore = m == "rescore";
+      o.mode = m;
     } else if (f == "--moe-gemm") {
       o.moe_gemm = value();
       if (o.moe_gemm != "grouped" && o.moe_gemm != "cublas_grouped" && o.moe_gemm != "loop") {
@@ -218,6 +225,9 @@ class Subject {
     d.chunk_size = o.chunk_size;
     d.num_left_chunks = o.left_chunks;
     d.rescoring = o.rescore && model_->decoder();
+    d.search = o.mode == "transducer_greedy" ? moeasr::SearchMethod::kTransducerGreedy
+               : o.mode == "transducer_beam" ? moeasr::SearchMethod::kTransducerBeam
+                                             : moeasr::SearchMethod::kCtc;
     for (int i = 0; i < o.streams; ++i) streams_.push_back(std::make_unique<moeasr::Stream>(model_, d));
     for (auto& s : streams_) raw_.push_back(s.get());
   }
@@ -325,6 +335,7 @@ class Subject {
                            {"encoder_other", profile_.encoder.other},
                            {"ctc_head", profile_.ctc_head},
                            {"ctc_search", profile_.ctc_search},
+                           {"transducer_search", profile_.transducer_search},
                            {"rescoring", profile_.rescoring},
                            {"total", total}};
     const double gflops = encoder_seconds > 0 ? flops_ / encoder_seconds / 1e9 : 0;
@@ -391,6 +402,7 @@ class Subject {
     profile_.encoder.other += p.encoder.other;
     profile_.ctc_head += p.ctc_head;
     profile_.ctc_search += p.ctc_search;
+    profile_.transducer_search += p.transducer_search;
     profile_.rescoring += p.rescoring;
     profile_.forwards += p.forwards;
     profile_.encoder_frames += p.encoder_frames;
@@ -435,7 +447,7 @@ void print_table(const json& r) {
   const json& s = r["stages_seconds"];
   const double total = s["total"].get<double>();
   for (const char* k : {"fbank", "subsampling", "attention", "conv_module", "ffn_moe", "encoder_other", "ctc_head",
-                        "ctc_search", "rescoring"}) {
+                        "ctc_search", "transducer_search", "rescoring"}) {
     std::cout << k << " " << fmt(100 * s[k].get<double>() / std::max(total, 1e-12), 1) << "%  ";
   }
   std::cout << "\n  encoder    " << fmt(r["encoder_gflops"].get<double>(), 1) << " GFLOP/s";
@@ -500,7 +512,7 @@ int main(int argc, char** argv) {
     }
     json out;
     out["settings"] = {{"chunk_size", o.chunk_size}, {"left_chunks", o.left_chunks}, {"streams", o.streams},
-                       {"threads", o.threads},       {"mode", o.rescore ? "rescore" : "ctc"},
+                       {"threads", o.threads},       {"mode", o.mode},
                        {"repeat", o.repeat},         {"moe_gemm", o.moe_gemm},
                        {"device", o.device},         {"compute_type", o.compute_type},
                        {"experts_only", o.experts_only},
@@ -522,7 +534,7 @@ int main(int argc, char** argv) {
       std::cout << out.dump(2) << "\n";
     } else {
       std::cout << "chunk " << o.chunk_size << ", left " << o.left_chunks << ", " << o.streams << " stream(s), "
-                << o.threads << " thread(s), " << (o.rescore ? "rescore" : "ctc") << ", "
+                << o.threads << " thread(s), " << o.mode << ", "
                 << (o.device.rfind("cuda", 0) == 0 ? o.device + " (" + subjects[0]->device_name() + ")" : std::string("cpu"))
                 << ", MoE GEMM " << o.moe_gemm
                 << ", weights " << o.compute_type << (o.experts_only ? " (experts)" : "") << "\n";

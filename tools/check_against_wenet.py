@@ -515,6 +515,7 @@ def patch_wenet_log_add():
 def compare_transducer(report, name, reference, wenet_model, feats, chunk, left, golden=None):
     """Greedy search (tokens), the predictor and joiner along its path, and the
     prefix beam search (tokens and scores) against WeNet's Transducer."""
+    from moeasr_ref.decode import RECOGNIZE_SEARCH_WEIGHTS as weights
     from moeasr_ref.transducer_search import greedy_search, prefix_beam_search
 
     xs, lens = feats.unsqueeze(0), torch.tensor([feats.size(0)])
@@ -541,12 +542,25 @@ def compare_transducer(report, name, reference, wenet_model, feats, chunk, left,
         report.same(name, "beam tokens", [h.tokens for h in beam], [h.hyp[1:] for h in wenet_beam])
         report.diff(name, "beam scores", [h.score for h in beam], [h.score for h in wenet_beam],
                     SCORE_TOL)
+        # recognize.py's search weights (CTC 1.0, transducer 0.0).
+        beam2 = prefix_beam_search(reference, encoder_out, reference.ctc_logprobs(encoder_out), 5,
+                                   *weights)
+        wenet_beam2, _ = wenet_model.bs.prefix_beam_search(xs, lens, chunk, 5, left,
+                                                           ctc_weight=weights[0],
+                                                           transducer_weight=weights[1])
+        report.same(name, "beam tokens (recognize.py weights)", [h.tokens for h in beam2],
+                    [h.hyp[1:] for h in wenet_beam2])
+        report.diff(name, "beam scores (recognize.py weights)", [h.score for h in beam2],
+                    [h.score for h in wenet_beam2], SCORE_TOL)
     if golden is not None:
         report.same(name, "golden greedy tokens", golden["greedy_tokens"], theirs)
         report.same(name, "golden beam tokens", [h["tokens"] for h in golden["beam"]],
                     [h.hyp[1:] for h in wenet_beam])
         report.diff(name, "golden beam scores", [h["score"] for h in golden["beam"]],
                     [h.score for h in wenet_beam], SCORE_TOL)
+        report.same(name, "golden beam tokens (recognize.py weights)",
+                    [h["tokens"] for h in golden["beam_recognize_weights"]],
+                    [h.hyp[1:] for h in wenet_beam2])
 
 
 def check_transducers(report, wenet, data, only=None):

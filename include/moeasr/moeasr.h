@@ -229,8 +229,16 @@ typedef struct moeasr_stream_options {
    * model: transducer, MOEASR_SEARCH_TRANSDUCER_GREEDY (WeNet's transducer greedy
    * search, chunk by chunk; one hypothesis, scores 0, no rescoring) or
    * MOEASR_SEARCH_TRANSDUCER_BEAM (WeNet's transducer prefix beam search, beam
-   * `nbest`, CTC weight 0.3; `score` is the beam's, no rescoring). */
+   * `nbest`, per-frame mix below; `score` is the beam's, no rescoring). */
   int32_t search;
+  /* The transducer prefix beam search mixes each frame's probabilities as
+   * log(transducer_weight * p_transducer + transducer_ctc_weight * p_ctc)
+   * (appended after 0.3, after `search`; a struct_size that ends before them gets the
+   * defaults, WeNet's Transducer.beam_search: 0.3 and 0.7). Finite, >= 0, not
+   * both 0. WeNet's recognize.py passes its --search_ctc_weight and
+   * --search_transducer_weight here. */
+  float transducer_ctc_weight;
+  float transducer_weight;
 } moeasr_stream_options;
 
 #define MOEASR_SEARCH_CTC 0

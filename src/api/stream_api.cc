@@ -106,6 +106,8 @@ moeasr_status moeasr_stream_default_options(moeasr_stream_options* options) {
     options->endpoint_silence_without_text_s = d.endpoint.silence_without_text_s;
     options->endpoint_max_utterance_s = d.endpoint.max_utterance_s;
     options->search = MOEASR_SEARCH_CTC;
+    options->transducer_ctc_weight = d.transducer_ctc_weight;
+    options->transducer_weight = d.transducer_weight;
   });
 }
 
@@ -138,6 +140,8 @@ moeasr_status moeasr_stream_create(const moeasr_model* model, const moeasr_strea
     d.search = o.search == MOEASR_SEARCH_TRANSDUCER_GREEDY ? moeasr::SearchMethod::kTransducerGreedy
                : o.search == MOEASR_SEARCH_TRANSDUCER_BEAM ? moeasr::SearchMethod::kTransducerBeam
                                                            : moeasr::SearchMethod::kCtc;
+    d.transducer_ctc_weight = o.transducer_ctc_weight;
+    d.transducer_weight = o.transducer_weight;
     auto handle = std::make_unique<moeasr_stream>();
     handle->model = m.model;
     handle->stream = std::make_unique<moeasr::Stream>(m.model, d);

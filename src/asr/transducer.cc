@@ -201,13 +201,13 @@ void Transducer::project_encoder(Backend& be, const Tensor& rows, Tensor& out) c
   }
 }
 
-void Transducer::joint(Backend& be, const Tensor& encoder, const Tensor& predictor, Tensor& logits,
+void Transducer::joint(Backend& be, const Tensor& rows, const Tensor& single, Tensor& logits,
                        TransducerWorkspace& ws) const {
-  const int64_t frames = encoder.dim(0);
-  ws.joined.resize({frames, join_dim_}, be.device());
-  be.gather_rows(predictor.data<float>(), join_dim_, std::vector<int32_t>(static_cast<size_t>(frames), 0), 0.f,
+  const int64_t n = rows.dim(0);
+  ws.joined.resize({n, join_dim_}, be.device());
+  be.gather_rows(single.data<float>(), join_dim_, std::vector<int32_t>(static_cast<size_t>(n), 0), 0.f,
                  ws.joined.data<float>());
-  ops::add_scaled(be, ws.joined, encoder, 1.f);
+  ops::add_scaled(be, ws.joined, rows, 1.f);
   if (post_ffn_.present()) post_ffn_.forward(be, ws.joined, ws.post);
   Tensor& x = post_ffn_.present() ? ws.post : ws.joined;
   ops::activation(be, x, joint_activation_);

@@ -44,9 +44,12 @@ class Transducer {
             TransducerWorkspace& ws) const;
   // Encoder rows [frames, d] as the joiner adds them ([frames, join_dim]).
   void project_encoder(Backend& be, const Tensor& rows, Tensor& out) const;
-  // Logits [frames, vocab] of projected encoder rows joined with one projected predictor output.
-  void joint(Backend& be, const Tensor& encoder, const Tensor& predictor, Tensor& logits,
-             TransducerWorkspace& ws) const;
+  // Logits [rows, vocab] of `rows` ([rows, join_dim]) each joined with the
+  // one row `single` ([1, join_dim]): projected encoder rows with one
+  // predictor output (the greedy search), or the beam's predictor outputs with
+  // one encoder frame (the beam search, one GEMM for all hypotheses). The join
+  // adds the two, which commutes, so both uses are WeNet's joint.
+  void joint(Backend& be, const Tensor& rows, const Tensor& single, Tensor& logits, TransducerWorkspace& ws) const;
 
  private:
   void lstm_step(Backend& be, const PredictorState& in, PredictorState& out, TransducerWorkspace& ws) const;

@@ -32,21 +32,33 @@ void TransducerBeamSearch::advance(Backend& be, const Tensor& rows, const float*
   const int64_t frames = rows.dim(0);
   std::vector<float> mixed;
   std::vector<int> order;
+  const int64_t join = transducer_.join_dim();
+  std::vector<PredictorState> after;
   for (int64_t t = 0; t < frames; ++t) {
-    std::vector<TransducerBeamHypothesis> extended;
-    for (const TransducerBeamHypothesis& h : beam_) {
-      PredictorState after;
+    // Every hypothesis reads its last token; their predictor outputs are
+    // joined with frame t in one batch (the output Linear is one GEMM over
+    // the beam instead of one weight pass per hypothesis).
+    const int64_t hyps = static_cast<int64_t>(beam_.size());
+    after.assign(beam_.size(), PredictorState());
+    predicted_.resize({hyps, join}, be.device());
+    for (int64_t i = 0; i < hyps; ++i) {
+      const TransducerBeamHypothesis& h = beam_[static_cast<size_t>(i)];
       const int last = h.tokens.empty() ? transducer_.blank() : h.tokens.back();
-      transducer_.step(be, last, h.state, after, projected_, ws);
-      transducer_.joint(be, encoder_.slice_rows(t, 1), projected_, logits_, ws);
-      ops::log_softmax(be, logits_);
-      const Tensor& logp = ops::on_host(be, logits_, host_logits_);
-      const int64_t vocab = logp.dim(1);
-      const float* frame_ctc = ctc + t * vocab;
+      transducer_.step(be, last, h.state, after[static_cast<size_t>(i)], projected_, ws);
+      be.copy(predicted_.data<float>() + i * join, projected_.data<float>(), sizeof(float) * join);
+    }
+    transducer_.joint(be, predicted_, encoder_.slice_rows(t, 1), logits_, ws);
+    ops::log_softmax(be, logits_);
+    const Tensor& logp = ops::on_host(be, logits_, host_logits_);
+    const int64_t vocab = logp.dim(1);
+    const float* frame_ctc = ctc + t * vocab;
+    std::vector<TransducerBeamHypothesis> extended;
+    for (int64_t i = 0; i < hyps; ++i) {
+      const TransducerBeamHypothesis& h = beam_[static_cast<size_t>(i)];
+      const float* row = logp.data<float>() + i * vocab;
       mixed.resize(static_cast<size_t>(vocab));
       for (int64_t v = 0; v < vocab; ++v) {
-        mixed[v] = std::log(options_.transducer_weight * std::exp(logp.data<float>()[v]) +
-                            options_.ctc_weight * std::exp(frame_ctc[v]));
+        mixed[v] = std::log(options_.transducer_weight * std::exp(row[v]) + options_.ctc_weight * std::exp(frame_ctc[v]));
       }
       const int k = static_cast<int>(std::min<int64_t>(options_.beam_size, vocab));
       order.resize(static_cast<size_t>(vocab));
@@ -55,13 +67,13 @@ void TransducerBeamSearch::advance(Backend& be, const Tensor& rows, const float*
         return mixed[a] > mixed[b] || (mixed[a] == mixed[b] && a < b);
       });
       const float base = static_cast<float>(h.score);
-      for (int i = 0; i < k; ++i) {
-        const int token = order[i];
+      for (int rank = 0; rank < k; ++rank) {
+        const int token = order[rank];
         const double score = static_cast<double>(base + mixed[token]);
         if (token == transducer_.blank()) {
           extended.push_back({h.tokens, h.frames, score, h.state});
         } else {
-          TransducerBeamHypothesis e{h.tokens, h.frames, score, after};
+          TransducerBeamHypothesis e{h.tokens, h.frames, score, after[static_cast<size_t>(i)]};
           e.tokens.push_back(token);
           e.frames.push_back(static_cast<int>(frame_ + t));
           extended.push_back(std::move(e));

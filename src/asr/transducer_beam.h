@@ -45,7 +45,7 @@ class TransducerBeamSearch {
   TransducerBeamOptions options_;
   std::vector<TransducerBeamHypothesis> beam_;
   int64_t frame_ = 0;  // frames consumed before this call's rows
-  Tensor encoder_, projected_, logits_, host_logits_;
+  Tensor encoder_, projected_, predicted_, logits_, host_logits_;  // predicted_: [beam, join_dim]
 };
 
 }  // namespace moeasr

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/error.h"
 #include "frontend/wav_reader.h"
 #include "moeasr/moeasr.h"
 
@@ -53,10 +54,14 @@ options:
   --mode ctc|rescore|transducer_greedy|transducer_beam
                          CTC prefix beam search only, or with attention rescoring (default
                          rescore), or a transducer model's greedy or prefix beam search
-                         (beam --nbest, CTC weight 0.3)
+                         (beam --nbest; per-frame mix by the two weights below)
   --nbest N              beam width / hypotheses rescored (default 10)
   --ctc-weight W         weight of the CTC score in rescoring (default 0.5)
   --reverse-weight W     weight of the right-to-left decoder (default 0.0)
+  --transducer-ctc-weight W, --transducer-weight W
+                         transducer_beam's per-frame mix, log(transducer weight * p_rnnt +
+                         CTC weight * p_ctc) (default 0.3 and 0.7, WeNet's beam_search;
+                         its recognize.py: --search_ctc_weight, --search_transducer_weight)
   --threads N            intra-op threads (default 1)
   --device D             cpu (default), or cuda / cuda:N in a build with the CUDA backend
   --compute-type T       Linear weights as default (stored) | float32 | bfloat16 | int8
@@ -140,6 +145,8 @@ DecodeArgs parse_decode_args(int argc, char** argv) {
     else if (flag == "--nbest") a.decode.nbest = parse_int(flag, v);
     else if (flag == "--ctc-weight") a.decode.ctc_weight = parse_float(flag, v);
     else if (flag == "--reverse-weight") a.decode.reverse_weight = parse_float(flag, v);
+    else if (flag == "--transducer-ctc-weight") a.decode.transducer_ctc_weight = parse_float(flag, v);
+    else if (flag == "--transducer-weight") a.decode.transducer_weight = parse_float(flag, v);
     else if (flag == "--threads") a.threads = parse_int(flag, v);
     else if (flag == "--channel") {
       a.channel = v == "mix" ? kWavDownmix : parse_int(flag, v);
@@ -162,6 +169,11 @@ DecodeArgs parse_decode_args(int argc, char** argv) {
     } else {
       usage_error("unknown option " + flag);
     }
+  }
+  try {
+    validated(a.decode);  // out-of-range weights etc.: a usage error before the model loads
+  } catch (const Error& e) {
+    usage_error(e.what());
   }
   if (a.chunk_size_given && a.decode.chunk_size == 0) {
     usage_error("--chunk-size must be positive or -1 (full attention)");

@@ -272,7 +272,14 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  moeasr::Stream stream(model, args.decode);
+  std::unique_ptr<moeasr::Stream> stream_owner;
+  try {
+    stream_owner = std::make_unique<moeasr::Stream>(model, args.decode);
+  } catch (const Error& e) {
+    std::cerr << "moeasr-decode: " << e.what() << "\n";
+    return 1;
+  }
+  moeasr::Stream& stream = *stream_owner;
   stream.set_adapters(adapters);
   stream.set_keep_debug_outputs(!args.dump_dir.empty());
   Progress progress(args.inputs.size());

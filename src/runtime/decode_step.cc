@@ -46,17 +46,23 @@ void run_step(const AsrModel& model, Worker& w, std::vector<EncoderChunk>& chunk
     if (chunks[i].out_frames > 0) owners[i]->keep_rows(w, w.rows, chunks[i].out_row, chunks[i].out_frames);
   }
   const Tensor& log_probs = ops::on_host(be, w.log_probs, w.host_log_probs);  // waits for the device
-  // A transducer search reads its rows on the device (waiting for each of its
-  // joiner outputs) and, for the beam search, the CTC log-probs on the host.
-  for (size_t i = 0; i < chunks.size(); ++i) {
-    const EncoderChunk& c = chunks[i];
-    if (c.out_frames > 0) {
-      owners[i]->transduce(w, w.rows, c.out_row, c.out_frames, log_probs.data<float>() + c.out_row * log_probs.dim(1));
-    }
-  }
   if (profile) {
     // On a GPU the forward's ops ran asynchronously until the download above.
     (on_cpu ? profile->ctc_head : profile->encoder.other) += seconds_since(on_cpu ? head_start : start);
+  }
+  // A transducer search reads its rows on the device (waiting for each of its
+  // joiner outputs) and, for the beam search, the CTC log-probs on the host.
+  const auto transducer_start = std::chrono::steady_clock::now();
+  bool transduced = false;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    const EncoderChunk& c = chunks[i];
+    if (c.out_frames > 0) {
+      transduced |= owners[i]->transduce(w, w.rows, c.out_row, c.out_frames,
+                                         log_probs.data<float>() + c.out_row * log_probs.dim(1));
+    }
+  }
+  if (profile) {
+    if (transduced) profile->transducer_search += seconds_since(transducer_start);
     profile->forwards += 1;
     profile->encoder_frames += w.rows.dim(0);
     if (count_load) {

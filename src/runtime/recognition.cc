@@ -35,6 +35,13 @@ const DecodeOptions& validated(const DecodeOptions& o) {
   MOEASR_CHECK(std::isfinite(o.ctc_weight) && std::isfinite(o.reverse_weight) && o.reverse_weight >= 0.f &&
                    o.reverse_weight <= 1.f,
                MOEASR_ERR_INVALID_ARGUMENT, "ctc_weight must be finite and reverse_weight in [0, 1]");
+  // Both mix probabilities: negative or both zero would take the log of
+  // nothing (or of a negative number) on every frame.
+  MOEASR_CHECK(std::isfinite(o.transducer_ctc_weight) && std::isfinite(o.transducer_weight) &&
+                   o.transducer_ctc_weight >= 0.f && o.transducer_weight >= 0.f &&
+                   o.transducer_ctc_weight + o.transducer_weight > 0.f,
+               MOEASR_ERR_INVALID_ARGUMENT, "transducer_ctc_weight and transducer_weight must be finite, >= 0 and ",
+               "not both 0, got ", o.transducer_ctc_weight, " and ", o.transducer_weight);
   return o;
 }
 
@@ -53,6 +60,8 @@ Recognition::Recognition(const AsrModel& model, const DecodeOptions& options)
   } else if (options_.search == SearchMethod::kTransducerBeam) {
     TransducerBeamOptions o;
     o.beam_size = options_.nbest;
+    o.ctc_weight = options_.transducer_ctc_weight;
+    o.transducer_weight = options_.transducer_weight;
     beam_ = std::make_unique<TransducerBeamSearch>(*model.transducer(), o);
   }
 }
@@ -100,9 +109,10 @@ void Recognition::search(const float* logp, int64_t frames, int64_t vocab) {
   stats_.encoder_frames += frames;
 }
 
-void Recognition::transduce(Worker& w, const Tensor& rows, int64_t first, int64_t frames, const float* log_probs) {
+bool Recognition::transduce(Worker& w, const Tensor& rows, int64_t first, int64_t frames, const float* log_probs) {
   if (greedy_) greedy_->advance(*w.backend, rows.slice_rows(first, frames), w.transducer);
   if (beam_) beam_->advance(*w.backend, rows.slice_rows(first, frames), log_probs, w.transducer);
+  return greedy_ || beam_;
 }
 
 Hypothesis Recognition::transducer_hypothesis(const std::vector<int>& tokens, const std::vector<int>& frames,

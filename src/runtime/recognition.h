@@ -33,8 +33,9 @@ constexpr double kMaxFullAttentionSeconds = MOEASR_MAX_FULL_ATTENTION_SECONDS;
 // How the result is searched for: the CTC prefix beam search (with attention
 // rescoring at the end when `rescoring`), or, for a model: transducer, WeNet's
 // transducer greedy search or its transducer prefix beam search (beam `nbest`,
-// CTC weight 0.3, transducer weight 0.7, WeNet's defaults) over the same
-// encoder output (no rescoring; the CTC log-probs still drive endpointing).
+// per-frame mix of transducer and CTC probabilities by the two weights below)
+// over the same encoder output (no rescoring; the CTC log-probs still drive
+// endpointing).
 enum class SearchMethod { kCtc, kTransducerGreedy, kTransducerBeam };
 
 struct DecodeOptions {
@@ -44,6 +45,12 @@ struct DecodeOptions {
   int nbest = 10;            // CTC prefix beam width and number of hypotheses rescored
   float ctc_weight = 0.5f;   // final = attention score + ctc_weight * ctc score (WeNet)
   float reverse_weight = 0.f;
+  // The transducer prefix beam search's per-frame mix,
+  // log(transducer_weight * p_transducer + transducer_ctc_weight * p_ctc):
+  // WeNet's Transducer.beam_search defaults (its recognize.py's rnnt_beam_search
+  // modes pass search_ctc_weight / search_transducer_weight, 1.0 / 0.0 there).
+  float transducer_ctc_weight = 0.3f;
+  float transducer_weight = 0.7f;
   bool rescoring = true;     // attention rescoring at the end (needs a decoder)
   bool timestamps = true;
   EndpointOptions endpoint;  // only consulted by is_endpoint()
@@ -86,6 +93,7 @@ struct DecodeProfile {
   EncoderProfile encoder;       // subsampling, attention, conv module, FFN/MoE, other
   double ctc_head = 0;          // CTC projection + log-softmax
   double ctc_search = 0;        // prefix beam search
+  double transducer_search = 0; // a transducer's greedy or beam search (predictor, joiner, search)
   double rescoring = 0;         // attention decoder over the n-best
   int64_t forwards = 0;         // batched encoder steps
   int64_t encoder_frames = 0;   // output frames over all streams
@@ -109,8 +117,8 @@ class Recognition {
   void search(const float* log_probs, int64_t frames, int64_t vocab);
   // The transducer search over a step's output rows [first, first + frames)
   // of `rows` on the worker's device and their CTC log-probs on the host; a
-  // no-op for the CTC search.
-  void transduce(Worker& w, const Tensor& rows, int64_t first, int64_t frames, const float* log_probs);
+  // no-op returning false for the CTC search.
+  bool transduce(Worker& w, const Tensor& rows, int64_t first, int64_t frames, const float* log_probs);
   // The final pass: attention rescoring of the n-best on the worker's device.
   void finalize(Worker& w, DecodeProfile* profile);
   bool done() const { return done_; }

@@ -84,7 +84,23 @@ class DecodeCli(unittest.TestCase):
         r = subprocess.run(RUNNER + [CLI, "--model", rnnt, "--wav", HELLO, "--mode", "transducer_beam",
                             "--nbest", "3"], capture_output=True, timeout=600)
         self.assertEqual(r.returncode, 0, r.stderr.decode())
-        self.assertEqual(len(lines(r)[0]["nbest"]), 3)
+        default_weights = lines(r)[0]["nbest"]
+        self.assertEqual(len(default_weights), 3)
+        # The beam's per-frame weights (WeNet recognize.py's search weights): another beam.
+        r = subprocess.run(RUNNER + [CLI, "--model", rnnt, "--wav", HELLO, "--mode", "transducer_beam",
+                            "--nbest", "3", "--transducer-ctc-weight", "1", "--transducer-weight", "0"],
+                           capture_output=True, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertNotEqual([h["tokens"] for h in lines(r)[0]["nbest"]], [h["tokens"] for h in default_weights])
+        r = subprocess.run(RUNNER + [CLI, "--model", rnnt, "--wav", HELLO, "--mode", "transducer_beam",
+                            "--transducer-ctc-weight", "0", "--transducer-weight", "0"],
+                           capture_output=True, timeout=600)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("not both 0", r.stderr.decode())
+        # Any out-of-range decoding option is a usage error (it aborted the CLI before).
+        r = run("--wav", HELLO, "--reverse-weight", "3")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("reverse_weight in [0, 1]", r.stderr.decode())
         # A model without a predictor and joiner: a usage error before any decoding.
         r = run("--wav", HELLO, "--mode", "transducer_greedy")
         self.assertEqual(r.returncode, 2)

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstddef>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -31,6 +32,15 @@ std::shared_ptr<const AsrModel> model() {
   static std::shared_ptr<const AsrModel> m = AsrModel::load(test::data_path(std::string("models/") + kModel));
   return m;
 }
+
+// The golden beams: WeNet's Transducer.beam_search weights (CTC 0.3,
+// transducer 0.7) and its recognize.py's search weights (1.0, 0.0), which
+// find different beams on every utterance and mode of the fixture.
+struct BeamWeights {
+  const char* golden_key;
+  float ctc_weight, transducer_weight;
+};
+constexpr BeamWeights kBeamWeights[] = {{"beam", 0.3f, 0.7f}, {"beam_recognize_weights", 1.0f, 0.0f}};
 
 Tensor rows_of(const test::GoldenTensor& g) {
   Tensor t({g.shape[0], g.shape[1]});
@@ -114,24 +124,29 @@ TEST(TransducerGolden, StreamBeamSearchMatchesReferenceInEveryMode) {
     const nlohmann::json golden = nlohmann::json::parse(in);
     const test::GoldenTensor& fbank = tensors.at("fbank");
     for (const Mode& m : modes) {
-      DecodeOptions o;
-      o.chunk_size = m.chunk;
-      o.num_left_chunks = m.left;
-      o.nbest = 5;
-      o.search = SearchMethod::kTransducerBeam;
-      Stream stream(model(), o);
-      stream.accept_features(fbank.data.data(), fbank.shape[0]);
-      stream.input_finished();
-      stream.decode();
-      const RecognitionResult& r = stream.final_result();
-      const nlohmann::json& beam = golden["modes"][m.name]["beam"];
-      ASSERT_EQ(r.nbest.size(), beam.size()) << utt << " " << m.name;
-      for (size_t i = 0; i < beam.size(); ++i) {
-        EXPECT_EQ(r.nbest[i].tokens, beam[i]["tokens"].get<std::vector<int>>()) << utt << " " << m.name << " " << i;
-        EXPECT_NEAR(r.nbest[i].score, beam[i]["score"].get<double>(), 1e-3) << utt << " " << m.name << " " << i;
-        EXPECT_EQ(r.nbest[i].timestamps_ms.size(), r.nbest[i].tokens.size());
+      for (const BeamWeights& w : kBeamWeights) {
+        DecodeOptions o;
+        o.chunk_size = m.chunk;
+        o.num_left_chunks = m.left;
+        o.nbest = 5;
+        o.search = SearchMethod::kTransducerBeam;
+        o.transducer_ctc_weight = w.ctc_weight;
+        o.transducer_weight = w.transducer_weight;
+        Stream stream(model(), o);
+        stream.accept_features(fbank.data.data(), fbank.shape[0]);
+        stream.input_finished();
+        stream.decode();
+        const RecognitionResult& r = stream.final_result();
+        const nlohmann::json& beam = golden["modes"][m.name][w.golden_key];
+        const std::string where = std::string(utt) + " " + m.name + " " + w.golden_key;
+        ASSERT_EQ(r.nbest.size(), beam.size()) << where;
+        for (size_t i = 0; i < beam.size(); ++i) {
+          EXPECT_EQ(r.nbest[i].tokens, beam[i]["tokens"].get<std::vector<int>>()) << where << " " << i;
+          EXPECT_NEAR(r.nbest[i].score, beam[i]["score"].get<double>(), 1e-3) << where << " " << i;
+          EXPECT_EQ(r.nbest[i].timestamps_ms.size(), r.nbest[i].tokens.size());
+        }
+        EXPECT_EQ(r.tokens, r.nbest[0].tokens);
       }
-      EXPECT_EQ(r.tokens, r.nbest[0].tokens);
     }
   }
 }
@@ -145,10 +160,10 @@ TEST(TransducerGolden, GreedySearchNeedsATransducerModel) {
   EXPECT_NE(msg.find("needs a model: transducer"), std::string::npos) << msg;
 }
 
-// WeNet's transducer prefix beam search (beam 5, CTC weight 0.3) from the
-// golden encoder output and CTC log-probs: the reference's beam (tokens
-// exactly, scores within 1e-3, the golden tests' score tolerance), whole and
-// fed in pieces of 7 frames.
+// WeNet's transducer prefix beam search (beam 5) from the golden encoder
+// output and CTC log-probs: the reference's beam (tokens exactly, scores
+// within 1e-3, the golden tests' score tolerance), whole and fed in pieces of
+// 7 frames, at both weightings.
 TEST(TransducerGolden, BeamSearchMatchesReference) {
   auto backend = Backend::open(Device::cpu());
   for (const char* utt : {"hello", "numbers"}) {
@@ -160,20 +175,25 @@ TEST(TransducerGolden, BeamSearchMatchesReference) {
       const Tensor rows = rows_of(tensors.at("encoder_out." + it.key()));
       const test::GoldenTensor& ctc = tensors.at("ctc_logprobs." + it.key());
       const int64_t vocab = ctc.shape[1];
-      for (int64_t piece : {rows.dim(0), int64_t{7}}) {
-        TransducerWorkspace ws;
-        TransducerBeamSearch search(*model()->transducer(), TransducerBeamOptions());
-        for (int64_t t = 0; t < rows.dim(0); t += piece) {
-          const int64_t n = std::min(piece, rows.dim(0) - t);
-          search.advance(*backend, rows.slice_rows(t, n), ctc.data.data() + t * vocab, ws);
-        }
-        const nlohmann::json& beam = it.value()["beam"];
-        ASSERT_EQ(search.beam().size(), beam.size()) << utt << " " << it.key();
-        for (size_t i = 0; i < beam.size(); ++i) {
-          EXPECT_EQ(search.beam()[i].tokens, beam[i]["tokens"].get<std::vector<int>>())
-              << utt << " " << it.key() << " hypothesis " << i;
-          EXPECT_NEAR(search.beam()[i].score, beam[i]["score"].get<double>(), 1e-3)
-              << utt << " " << it.key() << " hypothesis " << i;
+      for (const BeamWeights& w : kBeamWeights) {
+        TransducerBeamOptions options;
+        options.ctc_weight = w.ctc_weight;
+        options.transducer_weight = w.transducer_weight;
+        for (int64_t piece : {rows.dim(0), int64_t{7}}) {
+          TransducerWorkspace ws;
+          TransducerBeamSearch search(*model()->transducer(), options);
+          for (int64_t t = 0; t < rows.dim(0); t += piece) {
+            const int64_t n = std::min(piece, rows.dim(0) - t);
+            search.advance(*backend, rows.slice_rows(t, n), ctc.data.data() + t * vocab, ws);
+          }
+          const nlohmann::json& beam = it.value()[w.golden_key];
+          ASSERT_EQ(search.beam().size(), beam.size()) << utt << " " << it.key() << " " << w.golden_key;
+          for (size_t i = 0; i < beam.size(); ++i) {
+            EXPECT_EQ(search.beam()[i].tokens, beam[i]["tokens"].get<std::vector<int>>())
+                << utt << " " << it.key() << " " << w.golden_key << " hypothesis " << i;
+            EXPECT_NEAR(search.beam()[i].score, beam[i]["score"].get<double>(), 1e-3)
+                << utt << " " << it.key() << " " << w.golden_key << " hypothesis " << i;
+          }
         }
       }
     }
@@ -263,6 +283,54 @@ TEST(TransducerGolden, CApiSearchOption) {
   EXPECT_EQ(r->num_nbest, 1u);
   moeasr_result_free(r);
   moeasr_stream_free(s);
+
+  // The beam's weights: defaults, refusals, and a struct that ends at `search`
+  // (before the weights) gets the defaults.
+  EXPECT_FLOAT_EQ(o.transducer_ctc_weight, 0.3f);
+  EXPECT_FLOAT_EQ(o.transducer_weight, 0.7f);
+  o.search = MOEASR_SEARCH_TRANSDUCER_BEAM;
+  o.transducer_ctc_weight = 0.f;
+  o.transducer_weight = 0.f;
+  EXPECT_EQ(moeasr_stream_create(m, &o, &s), MOEASR_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(moeasr_last_error()).find("not both 0, got 0 and 0"), std::string::npos)
+      << moeasr_last_error();
+  o.transducer_weight = -1.f;
+  EXPECT_EQ(moeasr_stream_create(m, &o, &s), MOEASR_ERR_INVALID_ARGUMENT);
+  auto beam_tokens = [&](const moeasr_stream_options& options) {
+    moeasr_stream* bs = nullptr;
+    EXPECT_EQ(moeasr_stream_create(m, &options, &bs), MOEASR_OK) << moeasr_last_error();
+    moeasr_stream_accept_waveform(bs, audio.data(), audio.size(), 16000);
+    moeasr_stream_input_finished(bs);
+    EXPECT_EQ(moeasr_stream_decode(bs), MOEASR_OK) << moeasr_last_error();
+    moeasr_result* br = nullptr;
+    EXPECT_EQ(moeasr_stream_get_final_result(bs, &br), MOEASR_OK) << moeasr_last_error();
+    std::vector<int> tokens(br->tokens, br->tokens + br->num_tokens);
+    moeasr_result_free(br);
+    moeasr_stream_free(bs);
+    return tokens;
+  };
+  o.transducer_ctc_weight = 1.f;
+  o.transducer_weight = 0.f;
+  const std::vector<int> ctc_only = beam_tokens(o);
+  d.search = SearchMethod::kTransducerBeam;
+  d.transducer_ctc_weight = 1.f;
+  d.transducer_weight = 0.f;
+  Stream weighted(model(), d);
+  weighted.accept_waveform(audio.data(), audio.size(), 16000);
+  weighted.input_finished();
+  weighted.decode();
+  EXPECT_EQ(ctc_only, weighted.final_result().tokens);
+  o.struct_size = offsetof(moeasr_stream_options, search) + sizeof(int32_t);
+  const std::vector<int> old_struct = beam_tokens(o);
+  DecodeOptions defaults;
+  defaults.chunk_size = 4;
+  defaults.search = SearchMethod::kTransducerBeam;
+  Stream default_weights(model(), defaults);
+  default_weights.accept_waveform(audio.data(), audio.size(), 16000);
+  default_weights.input_finished();
+  default_weights.decode();
+  EXPECT_EQ(old_struct, default_weights.final_result().tokens);
+  EXPECT_NE(old_struct, ctc_only) << "the weights should change this beam; the test proves nothing otherwise";
   moeasr_model_free(m);
 }
 

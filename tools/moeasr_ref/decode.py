@@ -21,6 +21,9 @@ MODES = {
 
 
 TRANSDUCER_BEAM_SIZE = 5  # WeNet's Transducer.beam_search default, with its 0.3 / 0.7 weights
+# (ctc_weight, transducer_weight) of WeNet recognize.py's --search_ctc_weight /
+# --search_transducer_weight defaults: a second beam, so the weights are tested.
+RECOGNIZE_SEARCH_WEIGHTS = (1.0, 0.0)
 
 
 class Decoded:
@@ -32,6 +35,7 @@ class Decoded:
         self.best_index = best_index
         self.greedy = None                # transducer: transducer_search.GreedyState
         self.beam = None                  # transducer: prefix_beam_search's final beam
+        self.beam_recognize_weights = None  # the same at RECOGNIZE_SEARCH_WEIGHTS
 
 
 def decode(model, feats, chunk_size, num_left_chunks, beam_size, ctc_weight, reverse_weight):
@@ -46,4 +50,6 @@ def decode(model, feats, chunk_size, num_left_chunks, beam_size, ctc_weight, rev
         decoded.greedy = GreedyState(model)
         decoded.greedy.advance(encoder_out)
         decoded.beam = prefix_beam_search(model, encoder_out, logprobs, TRANSDUCER_BEAM_SIZE)
+        decoded.beam_recognize_weights = prefix_beam_search(
+            model, encoder_out, logprobs, TRANSDUCER_BEAM_SIZE, *RECOGNIZE_SEARCH_WEIGHTS)
     return decoded
