@@ -289,7 +289,8 @@ class ConvertTest(TempDirTest):
     def test_accepts_the_encoder_variants_the_runtime_runs(self):
         import yaml
         import convert_wenet
-        for name in ("tf_moe_c6", "cf_lin_nopos", "cf_c8_abs", "bf_causal", "ebf_moe"):
+        for name in ("tf_moe_c6", "cf_lin_nopos", "cf_c8_abs", "bf_causal", "ebf_moe", "effconf_stream",
+                     "effconf_c2"):
             config = yaml.safe_load((DATA / "models" / name / "train.yaml").read_text())
             convert_wenet.check_family(config, name)  # raises ConvertError if refused
         convert_wenet.check_family({"encoder": "transformer"}, "defaults")  # selfattn, abs_pos
