@@ -272,7 +272,16 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  moeasr::Stream stream(model, args.decode);
+  // The decode options are checked against the model here (e.g. an
+  // efficient conformer's chunk size): a refusal is a message, not an abort.
+  std::unique_ptr<moeasr::Stream> owned;
+  try {
+    owned = std::make_unique<moeasr::Stream>(model, args.decode);
+  } catch (const Error& e) {
+    std::cerr << "moeasr-decode: " << e.what() << "\n";
+    return 1;
+  }
+  moeasr::Stream& stream = *owned;
   stream.set_adapters(adapters);
   stream.set_keep_debug_outputs(!args.dump_dir.empty());
   Progress progress(args.inputs.size());
