@@ -57,7 +57,17 @@ double encoder_chunk_flops(const EncoderConfig& c, int64_t frames, int64_t conte
     layer += 2.0 * (wide ? 2 * d : d) * d;
     if (c.type == EncoderType::kEBranchformer) layer += 2.0 * c.merge_conv_kernel * 2 * d;
   }
-  return flops + T * layer * c.num_blocks;
+  if (!c.efficient()) return flops + T * layer * c.num_blocks;
+  // efficientConformer: a layer after strides runs on 1 / rate of the frames
+  // and keys, with its own conv kernel; grouped attention takes 1 / g of the
+  // score products (groups of g frames, g times wider).
+  double layers = 0;
+  for (int i = 0; i < c.num_blocks; ++i) {
+    const double rate = c.rate_before(i), g = c.layer_group(i);
+    const double own = layer - 6.0 * L * d + 6.0 * (L / rate) * d / g + 2.0 * (c.layer_kernel(i) - c.cnn_kernel) * ch;
+    layers += T / rate * own;
+  }
+  return flops + layers;
 }
 
 }  // namespace moeasr::bench

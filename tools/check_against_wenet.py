@@ -41,7 +41,7 @@ TOOLS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TOOLS))
 import moeasr_ref  # noqa: E402
 import safetensors_io  # noqa: E402
-from moeasr_ref.decode import MODES, decode  # noqa: E402
+from moeasr_ref.decode import MODES, decode, modes_for  # noqa: E402
 from fixtures import audio, weights  # noqa: E402
 
 TENSOR_TOL = 1e-5   # reference vs WeNet, same torch: only op-order rounding is expected
@@ -55,6 +55,9 @@ GOLDEN_TOL = 1e-4
 FBANK_TOL = 2e-2
 SCORE_TOL = 1e-4
 EXTRA_MODES = {"chunk8_left0": (8, 0), "chunk3_left1": (3, 1)}
+# WeNet's efficient conformer fails on num_decoding_left_chunks 0 (its forward_chunk
+# cannot stack the layers' caches after a chunk of odd length), so it gets others.
+EFFICIENT_EXTRA_MODES = {"chunk3_left1": (3, 1), "chunk6_left2": (6, 2), "chunk5_left-1": (5, -1)}
 
 
 def import_wenet(src):
@@ -80,9 +83,26 @@ def import_wenet(src):
             module.__dict__.update(attributes)
             sys.modules[name] = module
     from wenet.dataset import processor
-    from wenet.models.transformer import search
     from wenet.utils.init_model import init_model
-    return types.SimpleNamespace(init_model=init_model, search=search, processor=processor)
+    if (Path(src) / "wenet" / "models").is_dir():
+        from wenet.models.transformer import attention, search
+    else:  # before WeNet moved its models under wenet/models (see tools/README.md)
+        from wenet.transformer import attention, search
+    # Since 01ee0511 ("refactor cache") the Conformer layers take (key, value)
+    # tuple caches, which WeNet's efficient conformer does not pass: it runs only
+    # in a WeNet before that commit (e.g. 4e9da62a).
+    efficient = not hasattr(attention, "T_CACHE")
+    return types.SimpleNamespace(init_model=init_model, search=search, processor=processor,
+                                 runs_efficient_conformer=efficient)
+
+
+def skip_efficient_conformer(wenet, name, config):
+    """True (and says so) for an efficientConformer model this WeNet cannot run."""
+    if config.get("encoder") != "efficientConformer" or wenet.runs_efficient_conformer:
+        return False
+    print(f"{name}: skipped, this WeNet's efficient conformer does not run (tuple caches since "
+          f"01ee0511); check it with --wenet-src of WeNet 4e9da62a")
+    return True
 
 
 def build_wenet_model(wenet, config):
@@ -256,6 +276,8 @@ def check_fixture_models(report, wenet, data, only=None):
             print(f"{name}: skipped, a moeasr extension WeNet does not have ({extension})")
             continue
         config = moeasr_ref.load_config(model_dir / "train.yaml")
+        if skip_efficient_conformer(wenet, name, config):
+            continue
         tensors, _ = safetensors_io.load(model_dir / "model.safetensors")
         reference = moeasr_ref.load_model(config, {k: torch.from_numpy(v)
                                                    for k, v in tensors.items()})
@@ -269,7 +291,8 @@ def check_fixture_models(report, wenet, data, only=None):
         reverse_weight = goldens[audio.FIRST][1]["reverse_weight"]
         # The model is compared on the goldens' own fbank, the input they were made from.
         golden_fbanks = {utt: torch.from_numpy(goldens[utt][0]["fbank"]) for utt in goldens}
-        check_pair(report, wenet, name, reference, golden_fbanks, MODES, reverse_weight, goldens)
+        check_pair(report, wenet, name, reference, golden_fbanks, modes_for(reference),
+                   reverse_weight, goldens)
         if reference.is_transducer:
             wenet_model = build_wenet_model(wenet, reference.config)
             wenet_model.load_state_dict(reference.state_dict(), strict=True)
@@ -365,7 +388,35 @@ def variant_configs():
                           "use_ffn": False, "input_layer": "conv2d6",
                           "use_dynamic_chunk": True},
             decoder_conf={"attention_heads": 4, "linear_units": 48, "num_blocks": 1}),
+        # Efficient Conformer: a causal one with one strided layer and grouped attention
+        # before and after it; a non-causal one on conv2d2 with two strided layers
+        # (grouped), groups of 2, full kernels, batch_norm, relu, no macaron FFN.
+        "variant_effconf_causal": dict(
+            base, encoder="efficientConformer", decoder="bitransformer",
+            encoder_conf={"output_size": 32, "attention_heads": 4, "linear_units": 48,
+                          "num_blocks": 4, "cnn_module_kernel": 7, "causal": True,
+                          "cnn_module_norm": "layer_norm", "use_dynamic_chunk": True,
+                          "efficient_conf": {"stride_layer_idx": [1], "stride": [2],
+                                             "group_layer_idx": [0, 2], "group_size": 3,
+                                             "stride_kernel": True}},
+            decoder_conf={"attention_heads": 4, "linear_units": 48, "num_blocks": 1,
+                          "r_num_blocks": 1}),
+        "variant_effconf_conv2d2_two_strides": dict(
+            base, encoder="efficientConformer", decoder="transformer",
+            encoder_conf={"output_size": 32, "attention_heads": 2, "linear_units": 48,
+                          "num_blocks": 4, "cnn_module_kernel": 5, "input_layer": "conv2d2",
+                          "macaron_style": False, "activation_type": "relu",
+                          "use_dynamic_chunk": True, "stride_layer_idx": [1, 2],
+                          "stride": [2, 2], "group_layer_idx": [1, 3], "group_size": 2,
+                          "stride_kernel": False},
+            decoder_conf={"attention_heads": 2, "linear_units": 48, "num_blocks": 1}),
     }
+
+
+EFFICONFORMER_V1 = {"stride_layer_idx": [3], "stride": [2], "group_layer_idx": [0, 1, 2, 3],
+                    "group_size": 3, "stride_kernel": True}
+EFFICONFORMER_V2 = {"stride_layer_idx": [3, 7], "stride": [2, 2], "group_layer_idx": [3, 7],
+                    "group_size": 3, "stride_kernel": False}
 
 
 def recipe_configs():
@@ -376,6 +427,11 @@ def recipe_configs():
     Only the four MODES run (they are big), or only full attention for a recipe not
     trained for chunks (WeNet's forward_chunk_by_chunk refuses it)."""
     bi = {"attention_heads": 4, "linear_units": 2048, "num_blocks": 3, "r_num_blocks": 3}
+    efficonformer = {"activation_type": "swish", "attention_heads": 8, "cnn_module_kernel": 15,
+                     "cnn_module_norm": "layer_norm", "linear_units": 2048,
+                     "normalize_before": True, "num_blocks": 12, "output_size": 256,
+                     "pos_enc_layer_type": "rel_pos", "use_cnn_module": True,
+                     "use_dynamic_chunk": True, "use_dynamic_left_chunk": False}
     return {
         "recipe_aishell_u2pp_transformer_moe": dict(
             input_dim=80, output_dim=4233, encoder="transformer", decoder="bitransformer",
@@ -424,6 +480,18 @@ def recipe_configs():
                                          "causal": False, "pos_enc_layer_type": "rel_pos",
                                          "selfattention_layer_type": "rel_selfattn"},
             decoder_conf={"attention_heads": 4, "linear_units": 2048, "num_blocks": 6}),
+        # examples/aishell/s0/conf/train_u2++_efficonformer_v1_stream.yaml and _v2.yaml
+        # (librispeech's v1 / v2 are the same encoders)
+        "recipe_aishell_u2pp_efficonformer_v1_stream": dict(
+            input_dim=80, output_dim=4233, encoder="efficientConformer", decoder="bitransformer",
+            model_conf={}, encoder_conf=dict(efficonformer, causal=True, input_layer="conv2d",
+                                             efficient_conf=EFFICONFORMER_V1),
+            decoder_conf=dict(bi, attention_heads=8)),
+        "recipe_aishell_u2pp_efficonformer_v2": dict(
+            input_dim=80, output_dim=4233, encoder="efficientConformer", decoder="bitransformer",
+            model_conf={}, encoder_conf=dict(efficonformer, causal=False, input_layer="conv2d2",
+                                             efficient_conf=EFFICONFORMER_V2),
+            decoder_conf=dict(bi, attention_heads=8)),
     }
 
 
@@ -431,15 +499,17 @@ def check_variants(report, wenet, data, only=None):
     fbanks = {utt: moeasr_ref.fbank(*moeasr_ref.read_wav_int16(data / "audio" / f"{utt}.wav"))
               for utt in audio.UTTERANCES}
     for seed, (name, config) in enumerate(variant_configs().items()):
-        if only is not None and name not in only:
+        if only is not None and name not in only or skip_efficient_conformer(wenet, name, config):
             continue
         reference = moeasr_ref.ASRModel(config)
         cmvn_dim = config["input_dim"]
         weights.randomize(reference, seed, np.zeros(cmvn_dim), np.ones(cmvn_dim))
+        extra = EFFICIENT_EXTRA_MODES if config["encoder"] == "efficientConformer" \
+            else EXTRA_MODES
         # reverse_weight > 0 even without a right decoder: WeNet then ignores it
-        check_pair(report, wenet, name, reference, fbanks, dict(MODES, **EXTRA_MODES), 0.3)
+        check_pair(report, wenet, name, reference, fbanks, dict(MODES, **extra), 0.3)
     for seed, (name, config) in enumerate(recipe_configs().items(), start=100):
-        if only is not None and name not in only:
+        if only is not None and name not in only or skip_efficient_conformer(wenet, name, config):
             continue
         reference = moeasr_ref.ASRModel(config)
         weights.randomize(reference, seed, np.zeros(80), np.ones(80))
@@ -506,7 +576,10 @@ def patch_wenet_log_add():
     wenet.utils.common.log_add takes *args, so every merge of two equal prefixes
     raises TypeError at the checked commit. The search module gets a log_add that
     takes the list; the rest of WeNet's search runs as written."""
-    from wenet.models.transducer.search import prefix_beam_search as module
+    try:
+        from wenet.models.transducer.search import prefix_beam_search as module
+    except ImportError:  # an older WeNet layout
+        from wenet.transducer.search import prefix_beam_search as module
     from wenet.utils.common import log_add
 
     module.log_add = lambda values: log_add(*values)
@@ -590,9 +663,9 @@ def main():
     parser.add_argument("--only", nargs="+", metavar="NAME",
                         help="check only these fixture models / variants")
     args = parser.parse_args()
-    if not (args.wenet_src / "wenet" / "models" / "transformer").is_dir():
+    if not any((args.wenet_src / "wenet" / sub / "transformer").is_dir() for sub in ("models", "")):
         sys.exit(f"{args.wenet_src} does not look like a WeNet checkout "
-                 "(no wenet/models/transformer)")
+                 "(no wenet/models/transformer or wenet/transformer)")
     torch.set_num_threads(1)
     wenet = import_wenet(args.wenet_src)
     report = Report()

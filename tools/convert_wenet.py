@@ -210,9 +210,10 @@ def check_against_config(tensors, config, vocab_size, config_path):
 # default is supported, whichever encoder class it belongs to).
 SUPPORTED_FAMILIES = (
     ((), "model", ("asr_model", "transducer"), "asr_model"),
-    ((), "encoder", ("conformer", "transformer", "branchformer", "e_branchformer"), "conformer"),
+    ((), "encoder", ("conformer", "transformer", "branchformer", "e_branchformer", "efficientConformer"),
+     "conformer"),
     ((), "decoder", ("bitransformer", "transformer", None), "bitransformer"),
-    (("encoder_conf",), "input_layer", ("conv2d", "conv2d6", "conv2d8", "linear"), "conv2d"),
+    (("encoder_conf",), "input_layer", ("conv2d", "conv2d6", "conv2d8", "linear", "conv2d2"), "conv2d"),
     (("encoder_conf",), "pos_enc_layer_type", ("rel_pos", "abs_pos", "no_pos"), "rel_pos"),
     (("encoder_conf",), "selfattention_layer_type", ("rel_selfattn", "selfattn"), "rel_selfattn"),
     (("encoder_conf",), "merge_method", ("concat", "fixed_ave"), "concat"),
@@ -254,8 +255,22 @@ def check_family(config, config_path):
     if config.get("encoder") == "transformer" and attention != "selfattn":
         raise ConvertError(f"{config_path}: encoder_conf.selfattention_layer_type: '{attention}' is not "
                            f"supported with encoder: transformer (supported: selfattn)")
-    # Branchformer: both branches (the runtime has no single-branch layers).
     conf = config.get("encoder_conf") or {}
+    # Efficient Conformer: strides of 2, rel_pos; conv2d2 is its input layer only.
+    if config.get("encoder") == "efficientConformer":
+        strides = dict(conf, **(conf.get("efficient_conf") or {})).get("stride", 2)
+        if any(s != 2 for s in ([strides] if isinstance(strides, int) else strides)):
+            raise ConvertError(f"{config_path}: efficient_conf.stride: {strides} is not supported by the "
+                               f"moeasr runtime (supported: 2)")
+        if conf.get("pos_enc_layer_type", "rel_pos") != "rel_pos":
+            raise ConvertError(f"{config_path}: encoder_conf.pos_enc_layer_type: "
+                               f"'{conf['pos_enc_layer_type']}' is not supported with encoder: "
+                               f"efficientConformer (supported: rel_pos)")
+    elif conf.get("input_layer") == "conv2d2":
+        raise ConvertError(f"{config_path}: encoder_conf.input_layer: 'conv2d2' is not supported by the "
+                           f"moeasr runtime with encoder: {config.get('encoder', 'conformer')} (supported: "
+                           f"conv2d, conv2d6, conv2d8, linear; conv2d2 with efficientConformer)")
+    # Branchformer: both branches (the runtime has no single-branch layers).
     if config.get("encoder") == "branchformer":
         for key in ("use_attn", "use_cgmlp"):
             if conf.get(key, True) is not True:

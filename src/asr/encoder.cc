@@ -107,6 +107,7 @@ void Encoder::read_input_layer(const WeightReader& r) {
   }
   // (kernel, stride) of each Conv2d; they are encoder.embed.conv.{0,2,4}.
   std::vector<std::pair<int, int>> shapes = {{3, 2}, {3, 2}};
+  if (c.input_layer == InputLayer::kConv2d2) shapes = {{3, 2}};
   if (c.input_layer == InputLayer::kConv2d6) shapes = {{3, 2}, {5, 3}};
   if (c.input_layer == InputLayer::kConv2d8) shapes = {{3, 2}, {3, 2}, {3, 2}};
   for (size_t i = 0; i < shapes.size(); ++i) {
@@ -146,7 +147,8 @@ void Encoder::read_input_layer(const WeightReader& r) {
   }
   // WeNet flattens the conv output per frame as (channel, freq); ours is (freq, channel).
   const int64_t f2 = c.subsampled_features();
-  const std::string out_name = c.input_layer == InputLayer::kConv2d ? "encoder.embed.out.0" : "encoder.embed.linear";
+  const bool out0 = c.input_layer == InputLayer::kConv2d || c.input_layer == InputLayer::kConv2d2;
+  const std::string out_name = out0 ? "encoder.embed.out.0" : "encoder.embed.linear";
   std::vector<int64_t> order(f2 * d);
   for (int64_t f = 0; f < f2; ++f) {
     for (int64_t ci = 0; ci < d; ++ci) order[f * d + ci] = ci * f2 + f;
@@ -231,7 +233,7 @@ void Encoder::read_branchformer_layers(const WeightReader& r, MoeGemm moe_gemm) 
 Encoder::Encoder(const ModelConfig& config, const WeightReader& r, MoeGemm moe_gemm)
     : config_(config.encoder), pos_enc_(config.encoder.d_model, r.backend()) {
   const EncoderConfig& c = config_;
-  const int64_t d = c.d_model, ch = c.conv_channels(), kernel = c.cnn_kernel;
+  const int64_t d = c.d_model, ch = c.conv_channels();
   const bool transformer = c.type == EncoderType::kTransformer;
   if (c.global_cmvn) {
     cmvn_mean_ = r.tensor("encoder.global_cmvn.mean");
@@ -243,11 +245,20 @@ Encoder::Encoder(const ModelConfig& config, const WeightReader& r, MoeGemm moe_g
     if (c.final_norm) after_norm_ = r.layer_norm("encoder.after_norm", c.norm_eps);
     return;
   }
+  // The causal convolutions' cache rows: kernel - 1 per layer.
+  int64_t conv_rows = 0;
+  for (int i = 0; i < c.num_blocks; ++i) conv_rows += c.layer_kernel(i) - 1;
   Tensor conv_init;
-  if (c.use_cnn_module && c.causal) conv_init = Tensor::zeros({c.num_blocks * (kernel - 1), ch});
+  if (c.use_cnn_module && c.causal) conv_init = Tensor::zeros({conv_rows, ch});
+  if (!c.group_layers.empty() && c.group_size > 1) zero_rows_ = r.upload(Tensor::zeros({c.group_size - 1, d}));
+  int64_t cache_row = 0;
   for (int i = 0; i < c.num_blocks; ++i) {
     const std::string l = "encoder.encoders." + std::to_string(i);
+    const int64_t kernel = c.layer_kernel(i);
     Layer layer;
+    layer.stride = c.layer_stride(i);
+    layer.group = c.layer_group(i);
+    layer.rate = c.rate_before(i);
     if (c.macaron) {
       layer.ff_macaron = make_feed_forward(r, l + ".feed_forward_macaron", c.ffn, d, moe_gemm);
       layer.norm_ff_macaron = r.layer_norm(l + ".norm_ff_macaron", c.norm_eps);
@@ -258,6 +269,9 @@ Encoder::Encoder(const ModelConfig& config, const WeightReader& r, MoeGemm moe_g
     if (c.use_cnn_module) {
       const std::string m = l + ".conv_module";
       ConvModule& cm = layer.conv;
+      cm.kernel = static_cast<int>(kernel);
+      cm.cache_row = cache_row;
+      cache_row += kernel - 1;
       // Conv1d weights [out, in, 1] are linear layers over channels.
       cm.pointwise1 = r.linear(m + ".pointwise_conv1");
       cm.pointwise2 = r.linear(m + ".pointwise_conv2");
@@ -290,7 +304,7 @@ Encoder::Encoder(const ModelConfig& config, const WeightReader& r, MoeGemm moe_g
         // frames, so it starts filled with this row.
         const Tensor bias = r.has(m + ".pointwise_conv1.bias") ? r.host(m + ".pointwise_conv1.bias") : Tensor();
         for (int64_t row = 0; row < kernel - 1; ++row) {
-          float* dst = conv_init.data<float>() + (i * (kernel - 1) + row) * ch;
+          float* dst = conv_init.data<float>() + (cm.cache_row + row) * ch;
           for (int64_t ci = 0; ci < ch && !bias.empty(); ++ci) {
             dst[ci] = bias.data<float>()[ci] / (1.f + std::exp(-bias.data<float>()[ch + ci]));
           }
@@ -319,8 +333,16 @@ void Encoder::prepare_states(Backend& be, const std::vector<EncoderChunk>& chunk
     }
     s.conv_primed_ = true;
     if (c.out_frames == 0) continue;
+    // An efficient conformer's layers after strides keep 1 / rate of the
+    // rows (layers_[].rate): the stream's rows so far must divide evenly,
+    // which only a chunk of fewer frames, an utterance's last, breaks.
+    const int64_t total_stride = config_.total_stride();
+    MOEASR_CHECK(s.len_ % total_stride == 0 && s.start_ % total_stride == 0, MOEASR_ERR_UNSUPPORTED,
+                 "encoder efficientConformer: a chunk after one whose frames were not a multiple of its total stride ",
+                 total_stride, " (only an utterance's last chunk may be shorter)");
 
-    const int64_t need = s.len_ + c.out_frames;
+    // Grouped attention pads each stream's keys with zero rows up to a whole group.
+    const int64_t need = s.len_ + c.out_frames + (config_.efficient() ? config_.group_size - 1 : 0);
     if (s.capacity_ >= 2 * need && s.start_ + need <= s.capacity_) continue;
     // Grow (to twice the window, so the window can slide before the next
     // move) or move the window to the front. Either way the source rows and
@@ -332,8 +354,10 @@ void Encoder::prepare_states(Backend& be, const std::vector<EncoderChunk>& chunk
     if (grow) target = Tensor({blocks * capacity, d}, DType::kF32, be.device());
     if (s.len_ > 0) {
       for (int64_t b = 0; b < blocks; ++b) {
-        attention_moves.push_back({row_ptr(target, b * capacity, d), row_ptr(s.attention_, b * s.capacity_ + s.start_, d),
-                                   static_cast<int32_t>(s.len_)});
+        const int64_t rate = layers_[b / kKinds].rate;
+        attention_moves.push_back({row_ptr(target, b * capacity, d),
+                                   row_ptr(s.attention_, b * s.capacity_ + s.start_ / rate, d),
+                                   static_cast<int32_t>(s.len_ / rate)});
       }
     }
     if (grow) {
@@ -487,7 +511,10 @@ void Encoder::position_input(Backend& be, const std::vector<EncoderChunk>& chunk
   std::vector<PositionJob> positions;
   for (const EncoderChunk& c : chunks) {
     if (c.out_frames > 0) {
-      positions.push_back({row_ptr(ws.p_in, c.out_row, d), c.state->offset_, static_cast<int32_t>(c.out_frames)});
+      // An efficient conformer counts offset_ in output frames, its positions
+      // in the input layer's (WeNet: offset times the total stride).
+      positions.push_back({row_ptr(ws.p_in, c.out_row, d), c.state->offset_ * config_.total_stride(),
+                           static_cast<int32_t>(c.out_frames)});
     }
   }
   pos_enc_.rows(be, positions);
@@ -513,26 +540,32 @@ void Encoder::attention_block(Backend& be, const Layer& layer, int index, const 
   ws.att.resize({total, d}, be.device());
 
   // Append the new rows to each stream's window, then attend over all of it.
+  // A layer after strides (rate > 1) keeps 1 / rate of the window's rows.
   std::vector<RowCopy> appends;
   std::vector<AttentionJob> jobs;
+  std::vector<CacheView> views;
   for (const EncoderChunk& c : chunks) {
     if (c.out_frames == 0) continue;
     EncoderState& s = *c.state;
+    const int64_t len = s.len_ / layer.rate;
     float* cache[kKinds];
     for (int kind = 0; kind < kKinds; ++kind) {
-      cache[kind] = row_ptr(s.attention_, (int64_t{index} * kKinds + kind) * s.capacity_ + s.start_, d);
+      cache[kind] = row_ptr(s.attention_, (int64_t{index} * kKinds + kind) * s.capacity_ + s.start_ / layer.rate, d);
     }
     const int32_t t = static_cast<int32_t>(c.out_frames);
     const Tensor* sources[kKinds] = {&ws.k, &ws.v, &ws.p};
     const int kinds = config_.rel_attention ? kKinds : 2;  // plain attention caches no positions
     for (int kind = 0; kind < kinds; ++kind) {
-      appends.push_back({cache[kind] + s.len_ * d, sources[kind]->data<float>() + c.out_row * d, t});
+      appends.push_back({cache[kind] + len * d, sources[kind]->data<float>() + c.out_row * d, t});
     }
     jobs.push_back({row_ptr(ws.q, c.out_row, d), row_ptr(ws.att, c.out_row, d), cache[0], cache[1], cache[2], t,
-                    static_cast<int32_t>(s.len_ + c.out_frames), 0});
+                    static_cast<int32_t>(len + c.out_frames), 0});
+    views.push_back({cache[0], cache[1], cache[2], len});
   }
   be.copy_rows(appends, d);
-  if (config_.rel_attention) {
+  if (layer.group > 1) {
+    grouped_attention(be, layer, chunks, views, ws);
+  } else if (config_.rel_attention) {
     be.rel_pos_attention(jobs, d, layer.pos_bias_u.data<float>(), layer.pos_bias_v.data<float>(), config_.heads,
                          config_.d_k());
   } else {
@@ -578,11 +611,11 @@ void Encoder::add_adapters(Backend& be, int index, std::unique_ptr<FeedForward> 
   }
 }
 
-void Encoder::conv_block(Backend& be, const Layer& layer, int index, const std::vector<EncoderChunk>& chunks,
+void Encoder::conv_block(Backend& be, const Layer& layer, std::vector<EncoderChunk>& chunks, FfnBatch& batch,
                          EncoderWorkspace& ws) const {
   const ConvModule& m = layer.conv;
   const int64_t ch = config_.conv_channels(), total = ws.x.dim(0);
-  const int kernel = config_.cnn_kernel;
+  const int kernel = m.kernel;
   layer.norm_conv.forward(be, ws.x, ws.h);
   m.pointwise1.forward(be, ws.h, ws.g);
   ops::glu(be, ws.g, ws.c);  // [N, C]: the depthwise convolution's input
@@ -593,7 +626,7 @@ void Encoder::conv_block(Backend& be, const Layer& layer, int index, const std::
     const int32_t t = static_cast<int32_t>(c.out_frames);
     if (config_.causal) {
       // Left context: the stream's cache, the last kernel - 1 frames of its previous chunk.
-      float* cache = row_ptr(c.state->conv_, int64_t{index} * (kernel - 1), ch);
+      float* cache = row_ptr(c.state->conv_, m.cache_row, ch);
       jobs.push_back({cache, row_ptr(ws.c, c.out_row, ch), t, 0, 0, row_ptr(ws.h, c.out_row, ch)});
     } else {
       // Non-causal: zero padding on both sides of the chunk (WeNet has no cache here).
@@ -603,14 +636,28 @@ void Encoder::conv_block(Backend& be, const Layer& layer, int index, const std::
   }
   be.depthwise_conv(jobs, ch, m.depthwise_t.data<float>(),
                     m.depthwise_bias.empty() ? nullptr : m.depthwise_bias.data<float>(), kernel);
-  if (m.layer_norm) {
-    m.norm.forward(be, ws.h, ws.h);
-  } else if (total) {
-    be.channel_affine(ws.h.data<float>(), total, ch, m.bn_scale.data<float>(), m.bn_shift.data<float>(),
-                      ws.h.data<float>());
+  Tensor* conv = &ws.h;
+  if (layer.stride > 1) {
+    // A strided depthwise convolution's output j is the unstrided one's
+    // output j * stride (the same window over the same padding).
+    std::vector<int32_t> rows;
+    for (const EncoderChunk& c : chunks) {
+      for (int64_t j = 0; j < c.out_frames; j += layer.stride) rows.push_back(static_cast<int32_t>(c.out_row + j));
+    }
+    ws.c.resize({static_cast<int64_t>(rows.size()), ch}, be.device());
+    if (!rows.empty()) be.gather_rows(ws.h.data<float>(), ch, rows, 0.f, ws.c.data<float>());
+    conv = &ws.c;
   }
-  ops::activation(be, ws.h, config_.ffn.activation);
-  m.pointwise2.forward(be, ws.h, ws.y);
+  const int64_t rows = conv->dim(0);
+  if (m.layer_norm) {
+    m.norm.forward(be, *conv, *conv);
+  } else if (rows) {
+    be.channel_affine(conv->data<float>(), rows, ch, m.bn_scale.data<float>(), m.bn_shift.data<float>(),
+                      conv->data<float>());
+  }
+  ops::activation(be, *conv, config_.ffn.activation);
+  m.pointwise2.forward(be, *conv, ws.y);
+  if (layer.stride > 1) downsample(be, chunks, batch, ws);
   ops::add_scaled(be, ws.x, ws.y, 1.f);
 }
 
@@ -685,13 +732,17 @@ void Encoder::forward(Backend& be, std::vector<EncoderChunk>& chunks, EncoderWor
   EncoderProfile* stages = be.device().is_cpu() ? profile : nullptr;
   auto start = Clock::now();
 
+  // The input layer's frames; an efficient conformer's strided layers then
+  // halve the chunks' frames (downsample): the stream state counts these.
   int64_t total = 0;
   FfnBatch batch{{0}, mixing};
-  for (EncoderChunk& c : chunks) {
+  std::vector<int64_t> embedded(chunks.size());
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    EncoderChunk& c = chunks[i];
     MOEASR_CHECK(c.state && (c.features || c.num_frames == 0) && c.num_frames >= 0, MOEASR_ERR_INTERNAL,
                  "encoder: bad chunk");
     c.out_row = total;
-    c.out_frames = output_frames(c.num_frames);
+    c.out_frames = embedded[i] = config_.embedded_frames(c.num_frames);
     total += c.out_frames;
     batch.segments.push_back(total);
   }
@@ -735,7 +786,7 @@ void Encoder::forward(Backend& be, std::vector<EncoderChunk>& chunks, EncoderWor
     attention_block(be, layer, i, chunks, batch, ws);
     lap(stages ? &stages->attention : nullptr, start);
     if (config_.use_cnn_module) {
-      conv_block(be, layer, i, chunks, ws);
+      conv_block(be, layer, chunks, batch, ws);
       lap(stages ? &stages->conv : nullptr, start);
     }
     layer.norm_ff.forward(be, ws.x, ws.h);
@@ -748,9 +799,10 @@ void Encoder::forward(Backend& be, std::vector<EncoderChunk>& chunks, EncoderWor
 
   // WeNet keeps the last `required_cache_size` frames for the next chunk:
   // the window's start moves past the others.
-  for (EncoderChunk& c : chunks) {
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    EncoderChunk& c = chunks[i];
     EncoderState& s = *c.state;
-    const int64_t len = s.len_ + c.out_frames;
+    const int64_t len = s.len_ + embedded[i];
     const int64_t kept = c.keep_cache >= 0 ? std::min(len, c.keep_cache) : len;
     s.start_ += len - kept;
     s.len_ = kept;
@@ -759,7 +811,7 @@ void Encoder::forward(Backend& be, std::vector<EncoderChunk>& chunks, EncoderWor
   if (config_.final_norm) {
     after_norm_.forward(be, ws.x, out);
   } else {
-    out.resize({total, d}, be.device());
+    out.resize(ws.x.shape(), be.device());
     be.copy(out.raw(), ws.x.raw(), ws.x.nbytes());
   }
   lap(stages ? &stages->other : nullptr, start);

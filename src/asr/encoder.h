@@ -1,8 +1,10 @@
 // The U2++ encoder (WeNet's ConformerEncoder, TransformerEncoder,
-// BranchformerEncoder or EBranchformerEncoder): global CMVN, the input layer
-// (Conv2dSubsampling4/6/8 or LinearNoSubsampling), the position encoding,
-// N x ConformerLayer, TransformerLayer, BranchformerLayer or
-// EBranchformerLayer, after_norm.
+// BranchformerEncoder, EBranchformerEncoder or EfficientConformerEncoder):
+// global CMVN, the input layer (Conv2dSubsampling2/4/6/8 or
+// LinearNoSubsampling), the position encoding, N x ConformerLayer,
+// TransformerLayer, BranchformerLayer or EBranchformerLayer (an efficient
+// conformer's strided and grouped Conformer layers: efficient_conformer.cc),
+// after_norm.
 // Written once on the op layer: its weights live on the model's device and
 // forward() runs there.
 //
@@ -68,6 +70,7 @@ struct EncoderProfile {
 struct EncoderWorkspace {
   Tensor feats, conv1, conv2, conv3, cols, x, h, q, k, v, p_in, p, att, y, g, c;
   Tensor branch1, branch2;  // Branchformer / E-Branchformer: the attention and cgMLP branches' outputs
+  Tensor qg, attg;          // efficientConformer's grouped attention: queries and outputs padded to whole groups
   FfnScratch ffn;
   // Outgrown caches: kept until the worker's step has finished on the device.
   std::vector<Tensor> retired;
@@ -109,6 +112,8 @@ class Encoder {
     bool layer_norm = true;
     LayerNorm norm;                // cnn_module_norm: layer_norm
     Tensor bn_scale, bn_shift;     // cnn_module_norm: batch_norm folded to an affine map at load
+    int kernel = 0;                // the depthwise kernel (an efficient conformer's differ per layer)
+    int64_t cache_row = 0;         // causal: this layer's kernel - 1 rows in EncoderState::conv_ start here
   };
   // Branchformer's cgMLP: channel_proj1 (+ GELU) split at load into the
   // halves r and g; the gating unit g -> act(linear(conv(norm(g)))); r * g;
@@ -136,6 +141,18 @@ class Encoder {
     LayerNorm norm_mlp;
     Linear merge_a, merge_b;
     Tensor fusion_a_t, fusion_a_bias, fusion_b_t, fusion_b_bias;
+    // efficientConformer: the layer's stride (2: it halves the frame rate),
+    // its attention's group size (1: plain) and the frame rate divisor at its
+    // input (its attention cache holds 1 / rate of the stream's cached rows).
+    int stride = 1, group = 1, rate = 1;
+  };
+  // One stream's cached rows of one layer before this chunk's: keys, values,
+  // linear_pos of the positions, `len` rows each.
+  struct CacheView {
+    float* keys;
+    float* values;
+    float* positions;
+    int64_t len;
   };
 
   void read_input_layer(const WeightReader& r);
@@ -152,8 +169,16 @@ class Encoder {
   // or, given `branch`, left there (linear_out's output) without adding.
   void attention_block(Backend& be, const Layer& layer, int index, const std::vector<EncoderChunk>& chunks,
                        const FfnBatch& batch, EncoderWorkspace& ws, Tensor* branch = nullptr) const;
-  void conv_block(Backend& be, const Layer& layer, int index, const std::vector<EncoderChunk>& chunks,
+  // A strided layer's (efficientConformer) also moves ws.x, ws.p_in, the
+  // chunks' rows and `batch` to the strided frames (downsample).
+  void conv_block(Backend& be, const Layer& layer, std::vector<EncoderChunk>& chunks, FfnBatch& batch,
                   EncoderWorkspace& ws) const;
+  // efficient_conformer.cc: attention over groups of layer.group frames, the
+  // stream's keys (views, this chunk's rows appended) and queries zero-padded
+  // to whole groups; and the strided layer's frame halving.
+  void grouped_attention(Backend& be, const Layer& layer, const std::vector<EncoderChunk>& chunks,
+                         const std::vector<CacheView>& views, EncoderWorkspace& ws) const;
+  void downsample(Backend& be, std::vector<EncoderChunk>& chunks, FfnBatch& batch, EncoderWorkspace& ws) const;
   // The cgMLP branch of norm_mlp(ws.x) into `out` (clobbers ws.h, ws.g, ws.c).
   void cgmlp_branch(Backend& be, const Layer& layer, int index, const std::vector<EncoderChunk>& chunks,
                     EncoderWorkspace& ws, Tensor& out) const;
@@ -196,6 +221,7 @@ class Encoder {
   // GLU(pointwise_conv1 bias) per layer (what WeNet's zero left padding
   // becomes); for the cgMLP's gating unit, LayerNorm of a zero frame: its bias.
   Tensor conv_init_;
+  Tensor zero_rows_;  // [group_size - 1, d] zeros: a grouped attention's key padding
 };
 
 }  // namespace moeasr

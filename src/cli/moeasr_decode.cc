@@ -272,14 +272,16 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  std::unique_ptr<moeasr::Stream> stream_owner;
+  // The decode options are checked against the model here (e.g. an
+  // efficient conformer's chunk size): a refusal is a message, not an abort.
+  std::unique_ptr<moeasr::Stream> owned;
   try {
-    stream_owner = std::make_unique<moeasr::Stream>(model, args.decode);
+    owned = std::make_unique<moeasr::Stream>(model, args.decode);
   } catch (const Error& e) {
     std::cerr << "moeasr-decode: " << e.what() << "\n";
     return 1;
   }
-  moeasr::Stream& stream = *stream_owner;
+  moeasr::Stream& stream = *owned;
   stream.set_adapters(adapters);
   stream.set_keep_debug_outputs(!args.dump_dir.empty());
   Progress progress(args.inputs.size());

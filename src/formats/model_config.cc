@@ -37,6 +37,7 @@ int EncoderConfig::subsampling_rate() const {
     case InputLayer::kConv2d6: return 6;
     case InputLayer::kConv2d8: return 8;
     case InputLayer::kLinear: return 1;
+    case InputLayer::kConv2d2: return 2;
   }
   return 4;
 }
@@ -48,12 +49,38 @@ int EncoderConfig::right_context() const {
     case InputLayer::kConv2d6: return 10;
     case InputLayer::kConv2d8: return 14;
     case InputLayer::kLinear: return 0;
+    case InputLayer::kConv2d2: return 2;
   }
   return 6;
 }
 
+int EncoderConfig::layer_stride(int i) const {
+  return std::find(stride_layers.begin(), stride_layers.end(), i) != stride_layers.end() ? 2 : 1;
+}
+
+int EncoderConfig::layer_group(int i) const {
+  return std::find(group_layers.begin(), group_layers.end(), i) != group_layers.end() ? group_size : 1;
+}
+
+int EncoderConfig::rate_before(int i) const {
+  int rate = 1;
+  for (int s : stride_layers) rate *= s < i ? 2 : 1;
+  return rate;
+}
+
+int EncoderConfig::layer_kernel(int i) const {
+  return stride_kernel ? cnn_kernel / rate_before(i) : cnn_kernel;
+}
+
 int64_t EncoderConfig::output_frames(int64_t n) const {
+  int64_t frames = embedded_frames(n);
+  for (size_t s = 0; s < stride_layers.size(); ++s) frames = (frames + 1) / 2;
+  return frames;
+}
+
+int64_t EncoderConfig::embedded_frames(int64_t n) const {
   switch (input_layer) {
+    case InputLayer::kConv2d2: return conv_out(n, 3, 2);
     case InputLayer::kConv2d: return conv_out(conv_out(n, 3, 2), 3, 2);
     case InputLayer::kConv2d6: return conv_out(conv_out(n, 3, 2), 5, 3);
     case InputLayer::kConv2d8: return conv_out(conv_out(conv_out(n, 3, 2), 3, 2), 3, 2);
@@ -63,7 +90,7 @@ int64_t EncoderConfig::output_frames(int64_t n) const {
 }
 
 int EncoderConfig::subsampled_features() const {
-  return static_cast<int>(input_layer == InputLayer::kLinear ? 0 : output_frames(input_dim));
+  return static_cast<int>(input_layer == InputLayer::kLinear ? 0 : embedded_frames(input_dim));
 }
 
 namespace {
@@ -113,6 +140,99 @@ void parse_branchformer(YamlSection& s, EncoderConfig& e, const std::string& sou
     e.use_ffn = s.get<bool>("use_ffn", true);
     e.macaron = e.use_ffn && s.get<bool>("macaron_style", true);
     s.ignore({"macaron_style", "conv_bias"});  // conv_bias: taken, but no E-Branchformer layer uses it
+  }
+}
+
+// efficient_conf's list keys: one layer index or a list of them.
+std::vector<int> index_list(YamlSection& s, const std::string& key, std::vector<int> fallback,
+                            const std::string& source) {
+  if (!s.has(key)) return fallback;
+  const YAML::Node n = s.get<YAML::Node>(key, YAML::Node());
+  try {
+    return n.IsSequence() ? n.as<std::vector<int>>() : std::vector<int>{n.as<int>()};
+  } catch (const YAML::Exception&) {
+    throw_error(MOEASR_ERR_FORMAT, source, ": ", s.where(key), " must be a layer index or a list of them");
+  }
+}
+
+// WeNet's EfficientConformerEncoder: its own keywords only (it swallows any
+// other key unused, so the conformer's extra keys, e.g. query_bias or
+// norm_eps, are reported as unknown rather than applied), and efficient_conf's
+// keys, which WeNet passes alongside encoder_conf's.
+void parse_efficient_conformer(YamlSection& s, ModelConfig* cfg, const std::string& source) {
+  EncoderConfig& e = cfg->encoder;
+  s.ignore({"dropout_rate", "positional_dropout_rate", "attention_dropout_rate", "use_dynamic_left_chunk"});
+  e.d_model = s.get_positive("output_size", 256);
+  e.heads = s.get_positive("attention_heads", 4);
+  MOEASR_CHECK(e.d_model % e.heads == 0, MOEASR_ERR_FORMAT, source, ": encoder_conf.output_size ", e.d_model,
+               " is not divisible by attention_heads ", e.heads);
+  MOEASR_CHECK(e.d_model % 2 == 0, MOEASR_ERR_UNSUPPORTED, source, ": encoder_conf.output_size ", e.d_model,
+               " is odd (the sinusoidal position encoding needs an even size)");
+  e.num_blocks = s.get_positive("num_blocks", 6);
+  const std::string input = s.get_choice("input_layer", "conv2d", {"conv2d2", "conv2d", "conv2d6", "conv2d8"});
+  e.input_layer = input == "conv2d2"   ? InputLayer::kConv2d2
+                  : input == "conv2d6" ? InputLayer::kConv2d6
+                  : input == "conv2d8" ? InputLayer::kConv2d8
+                                       : InputLayer::kConv2d;
+  MOEASR_CHECK(e.subsampled_features() >= 1, MOEASR_ERR_FORMAT, source, ": input_dim ", e.input_dim,
+               " is too small for input_layer ", input);
+  s.get_choice("pos_enc_layer_type", "rel_pos", {"rel_pos"});
+  s.require_bool("normalize_before", true, true);
+  e.static_chunk_size = s.get<int>("static_chunk_size", 0);
+  MOEASR_CHECK(e.static_chunk_size == 0, MOEASR_ERR_UNSUPPORTED, source, ": encoder_conf.static_chunk_size ",
+               e.static_chunk_size, " is not supported by this runtime for encoder efficientConformer (supported: 0, ",
+               "with or without use_dynamic_chunk)");
+  e.use_dynamic_chunk = s.get<bool>("use_dynamic_chunk", false);
+  e.macaron = s.get<bool>("macaron_style", true);
+  s.require_bool("use_cnn_module", true, true);
+  e.cnn_kernel = s.get_positive("cnn_module_kernel", 15);
+  e.causal = s.get<bool>("causal", false);
+  e.cnn_norm = s.get_choice("cnn_module_norm", "batch_norm", {"batch_norm", "layer_norm"}) == "layer_norm"
+                   ? ConvNorm::kLayerNorm
+                   : ConvNorm::kBatchNorm;
+  MOEASR_CHECK(!s.has("mlp_type") || s.get<std::string>("mlp_type", "") == "position_wise_feed_forward",
+               MOEASR_ERR_UNSUPPORTED, source, ": ", s.where("mlp_type"),
+               ": encoder efficientConformer has dense FFNs only (supported: position_wise_feed_forward; WeNet's "
+               "EfficientConformerEncoder ignores mlp_type)");
+  e.ffn.activation = *s.get_activation("activation_type", "swish");
+  e.ffn.hidden = s.get_positive("linear_units", 2048);
+
+  // efficient_conf's keys, in it or (as WeNet also takes them) in encoder_conf.
+  YamlSection ec(s.get<YAML::Node>("efficient_conf", YAML::Node()), "encoder_conf.efficient_conf", source);
+  auto section = [&](const char* key) -> YamlSection& {
+    MOEASR_CHECK(!(s.has(key) && ec.has(key)), MOEASR_ERR_FORMAT, source, ": ", key,
+                 " is given in both encoder_conf and encoder_conf.efficient_conf");
+    return ec.has(key) ? ec : s;
+  };
+  const int n = e.num_blocks;
+  e.stride_layers = index_list(section("stride_layer_idx"), "stride_layer_idx", {3}, source);
+  const std::vector<int> strides = index_list(section("stride"), "stride", {2}, source);
+  e.group_layers = index_list(section("group_layer_idx"), "group_layer_idx", {0, 1, 2, 3}, source);
+  e.group_size = section("group_size").get_positive("group_size", 3);
+  e.stride_kernel = section("stride_kernel").get<bool>("stride_kernel", true);
+  ec.collect_unknown(&cfg->warnings);
+  for (size_t i = 0; i < e.stride_layers.size(); ++i) {
+    MOEASR_CHECK(e.stride_layers[i] >= 0 && e.stride_layers[i] < n && (i == 0 || e.stride_layers[i] > e.stride_layers[i - 1]),
+                 MOEASR_ERR_FORMAT, source, ": efficient_conf.stride_layer_idx must be increasing layer indices in [0, ",
+                 n, ")");
+  }
+  std::set<int> groups;
+  for (int g : e.group_layers) {
+    MOEASR_CHECK(g >= 0 && g < n && groups.insert(g).second, MOEASR_ERR_FORMAT, source,
+                 ": efficient_conf.group_layer_idx must be distinct layer indices in [0, ", n, ")");
+  }
+  MOEASR_CHECK(strides.size() == e.stride_layers.size(), MOEASR_ERR_FORMAT, source,
+               ": efficient_conf.stride needs one entry per stride_layer_idx (", e.stride_layers.size(), "), got ",
+               strides.size());
+  for (int st : strides) {
+    MOEASR_CHECK(st == 2, MOEASR_ERR_UNSUPPORTED, source, ": efficient_conf.stride ", st,
+                 " is not supported by this runtime (supported: 2)");
+  }
+  for (int i = 0; i < n; ++i) {
+    const int k = e.layer_kernel(i);
+    MOEASR_CHECK(e.causal ? k >= 2 : k % 2 == 1, MOEASR_ERR_FORMAT, source, ": layer ", i,
+                 "'s conv kernel (cnn_module_kernel ", e.cnn_kernel, e.stride_kernel ? " divided by its strides" : "",
+                 ") is ", k, "; it must be ", e.causal ? "at least 2 (causal)" : "odd (not causal)");
   }
 }
 
@@ -229,6 +349,10 @@ AdapterConfig parse_adapter(YamlSection& s, bool macaron, const std::string& sou
 // Likewise for the Branchformer encoders (which also take no normalize_before).
 void parse_encoder(YamlSection& s, ModelConfig* cfg, const std::string& source) {
   EncoderConfig& e = cfg->encoder;
+  if (e.efficient()) {
+    parse_efficient_conformer(s, cfg, source);
+    return;
+  }
   const bool conformer = e.type == EncoderType::kConformer;
   const bool rel_default = conformer || e.branchformer();  // rel_pos and rel_selfattn by default
   s.ignore({"dropout_rate", "positional_dropout_rate", "attention_dropout_rate", "use_dynamic_left_chunk",
@@ -349,8 +473,10 @@ ModelConfig parse_model_config(const std::string& yaml_text, const std::string& 
     const bool transducer = top.get_choice("model", "asr_model", {"asr_model", "transducer"}) == "transducer";
     top.ignore({"predictor", "predictor_conf", "joint", "joint_conf"});  // read below for a transducer
     const std::string encoder =
-        top.get_choice("encoder", "conformer", {"conformer", "transformer", "branchformer", "e_branchformer"});
-    cfg.encoder.type = encoder == "transformer"      ? EncoderType::kTransformer
+        top.get_choice("encoder", "conformer",
+                       {"conformer", "transformer", "branchformer", "e_branchformer", "efficientConformer"});
+    cfg.encoder.type = encoder == "transformer"        ? EncoderType::kTransformer
+                       : encoder == "efficientConformer" ? EncoderType::kEfficientConformer
                        : encoder == "branchformer"   ? EncoderType::kBranchformer
                        : encoder == "e_branchformer" ? EncoderType::kEBranchformer
                                                      : EncoderType::kConformer;

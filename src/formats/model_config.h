@@ -79,13 +79,16 @@ struct AdapterConfig {
 // blocks, pre-norm: no macaron FFN, no convolution module, no norm_final),
 // BranchformerEncoder (an attention branch and a cgMLP branch, merged) or
 // EBranchformerEncoder (the same branches merged through a depthwise
-// convolution, between macaron FFNs).
-enum class EncoderType { kConformer, kTransformer, kBranchformer, kEBranchformer };
+// convolution, between macaron FFNs) or EfficientConformerEncoder (Conformer
+// blocks, some strided: they halve the frame rate; some with grouped
+// attention: over groups of frames).
+enum class EncoderType { kConformer, kTransformer, kBranchformer, kEBranchformer, kEfficientConformer };
 // Branchformer's merge_method: concat (merge_proj of [attention | cgMLP]) or
 // fixed_ave (merge_proj of (1 - w) attention + w cgMLP, w = cgmlp_weight).
 enum class MergeMethod { kConcat, kFixedAve };
-// input_layer: Conv2dSubsampling4/6/8 or LinearNoSubsampling (Linear + LayerNorm).
-enum class InputLayer { kConv2d, kConv2d6, kConv2d8, kLinear };
+// input_layer: Conv2dSubsampling4/6/8, LinearNoSubsampling (Linear + LayerNorm)
+// or (efficientConformer only) Conv2dSubsampling2.
+enum class InputLayer { kConv2d, kConv2d6, kConv2d8, kLinear, kConv2d2 };
 // pos_enc_layer_type: rel_pos (x * sqrt(d); the sinusoid rows go to the
 // attention), abs_pos (x * sqrt(d) + pe; the same rows also go to a rel-pos
 // attention), no_pos (x unscaled; the attention's position rows are zero).
@@ -133,6 +136,14 @@ struct EncoderConfig {
   float cgmlp_weight = 0.5f;                       // fixed_ave only
   int merge_conv_kernel = 3;                       // E-Branchformer only
   bool use_ffn = true;                             // E-Branchformer only
+  // efficientConformer (efficient_conf): the strided layers (stride_layer_idx,
+  // increasing; stride 2 each), the layers with grouped attention
+  // (group_layer_idx) over groups of group_size frames, and stride_kernel:
+  // each strided layer divides the conv kernel of the layers after it by 2.
+  std::vector<int> stride_layers;
+  std::vector<int> group_layers;
+  int group_size = 3;
+  bool stride_kernel = true;
 
   // Whether the model was trained for chunked (streaming) decoding, as
   // WeNet's recipes and runtime document it: chunk masks in training
@@ -154,6 +165,17 @@ struct EncoderConfig {
     return !use_dynamic_chunk && static_chunk_size > 0 ? static_chunk_size : 16;
   }
 
+  bool efficient() const { return type == EncoderType::kEfficientConformer; }
+  // Layer i of an efficientConformer: its stride (1 or 2), its attention's
+  // group size (1: plain rel_selfattn), its conv kernel, and the frame rate
+  // divisor at its input (the strides before it). 1, 1, cnn_kernel, 1 otherwise.
+  int layer_stride(int i) const;
+  int layer_group(int i) const;
+  int layer_kernel(int i) const;
+  int rate_before(int i) const;
+  // The strides' product: encoder output frames are this many input layer frames.
+  int total_stride() const { return rate_before(num_blocks); }
+
   int d_k() const { return d_model / heads; }
   int conv_channels() const { return conv_inner_factor * d_model / 2; }  // after GLU
   // The input layer's geometry (WeNet's subsampling_rate and right_context):
@@ -161,7 +183,10 @@ struct EncoderConfig {
   // starts subsampling_rate() frames later.
   int subsampling_rate() const;
   int right_context() const;
-  // Output frames for n feature frames (0 below right_context() + 1).
+  // The input layer's frames for n feature frames (0 below right_context() + 1),
+  // and the encoder's output frames: the same, halved (rounding up) by each
+  // strided layer of an efficientConformer.
+  int64_t embedded_frames(int64_t n) const;
   int64_t output_frames(int64_t n) const;
   // Frequency bins left after the convolutions (0 for linear).
   int subsampled_features() const;

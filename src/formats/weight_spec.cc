@@ -229,6 +229,7 @@ void build_expected(const ModelConfig& c, SpecBuilder& b) {
   } else {
     // encoder.embed.conv.{0,2,4}: (kernel) of each Conv2d; conv2d6's second is 5x5.
     std::vector<int64_t> kernels = {3, 3};
+    if (e.input_layer == InputLayer::kConv2d2) kernels = {3};
     if (e.input_layer == InputLayer::kConv2d6) kernels = {3, 5};
     if (e.input_layer == InputLayer::kConv2d8) kernels = {3, 3, 3};
     for (size_t i = 0; i < kernels.size(); ++i) {
@@ -238,7 +239,8 @@ void build_expected(const ModelConfig& c, SpecBuilder& b) {
       b.add(conv + ".bias", {d});
     }
     // Its columns are re-ordered at load (per row: an int8 file's scales hold).
-    const std::string out = e.input_layer == InputLayer::kConv2d ? "encoder.embed.out.0" : "encoder.embed.linear";
+    const bool out0 = e.input_layer == InputLayer::kConv2d || e.input_layer == InputLayer::kConv2d2;
+    const std::string out = out0 ? "encoder.embed.out.0" : "encoder.embed.linear";
     b.add(out + ".weight", {d, d * e.subsampled_features()}, true);
     b.add(out + ".bias", {d});
   }
@@ -247,9 +249,16 @@ void build_expected(const ModelConfig& c, SpecBuilder& b) {
     const std::string l = "encoder.encoders." + std::to_string(i);
     b.attention(l + ".self_attn", d, e.query_bias, e.key_bias, e.value_bias);
     if (e.rel_attention) {
+      // Grouped attention (efficientConformer): heads of group_size * d_k columns.
+      const int64_t head_width = int64_t{e.layer_group(i)} * e.d_k();
       b.add(l + ".self_attn.linear_pos.weight", {d, d}, true);
-      b.add(l + ".self_attn.pos_bias_u", {e.heads, e.d_k()});
-      b.add(l + ".self_attn.pos_bias_v", {e.heads, e.d_k()});
+      b.add(l + ".self_attn.pos_bias_u", {e.heads, head_width});
+      b.add(l + ".self_attn.pos_bias_v", {e.heads, head_width});
+    }
+    if (e.layer_stride(i) > 1) {
+      // StrideConformerEncoderLayer builds concat_linear and never uses it.
+      b.add(l + ".concat_linear.weight", {d, 2 * d});
+      b.add(l + ".concat_linear.bias", {d});
     }
     b.ffn(l + ".feed_forward", d, e.ffn);
     // TransformerEncoderLayer's norms are norm1 (attention) and norm2 (FFN).
@@ -268,7 +277,7 @@ void build_expected(const ModelConfig& c, SpecBuilder& b) {
       const std::string m = l + ".conv_module";
       b.add(m + ".pointwise_conv1.weight", {inner, d, 1}, true);
       if (e.conv_bias) b.add(m + ".pointwise_conv1.bias", {inner});
-      b.add(m + ".depthwise_conv.weight", {ch, 1, e.cnn_kernel});
+      b.add(m + ".depthwise_conv.weight", {ch, 1, e.layer_kernel(i)});
       if (e.conv_bias) b.add(m + ".depthwise_conv.bias", {ch});
       b.layer_norm(m + ".norm", ch);
       if (e.cnn_norm == ConvNorm::kBatchNorm) {

@@ -59,7 +59,9 @@ class AsrModel {
   // CTC log-probabilities [rows, vocab] for encoder output rows [rows, d], on be's device.
   void ctc_log_probs(Backend& be, const Tensor& encoder_out, Tensor& out) const;
   // Milliseconds of audio per encoder output frame (40 for 10 ms x 4).
-  double frame_ms() const { return config_.fbank.frame_shift_ms * config_.encoder.subsampling_rate(); }
+  double frame_ms() const {
+    return config_.fbank.frame_shift_ms * config_.encoder.subsampling_rate() * config_.encoder.total_stride();
+  }
   // The workers that run this model (a decode call borrows one).
   WorkerPool& workers() const { return workers_; }
   // True the first time it is called (a warning about how the model is used

@@ -50,6 +50,12 @@ Recognition::Recognition(const AsrModel& model, const DecodeOptions& options)
       options_(validated(options)),
       search_(search_options(options_, model.config())),
       endpoint_(options_.endpoint, model.config().blank_id, model.frame_ms() / 1000.0) {
+  // An efficient conformer's layers after strides cache 1 / rate of the
+  // stream's frames: a chunk must hold whole output frames (asr/efficient_conformer.cc).
+  const EncoderConfig& e = model.config().encoder;
+  MOEASR_CHECK(options_.chunk_size <= 0 || options_.chunk_size % e.total_stride() == 0, MOEASR_ERR_UNSUPPORTED,
+               "chunk_size ", options_.chunk_size, " is not supported by this efficientConformer model: it must be a ",
+               "multiple of its total stride ", e.total_stride(), " (or <= 0 for full attention)");
   if (options_.search != SearchMethod::kCtc) {
     MOEASR_CHECK(model.transducer(), MOEASR_ERR_INVALID_ARGUMENT, "transducer ",
                  options_.search == SearchMethod::kTransducerGreedy ? "greedy" : "beam",

@@ -262,6 +262,18 @@ class DecodeCli(unittest.TestCase):
         self.assertEqual(chunked.returncode, 0)
         self.assertIn("warning: decoding in chunks of 16 frames with a model not trained", chunked.stderr.decode())
 
+    def test_refused_decode_options_are_a_message_not_an_abort(self):
+        # Out of range for any model: a usage error before the model loads.
+        r = run("--wav", HELLO, "--nbest", "0")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("nbest must be in [1, 1000]", r.stderr.decode())
+        # Refused by this model: a message and exit status 1. An efficient conformer streams in multiples of its total stride (4 for effconf_c2).
+        effconf = os.path.join(DATA, "models", "effconf_c2")
+        r = subprocess.run(RUNNER + [CLI, "--model", effconf, "--wav", HELLO, "--chunk-size", "6"],
+                           capture_output=True, timeout=600)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("must be a multiple of its total stride 4", r.stderr.decode())
+
 
 if __name__ == "__main__":
     shutil.rmtree(WORK, ignore_errors=True)

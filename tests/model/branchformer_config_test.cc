@@ -103,7 +103,8 @@ TEST(BranchformerConfig, RefusesWhatTheRuntimeDoesNotRun) {
   EXPECT_EQ(status_of([] { parse("  merge_conv_kernel: 4\n", "e_branchformer"); }, &msg), MOEASR_ERR_FORMAT);
   EXPECT_EQ(status_of([] { parse("  cgmlp_linear_units: 7\n", "e_branchformer"); }, &msg), MOEASR_ERR_FORMAT);
   EXPECT_EQ(status_of([] { parse("", "squeezeformer"); }, &msg), MOEASR_ERR_UNSUPPORTED);
-  EXPECT_NE(msg.find("(supported: conformer, transformer, branchformer, e_branchformer)"), std::string::npos)
+  EXPECT_NE(msg.find("(supported: conformer, transformer, branchformer, e_branchformer, efficientConformer)"),
+            std::string::npos)
       << msg;
 }
 

@@ -134,6 +134,36 @@ TEST(Configs, BranchformerConfigsDecodeWithRandomWeights) {
   }
 }
 
+// The shipped Efficient Conformer config (aishell's v1_stream recipe shape)
+// parses without warnings and decodes with random weights, full attention and
+// chunked; a chunk that is not a multiple of its stride 2 is refused.
+TEST(Configs, EfficientConformerConfigDecodesWithRandomWeights) {
+  std::vector<float> audio(16000);
+  for (size_t i = 0; i < audio.size(); ++i) audio[i] = 0.3f * std::sin(0.05f * i) * std::sin(0.0007f * i);
+  const char* name = "wenet_aishell_u2pp_efficonformer.yaml";
+  const std::string yaml = read_file(config_path(name));
+  const ModelConfig c = parse_model_config(yaml, name, -1);
+  EXPECT_TRUE(c.warnings.empty()) << c.warnings.front();
+  EXPECT_EQ(c.encoder.type, EncoderType::kEfficientConformer);
+  EXPECT_TRUE(c.encoder.trained_for_chunks());
+  auto model = AsrModel::from_model_dir(random_model_dir(yaml, name, 7));
+  for (int chunk : {-1, 16, 4}) {
+    DecodeOptions o;
+    o.chunk_size = chunk;
+    Stream s(model, o);
+    s.accept_waveform(audio.data(), audio.size(), 16000);
+    s.input_finished();
+    s.decode();
+    EXPECT_EQ(s.state(), Stream::State::kDone);
+    EXPECT_EQ(s.stats().encoder_frames, 12) << "chunk " << chunk;  // 23 input layer frames, halved
+  }
+  DecodeOptions odd;
+  odd.chunk_size = 5;
+  std::string msg;
+  EXPECT_EQ(test::status_of([&] { Stream s(model, odd); }, &msg), MOEASR_ERR_UNSUPPORTED);
+  EXPECT_NE(msg.find("multiple of its total stride 2"), std::string::npos) << msg;
+}
+
 TEST(RandomModel, SameSeedSameWeights) {
   const std::string yaml = read_file(config_path("tiny_moe_ln.yaml"));
   ModelDir a = random_model_dir(yaml, "a", 3), b = random_model_dir(yaml, "b", 3), c = random_model_dir(yaml, "c", 4);

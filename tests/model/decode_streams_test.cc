@@ -29,7 +29,8 @@ struct Job {
 
 // Different crops of the two fixtures, chunk sizes (full attention included),
 // left contexts and reverse weights, so the streams finish at different steps.
-std::vector<Job> make_jobs(int n) {
+// `stride`: chunk sizes are multiples of it (an efficient conformer's total stride).
+std::vector<Job> make_jobs(int n, int stride = 1) {
   const std::vector<float> a = read_wav(test::data_path("audio/hello.wav")).samples;
   const std::vector<float> b = read_wav(test::data_path("audio/numbers.wav")).samples;
   const int chunks[] = {16, 4, 8, 1, -1};
@@ -39,7 +40,7 @@ std::vector<Job> make_jobs(int n) {
     const size_t begin = static_cast<size_t>(i * 1237) % 8000, end = src.size() - static_cast<size_t>(i * 611) % 6000;
     Job j;
     j.audio.assign(src.begin() + begin, src.begin() + end);
-    j.options.chunk_size = chunks[i % 5];
+    j.options.chunk_size = chunks[i % 5] > 0 ? (chunks[i % 5] + stride - 1) / stride * stride : chunks[i % 5];
     j.options.num_left_chunks = i % 3 == 0 ? 2 : -1;
     j.options.reverse_weight = i % 4 == 0 ? 0.3f : 0.f;
     jobs.push_back(std::move(j));
@@ -61,7 +62,7 @@ std::vector<float> log_probs_alone(const std::shared_ptr<const AsrModel>& model,
 
 void expect_batched_log_probs_equal_alone(const std::string& model_dir) {
   const std::shared_ptr<const AsrModel> model = AsrModel::load(test::data_path(model_dir), ModelOptions{});
-  const std::vector<Job> jobs = make_jobs(10);
+  const std::vector<Job> jobs = make_jobs(10, model->config().encoder.total_stride());
   std::vector<std::unique_ptr<Stream>> streams;
   std::vector<Stream*> batch;
   for (const Job& j : jobs) {
@@ -99,6 +100,13 @@ void expect_batched_log_probs_equal_alone(const std::string& model_dir) {
 // (MotStreaming.WithinChunkGroupsDoNotDependOnOtherStreams does the same for
 // a Mixture-of-Tokens model.)
 TEST(DecodeStreams, EveryStreamsLogProbsEqualDecodingItAlone) { expect_batched_log_probs_equal_alone("models/moe_ln"); }
+
+// Efficient Conformers: each stream's rows halve at its strided layers and
+// its grouped attention pads its own queries and keys.
+TEST(DecodeStreams, EfficientConformerStreamsEqualDecodingThemAlone) {
+  expect_batched_log_probs_equal_alone("models/effconf_stream");
+  expect_batched_log_probs_equal_alone("models/effconf_c2");
+}
 
 }  // namespace
 }  // namespace moeasr

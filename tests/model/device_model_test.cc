@@ -34,9 +34,10 @@ constexpr double kTolerance = 1e-3;
 
 // Then the transformer encoder (MoE, conv2d6, abs_pos), conformers with linear
 // input + no_pos and with conv2d8 + abs_pos + plain self-attention, a causal
-// Branchformer and a non-causal E-Branchformer with MoE FFNs.
-const char* const kModels[] = {"moe_ln",       "dense_bn",  "moe_k1",    "odd_dims", "tf_moe_c6",
-                               "cf_lin_nopos", "cf_c8_abs", "bf_causal", "ebf_moe"};
+// Branchformer and a non-causal E-Branchformer with MoE FFNs, and two Efficient
+// Conformers (strided layers, grouped attention).
+const char* const kModels[] = {"moe_ln",    "dense_bn", "moe_k1",  "odd_dims",       "tf_moe_c6", "cf_lin_nopos",
+                               "cf_c8_abs", "bf_causal", "ebf_moe", "effconf_stream", "effconf_c2"};
 // Fixture models of the other FFN and adapter kinds (their goldens hold hello's fbank).
 const char* const kOtherKinds[] = {"models/mot_seq", "soft_moe/models/soft_moa", "soft_moe/models/dense_moa"};
 
@@ -44,6 +45,12 @@ struct Mode {
   int chunk, left;
 };
 const Mode kModes[] = {{-1, -1}, {16, -1}, {4, 2}, {1, -1}};
+
+// An efficient conformer streams in multiples of its total stride: chunk 1 becomes one stride.
+Mode streamable(Mode m, const AsrModel& model) {
+  if (m.chunk == 1) m.chunk = model.config().encoder.total_stride();
+  return m;
+}
 
 std::shared_ptr<const AsrModel> load(const std::string& path, Device device, const std::string& compute_type = "default",
                                      int threads = 1) {
@@ -114,7 +121,8 @@ TEST_P(DeviceModel, EncoderAndNbestMatchTheCpuInEveryMode) {
     EXPECT_EQ(dev->device(), device());
     for (const char* utt : {"hello", "numbers"}) {
       const std::vector<float> fbank = fbank_of(utt);
-      for (Mode m : kModes) {
+      for (Mode mode : kModes) {
+        const Mode m = streamable(mode, *cpu);
         const std::string where =
             std::string(name) + "/" + utt + " chunk " + std::to_string(m.chunk) + " left " + std::to_string(m.left);
         const Decoded a = decode(cpu, fbank, m);
@@ -178,7 +186,8 @@ TEST_P(DeviceModel, Bfloat16KeepsTheFixtureNbest) {
     auto dev = load(path, device(), "bfloat16");
     for (const char* utt : {"hello", "numbers"}) {
       const std::vector<float> fbank = fbank_of(utt);
-      for (Mode m : kModes) {
+      for (Mode mode : kModes) {
+        const Mode m = streamable(mode, *cpu);
         const std::string where = std::string(name) + "/" + utt + " chunk " + std::to_string(m.chunk);
         const Decoded a = decode(cpu, fbank, m);
         const Decoded b = decode(dev, fbank, m);

@@ -171,7 +171,27 @@ BRANCHFORMER_SUPPORTED = dict(SUPPORTED, use_attn={True}, use_cgmlp={True},
                               gate_activation=GATE_ACTIVATIONS)
 E_BRANCHFORMER_SUPPORTED = dict(SUPPORTED, mlp_type={"position_wise_feed_forward", "moe"},
                                 gate_activation=GATE_ACTIVATIONS)
-ENCODERS = ("conformer", "transformer", "branchformer", "e_branchformer")
+# EfficientConformerEncoder's keywords and defaults (efficient_conf's keys may also
+# sit in encoder_conf itself: WeNet passes both sections as keywords).
+EFFICIENT_CONFORMER_DEFAULTS = {
+    "output_size": 256, "attention_heads": 4, "linear_units": 2048, "num_blocks": 6,
+    "input_layer": "conv2d", "pos_enc_layer_type": "rel_pos", "normalize_before": True,
+    "static_chunk_size": 0, "use_dynamic_chunk": False, "macaron_style": True,
+    "activation_type": "swish", "use_cnn_module": True, "cnn_module_kernel": 15,
+    "causal": False, "cnn_module_norm": "batch_norm", "stride_layer_idx": 3, "stride": 2,
+    "group_layer_idx": [0, 1, 2, 3], "group_size": 3, "stride_kernel": True,
+}
+EFFICIENT_KEYS = ("stride_layer_idx", "stride", "group_layer_idx", "group_size", "stride_kernel")
+# WeNet builds its layers with fixed options (dense FFNs, biases, LayerNorm eps 1e-5);
+# static chunks would mask strided and grouped frames, which this reference does not do.
+EFFICIENT_CONFORMER_SUPPORTED = dict(
+    SUPPORTED, input_layer={"conv2d2", "conv2d", "conv2d6", "conv2d8"},
+    pos_enc_layer_type={"rel_pos"}, use_cnn_module={True}, static_chunk_size={0},
+    stride_kernel={True, False})
+EFFICIENT_CONFORMER_FIXED = {"selfattention_layer_type": "rel_selfattn", "final_norm": True,
+                             "adapter_type": None, "mlp_type": "position_wise_feed_forward"}
+
+ENCODERS = ("conformer", "transformer", "branchformer", "e_branchformer", "efficientConformer")
 # Mixture of Tokens and Soft MoE are encoder layers only (in the decoder they
 # would mix hypotheses; the decoder has no utterance/chunk grouping).
 DECODER_SUPPORTED = dict(SUPPORTED, input_layer={"embed"},
@@ -222,6 +242,8 @@ def encoder_options(config):
             if not branch or key == "cgmlp_conv_kernel":
                 if not opts["causal"] and opts[key] % 2 == 0:
                     raise ConfigError(f"encoder_conf.{key} must be odd when not causal")
+    elif kind == "efficientConformer":
+        opts = _efficient_options(conf)
     else:
         opts = _resolve(conf, ENCODER_DEFAULTS, ENCODER_SUPPORTED, "encoder_conf")
     opts["encoder"] = kind
@@ -245,6 +267,62 @@ def encoder_options(config):
         raise ConfigError(f"encoder_conf.adapter_placement must be a list of distinct {ADAPTER_PLACES}")
     if "feed_forward_macaron" in places and not opts["macaron_style"]:
         raise ConfigError("encoder_conf.adapter_placement: feed_forward_macaron needs macaron_style")
+    return opts
+
+
+def _index_list(value, key, num_blocks, increasing):
+    """An int or a list of layer indices in [0, num_blocks) (strictly increasing if asked)."""
+    values = [value] if isinstance(value, int) and not isinstance(value, bool) else value
+    if (not isinstance(values, (list, tuple))
+            or any(not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < num_blocks
+                   for v in values)
+            or len(set(values)) != len(values)
+            or (increasing and list(values) != sorted(values))):
+        order = "increasing " if increasing else ""
+        raise ConfigError(f"efficient_conf.{key} must be an int or a list of distinct "
+                          f"{order}layer indices in [0, num_blocks)")
+    return list(values)
+
+
+def _efficient_options(conf):
+    """encoder_conf of encoder: efficientConformer, efficient_conf merged in."""
+    conf = dict(conf)
+    efficient = conf.pop("efficient_conf", None) or {}
+    for key in efficient:
+        if key in conf:
+            raise ConfigError(f"encoder_conf: {key!r} given twice (encoder_conf and efficient_conf)")
+        if key not in EFFICIENT_KEYS:
+            raise ConfigError(f"encoder_conf.efficient_conf: unknown key {key!r} "
+                              f"(supported: {', '.join(EFFICIENT_KEYS)})")
+    conf.update(efficient)
+    opts = _resolve(conf, EFFICIENT_CONFORMER_DEFAULTS, EFFICIENT_CONFORMER_SUPPORTED,
+                    "encoder_conf")
+    opts.update({k: v for k, v in ENCODER_DEFAULTS.items() if k not in opts},
+                **EFFICIENT_CONFORMER_FIXED)
+    n = opts["num_blocks"]
+    opts["stride_layer_idx"] = _index_list(opts["stride_layer_idx"], "stride_layer_idx", n, True)
+    opts["group_layer_idx"] = _index_list(opts["group_layer_idx"], "group_layer_idx", n, False)
+    strides = opts["stride"]
+    strides = [strides] if isinstance(strides, int) and not isinstance(strides, bool) else strides
+    if not isinstance(strides, (list, tuple)) or len(strides) != len(opts["stride_layer_idx"]):
+        raise ConfigError("efficient_conf.stride needs one entry per stride_layer_idx")
+    if any(s != 2 or isinstance(s, bool) for s in strides):
+        raise ConfigError("efficient_conf.stride entries must be 2 (supported: 2)")
+    opts["stride"] = list(strides)
+    g = opts["group_size"]
+    if not isinstance(g, int) or isinstance(g, bool) or g < 1:
+        raise ConfigError("efficient_conf.group_size must be a positive integer")
+    # Each strided layer's convolution kernel: the previous one, divided by the
+    # stride with stride_kernel (WeNet: kernel // stride).
+    kernels = [opts["cnn_module_kernel"]]
+    for s in strides:
+        kernels.append(kernels[-1] // s if opts["stride_kernel"] else kernels[-1])
+    if not opts["causal"] and any(k % 2 == 0 for k in kernels):
+        raise ConfigError(f"encoder_conf: a non-causal conv module needs odd kernels "
+                          f"(cnn_module_kernel and stride_kernel give {kernels})")
+    if kernels[-1] < 1 or (opts["causal"] and kernels[-1] < 2):
+        raise ConfigError(f"encoder_conf: the strided layers' kernels {kernels} are too small")
+    opts["cnn_module_kernels"] = kernels
     return opts
 
 

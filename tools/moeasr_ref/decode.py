@@ -20,6 +20,31 @@ MODES = {
 }
 
 
+def modes_for(model):
+    """MODES for this model: an efficient conformer streams in chunks of whole
+    output frames (the runtime takes multiples of its total stride), so its
+    chunk1 mode becomes chunk<stride>."""
+    encoder = model.encoder
+    stride = encoder.rate_before(len(encoder.encoders)) if hasattr(encoder, "rate_before") else 1
+    if stride == 1:
+        return dict(MODES)
+    modes = {}
+    for name, (chunk, left) in MODES.items():
+        if chunk == 1:
+            chunk, name = stride, f"chunk{stride}_left{left}"
+        if chunk <= 0 or chunk % stride == 0:
+            modes[name] = (chunk, left)
+    return modes
+
+
+def mode_params(name):
+    """(chunk_size, num_left_chunks) of a mode name: "full" or "chunk<N>_left<M>"."""
+    if name == "full":
+        return -1, -1
+    chunk, left = name[len("chunk"):].split("_left")
+    return int(chunk), int(left)
+
+
 TRANSDUCER_BEAM_SIZE = 5  # WeNet's Transducer.beam_search default, with its 0.3 / 0.7 weights
 # (ctc_weight, transducer_weight) of WeNet recognize.py's --search_ctc_weight /
 # --search_transducer_weight defaults: a second beam, so the weights are tested.

@@ -1,4 +1,4 @@
-"""Encoder input side: global CMVN, the input layers (conv2d x4/x6/x8, linear) and positions."""
+"""Encoder input side: global CMVN, the input layers (conv2d x2/x4/x6/x8, linear) and positions."""
 
 import math
 
@@ -119,6 +119,17 @@ class _Conv2dSubsampling(_Subsampling):
         return self.pos_enc(x, offset)
 
 
+class Conv2dSubsampling2(_Conv2dSubsampling):
+    """One 3x3 stride-2 conv (rate 2, right_context 2): WeNet's efficient conformer
+    input layer conv2d2."""
+
+    subsampling_rate = 2
+    right_context = 2
+
+    def __init__(self, idim, odim, pos_enc):
+        super().__init__(idim, odim, [(3, 2)], "out", pos_enc)
+
+
 class Conv2dSubsampling4(_Conv2dSubsampling):
     """Two 3x3 stride-2 convs; T' = ((T-1)//2 - 1)//2. One output frame sees 7 input
     frames (right_context 6) and advances by 4."""
@@ -165,7 +176,8 @@ class LinearNoSubsampling(_Subsampling):
         return self.pos_enc(self.out(x), offset)
 
 
-INPUT_LAYERS = {"conv2d": Conv2dSubsampling4, "conv2d6": Conv2dSubsampling6,
+INPUT_LAYERS = {"conv2d2": Conv2dSubsampling2,  # the efficient conformer's only
+                "conv2d": Conv2dSubsampling4, "conv2d6": Conv2dSubsampling6,
                 "conv2d8": Conv2dSubsampling8, "linear": LinearNoSubsampling}
 
 

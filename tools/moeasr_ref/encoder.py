@@ -124,8 +124,12 @@ class ConformerEncoder(nn.Module):
             self.encoders = nn.ModuleList(layer(opts, make_self_attention)
                                           for _ in range(opts["num_blocks"]))
         else:
-            layer = TransformerEncoderLayer if kind == "transformer" else ConformerEncoderLayer
-            self.encoders = nn.ModuleList(layer(opts) for _ in range(opts["num_blocks"]))
+            self.encoders = self._make_layers(opts)
+
+    def _make_layers(self, opts):
+        layer = TransformerEncoderLayer if opts.get("encoder") == "transformer" \
+            else ConformerEncoderLayer
+        return nn.ModuleList(layer(opts) for _ in range(opts["num_blocks"]))
 
     def _finish(self, x):
         return self.after_norm(x) if self.opts["final_norm"] else x

@@ -259,7 +259,7 @@ class ConvertTest(TempDirTest):
         import yaml
         base = yaml.safe_load((CHECKPOINT / "train.yaml").read_text())
         cases = [({"encoder": "squeezeformer"}, "encoder: 'squeezeformer'",
-                  "(supported: conformer, transformer, branchformer, e_branchformer)"),
+                  "(supported: conformer, transformer, branchformer, e_branchformer, efficientConformer)"),
                  ({"encoder": "branchformer", "encoder_conf": {"merge_method": "learned_ave"}},
                   "encoder_conf.merge_method: 'learned_ave'", "(supported: concat, fixed_ave)"),
                  ({"encoder": "branchformer", "encoder_conf": {"use_attn": False}},
@@ -270,7 +270,10 @@ class ConvertTest(TempDirTest):
                  ({"model": "transducer", "joint_conf": {"hat_joint": True}},
                   "joint_conf.hat_joint: 'true'", "(supported: false)"),
                  ({"encoder_conf": {**base["encoder_conf"], "input_layer": "conv2d2"}},
-                  "encoder_conf.input_layer: 'conv2d2'", "(supported: conv2d, conv2d6, conv2d8, linear)"),
+                  "encoder_conf.input_layer: 'conv2d2'", "(supported: conv2d, conv2d6, conv2d8, linear;"),
+                 ({"encoder": "efficientConformer",
+                   "encoder_conf": {**base["encoder_conf"], "efficient_conf": {"stride": [3]}}},
+                  "efficient_conf.stride: [3]", "(supported: 2)"),
                  ({"encoder_conf": {**base["encoder_conf"], "pos_enc_layer_type": "rope_pos"}},
                   "encoder_conf.pos_enc_layer_type: 'rope_pos'", "(supported: rel_pos, abs_pos, no_pos)"),
                  ({"encoder": "transformer"}, "selfattention_layer_type: 'rel_selfattn'",
@@ -286,7 +289,8 @@ class ConvertTest(TempDirTest):
     def test_accepts_the_encoder_variants_the_runtime_runs(self):
         import yaml
         import convert_wenet
-        for name in ("tf_moe_c6", "cf_lin_nopos", "cf_c8_abs", "bf_causal", "ebf_moe"):
+        for name in ("tf_moe_c6", "cf_lin_nopos", "cf_c8_abs", "bf_causal", "ebf_moe", "effconf_stream",
+                     "effconf_c2"):
             config = yaml.safe_load((DATA / "models" / name / "train.yaml").read_text())
             convert_wenet.check_family(config, name)  # raises ConvertError if refused
         convert_wenet.check_family({"encoder": "transformer"}, "defaults")  # selfattn, abs_pos
