@@ -365,6 +365,26 @@ def variant_configs():
                           "use_ffn": False, "input_layer": "conv2d6",
                           "use_dynamic_chunk": True},
             decoder_conf={"attention_heads": 4, "linear_units": 48, "num_blocks": 1}),
+        # Squeezeformer: conv1d time reduction with rel_shift and batch_norm; a causal
+        # stream one without adaptive scale, with final_proj and an even kernel.
+        "variant_squeezeformer_conv1d_rel_shift": dict(
+            base, encoder="squeezeformer", decoder="transformer",
+            encoder_conf={"encoder_dim": 32, "output_size": 32, "attention_heads": 4,
+                          "num_blocks": 4, "reduce_idx": 1, "recover_idx": 3,
+                          "feed_forward_expansion_factor": 2, "cnn_module_kernel": 5,
+                          "time_reduction_layer_type": "conv1d", "do_rel_shift": True,
+                          "cnn_norm_type": "batch_norm", "use_dynamic_chunk": True},
+            decoder_conf={"attention_heads": 4, "linear_units": 48, "num_blocks": 1}),
+        "variant_squeezeformer_stream_causal": dict(
+            base, encoder="squeezeformer", decoder="bitransformer",
+            encoder_conf={"encoder_dim": 32, "output_size": 24, "attention_heads": 2,
+                          "num_blocks": 5, "reduce_idx": [2], "recover_idx": [4],
+                          "feed_forward_expansion_factor": 3, "cnn_module_kernel": 4,
+                          "time_reduction_layer_type": "stream", "do_rel_shift": False,
+                          "cnn_norm_type": "layer_norm", "causal": True, "adaptive_scale": False,
+                          "activation_type": "relu", "use_dynamic_chunk": True},
+            decoder_conf={"attention_heads": 4, "linear_units": 48, "num_blocks": 1,
+                          "r_num_blocks": 1}),
     }
 
 
@@ -424,7 +444,32 @@ def recipe_configs():
                                          "causal": False, "pos_enc_layer_type": "rel_pos",
                                          "selfattention_layer_type": "rel_selfattn"},
             decoder_conf={"attention_heads": 4, "linear_units": 2048, "num_blocks": 6}),
+        # examples/librispeech/s0/conf/train_u2++_squeezeformer.yaml, train_squeezeformer.yaml
+        "recipe_librispeech_u2pp_squeezeformer": dict(
+            input_dim=80, output_dim=5002, encoder="squeezeformer", decoder="bitransformer",
+            model_conf={}, encoder_conf=dict(SQUEEZEFORMER_RECIPE,
+                                             time_reduction_layer_type="stream",
+                                             feed_forward_expansion_factor=8,
+                                             do_rel_shift=False, causal=True,
+                                             use_dynamic_chunk=True,
+                                             use_dynamic_left_chunk=False),
+            decoder_conf=bi),
+        "recipe_librispeech_squeezeformer": dict(
+            input_dim=80, output_dim=5002, encoder="squeezeformer", decoder="transformer",
+            model_conf={}, encoder_conf=dict(SQUEEZEFORMER_RECIPE, pos_enc_layer_type="rel_pos",
+                                             time_reduction_layer_type="conv1d"),
+            decoder_conf={"attention_heads": 4, "linear_units": 2048, "num_blocks": 6}),
     }
+
+
+# The encoder_conf keys the librispeech Squeezeformer recipes share.
+SQUEEZEFORMER_RECIPE = {
+    "encoder_dim": 256, "output_size": 256, "attention_heads": 4, "num_blocks": 12,
+    "reduce_idx": 5, "recover_idx": 11, "feed_forward_expansion_factor": 4,
+    "input_dropout_rate": 0.1, "feed_forward_dropout_rate": 0.1, "attention_dropout_rate": 0.1,
+    "cnn_module_kernel": 31, "cnn_norm_type": "layer_norm", "adaptive_scale": True,
+    "normalize_before": False,
+}
 
 
 def check_variants(report, wenet, data, only=None):

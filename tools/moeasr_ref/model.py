@@ -11,6 +11,7 @@ from torch import nn
 from . import config as cfg
 from .decoder import make_decoder
 from .encoder import ConformerEncoder
+from .squeezeformer import SqueezeformerEncoder
 from .transducer import make_transducer
 
 
@@ -35,8 +36,8 @@ class ASRModel(nn.Module):
         self.sos, self.eos = cfg.special_ids(config)
         self.blank_id = (config.get("ctc_conf") or {}).get("ctc_blank_id", 0)
         d = enc["output_size"]
-        self.encoder = ConformerEncoder(config["input_dim"], enc,
-                                        config.get("cmvn") == "global_cmvn")
+        encoder_class = SqueezeformerEncoder if enc["encoder"] == "squeezeformer" else ConformerEncoder
+        self.encoder = encoder_class(config["input_dim"], enc, config.get("cmvn") == "global_cmvn")
         self.decoder = make_decoder(self.decoder_kind, self.vocab_size, d, dec)
         self.ctc = CTC(self.vocab_size, d)
         kind = config.get("model", "asr_model")
