@@ -210,7 +210,8 @@ def check_against_config(tensors, config, vocab_size, config_path):
 # default is supported, whichever encoder class it belongs to).
 SUPPORTED_FAMILIES = (
     ((), "model", ("asr_model", "transducer"), "asr_model"),
-    ((), "encoder", ("conformer", "transformer", "branchformer", "e_branchformer"), "conformer"),
+    ((), "encoder", ("conformer", "transformer", "branchformer", "e_branchformer", "squeezeformer"),
+     "conformer"),
     ((), "decoder", ("bitransformer", "transformer", None), "bitransformer"),
     (("encoder_conf",), "input_layer", ("conv2d", "conv2d6", "conv2d8", "linear"), "conv2d"),
     (("encoder_conf",), "pos_enc_layer_type", ("rel_pos", "abs_pos", "no_pos"), "rel_pos"),
@@ -256,11 +257,39 @@ def check_family(config, config_path):
                            f"supported with encoder: transformer (supported: selfattn)")
     # Branchformer: both branches (the runtime has no single-branch layers).
     conf = config.get("encoder_conf") or {}
+    if config.get("encoder") == "squeezeformer":
+        check_squeezeformer(conf, config_path)
     if config.get("encoder") == "branchformer":
         for key in ("use_attn", "use_cgmlp"):
             if conf.get(key, True) is not True:
                 raise ConvertError(f"{config_path}: encoder_conf.{key}: {conf[key]} is not supported by the "
                                    f"moeasr runtime (only true: both branches)")
+
+
+# Squeezeformer keys with values the runtime refuses (src/formats/squeezeformer_config.cc):
+# (key, WeNet's default, the supported values).
+SQUEEZEFORMER_VALUES = (
+    ("do_rel_shift", True, (False,)),
+    ("time_reduction_layer_type", "conv1d", ("conv1d", "stream")),
+    ("pos_enc_layer_type", "rel_pos", ("rel_pos",)),
+    ("dw_stride", False, (False,)),
+    ("normalize_before", False, (False,)),
+    ("concat_after", False, (False,)),
+    ("static_chunk_size", 0, (0,)),
+)
+
+
+def check_squeezeformer(conf, config_path):
+    for key, default, supported in SQUEEZEFORMER_VALUES:
+        value = conf.get(key, default)
+        if value not in supported or isinstance(value, bool) != isinstance(supported[0], bool):
+            names = ", ".join(str(v).lower() if isinstance(v, bool) else str(v) for v in supported)
+            shown = str(value).lower() if isinstance(value, bool) else value
+            raise ConvertError(f"{config_path}: encoder_conf.{key}: '{shown}' is not supported by the "
+                               f"moeasr runtime with encoder: squeezeformer (supported: {names})")
+    if conf.get("output_size", 256) != conf.get("encoder_dim", 256):
+        raise ConvertError(f"{config_path}: encoder_conf.output_size must equal encoder_dim with "
+                           f"encoder: squeezeformer (the runtime has no final_proj)")
 
 
 def find_runtime(given):

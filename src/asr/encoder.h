@@ -1,8 +1,9 @@
 // The U2++ encoder (WeNet's ConformerEncoder, TransformerEncoder,
-// BranchformerEncoder or EBranchformerEncoder): global CMVN, the input layer
-// (Conv2dSubsampling4/6/8 or LinearNoSubsampling), the position encoding,
-// N x ConformerLayer, TransformerLayer, BranchformerLayer or
-// EBranchformerLayer, after_norm.
+// BranchformerEncoder, EBranchformerEncoder or SqueezeformerEncoder): global
+// CMVN, the input layer (Conv2dSubsampling4/6/8, LinearNoSubsampling or
+// DepthwiseConv2dSubsampling4), the position encoding, N x ConformerLayer,
+// TransformerLayer, BranchformerLayer, EBranchformerLayer or
+// SqueezeformerEncoderLayer (with its time reduction: squeezeformer.cc), after_norm.
 // Written once on the op layer: its weights live on the model's device and
 // forward() runs there.
 //
@@ -68,6 +69,11 @@ struct EncoderProfile {
 struct EncoderWorkspace {
   Tensor feats, conv1, conv2, conv3, cols, x, h, q, k, v, p_in, p, att, y, g, c;
   Tensor branch1, branch2;  // Branchformer / E-Branchformer: the attention and cgMLP branches' outputs
+  // Squeezeformer: the activations saved at the time reduction (added back at
+  // the recovery) and the reduced blocks' position rows (their input and
+  // each layer's linear_pos of them), with each chunk's first row there.
+  Tensor saved, p_red_in, p_red;
+  std::vector<int64_t> p_red_row;
   FfnScratch ffn;
   // Outgrown caches: kept until the worker's step has finished on the device.
   std::vector<Tensor> retired;
@@ -136,11 +142,35 @@ class Encoder {
     LayerNorm norm_mlp;
     Linear merge_a, merge_b;
     Tensor fusion_a_t, fusion_a_bias, fusion_b_t, fusion_b_bias;
+    // Squeezeformer: the adaptive scale and bias of each sublayer's input
+    // (kAdaAttention ..), [d] each. Its layer_norm1..4 are norm_mha,
+    // norm_ff_macaron, norm_conv, norm_ff (after each sublayer), ffn1 / ffn2
+    // are ff_macaron / ff.
+    Tensor ada_scale[4], ada_bias[4];
   };
+  enum { kAdaAttention, kAdaFfn1, kAdaConv, kAdaFfn2 };
 
   void read_input_layer(const WeightReader& r);
   void read_attention(const WeightReader& r, Layer& layer, const std::string& prefix) const;
+  // The convolution module at `prefix` of block i; a causal one's first
+  // cache rows go to conv_init ([blocks * (kernel - 1), C]).
+  void read_conv_module(const WeightReader& r, const std::string& prefix, int i, ConvModule& cm,
+                        Tensor& conv_init) const;
   void read_branchformer_layers(const WeightReader& r, MoeGemm moe_gemm);
+  // squeezeformer.cc: the Squeezeformer's blocks, time reduction and recovery.
+  void read_squeezeformer_layers(const WeightReader& r, MoeGemm moe_gemm);
+  void squeezeformer_layers(Backend& be, std::vector<EncoderChunk>& chunks, const FfnBatch& batch,
+                            EncoderWorkspace& ws, EncoderProfile* stages) const;
+  // The reduced blocks' attention windows for this call (WeNet's cache rule)
+  // and their position rows; returns the chunks at the reduced frame rate.
+  std::vector<EncoderChunk> prepare_reduced(Backend& be, const std::vector<EncoderChunk>& chunks,
+                                            EncoderWorkspace& ws) const;
+  void time_reduce(Backend& be, const std::vector<EncoderChunk>& chunks, const std::vector<EncoderChunk>& reduced,
+                   EncoderWorkspace& ws) const;
+  void time_recover(Backend& be, const std::vector<EncoderChunk>& chunks, const std::vector<EncoderChunk>& reduced,
+                    EncoderWorkspace& ws) const;
+  // h = x * ada_scale + ada_bias (a copy without adaptive_scale).
+  void adaptive_input(Backend& be, const Layer& layer, int which, const Tensor& x, Tensor& h) const;
   void prepare_states(Backend& be, const std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws) const;
   void subsample(Backend& be, const std::vector<EncoderChunk>& chunks, int64_t total, EncoderWorkspace& ws) const;
   void convolve(Backend& be, const std::vector<EncoderChunk>& chunks, const std::vector<int64_t>& feat_row,
@@ -192,6 +222,11 @@ class Encoder {
   std::vector<Layer> layers_;
   LayerNorm after_norm_;
   PositionalEncoding pos_enc_;
+  // Squeezeformer: preln (after the input layer), the time reduction's
+  // depthwise ([kernel, d] transposed) and pointwise convolutions, time_recover_layer.
+  LayerNorm preln_;
+  Tensor reduce_dw_t_, reduce_dw_bias_;
+  Linear reduce_pw_, recover_;
   // The causal convolution caches' first contents: [layers * (kernel - 1), C],
   // GLU(pointwise_conv1 bias) per layer (what WeNet's zero left padding
   // becomes); for the cgMLP's gating unit, LayerNorm of a zero frame: its bias.

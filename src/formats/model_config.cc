@@ -229,6 +229,10 @@ AdapterConfig parse_adapter(YamlSection& s, bool macaron, const std::string& sou
 // Likewise for the Branchformer encoders (which also take no normalize_before).
 void parse_encoder(YamlSection& s, ModelConfig* cfg, const std::string& source) {
   EncoderConfig& e = cfg->encoder;
+  if (e.squeezeformer()) {
+    parse_squeezeformer(s, e, source);
+    return;
+  }
   const bool conformer = e.type == EncoderType::kConformer;
   const bool rel_default = conformer || e.branchformer();  // rel_pos and rel_selfattn by default
   s.ignore({"dropout_rate", "positional_dropout_rate", "attention_dropout_rate", "use_dynamic_left_chunk",
@@ -349,10 +353,12 @@ ModelConfig parse_model_config(const std::string& yaml_text, const std::string& 
     const bool transducer = top.get_choice("model", "asr_model", {"asr_model", "transducer"}) == "transducer";
     top.ignore({"predictor", "predictor_conf", "joint", "joint_conf"});  // read below for a transducer
     const std::string encoder =
-        top.get_choice("encoder", "conformer", {"conformer", "transformer", "branchformer", "e_branchformer"});
+        top.get_choice("encoder", "conformer",
+                       {"conformer", "transformer", "branchformer", "e_branchformer", "squeezeformer"});
     cfg.encoder.type = encoder == "transformer"      ? EncoderType::kTransformer
                        : encoder == "branchformer"   ? EncoderType::kBranchformer
                        : encoder == "e_branchformer" ? EncoderType::kEBranchformer
+                       : encoder == "squeezeformer"  ? EncoderType::kSqueezeformer
                                                      : EncoderType::kConformer;
     // WeNet: `decoder` absent means bitransformer; `decoder: null` means a CTC-only model.
     if (root["decoder"] && root["decoder"].IsNull()) {
