@@ -444,7 +444,12 @@ def recipe_configs():
                                          "causal": False, "pos_enc_layer_type": "rel_pos",
                                          "selfattention_layer_type": "rel_selfattn"},
             decoder_conf={"attention_heads": 4, "linear_units": 2048, "num_blocks": 6}),
-        # examples/librispeech/s0/conf/train_u2++_squeezeformer.yaml, train_squeezeformer.yaml
+        # examples/librispeech/s0/conf/train_squeezeformer.yaml, train_u2++_squeezeformer.yaml
+        "recipe_librispeech_squeezeformer": dict(
+            input_dim=80, output_dim=5002, encoder="squeezeformer", decoder="transformer",
+            model_conf={}, encoder_conf=dict(SQUEEZEFORMER_RECIPE, pos_enc_layer_type="rel_pos",
+                                             time_reduction_layer_type="conv1d"),
+            decoder_conf={"attention_heads": 4, "linear_units": 2048, "num_blocks": 6}),
         "recipe_librispeech_u2pp_squeezeformer": dict(
             input_dim=80, output_dim=5002, encoder="squeezeformer", decoder="bitransformer",
             model_conf={}, encoder_conf=dict(SQUEEZEFORMER_RECIPE,
@@ -454,11 +459,6 @@ def recipe_configs():
                                              use_dynamic_chunk=True,
                                              use_dynamic_left_chunk=False),
             decoder_conf=bi),
-        "recipe_librispeech_squeezeformer": dict(
-            input_dim=80, output_dim=5002, encoder="squeezeformer", decoder="transformer",
-            model_conf={}, encoder_conf=dict(SQUEEZEFORMER_RECIPE, pos_enc_layer_type="rel_pos",
-                                             time_reduction_layer_type="conv1d"),
-            decoder_conf={"attention_heads": 4, "linear_units": 2048, "num_blocks": 6}),
     }
 
 

@@ -14,6 +14,9 @@ namespace {
 // reduce_idx / recover_idx: a block index, or a list of one (WeNet takes
 // several, each reduction recovered in turn; not supported here).
 int block_index(YamlSection& s, const std::string& key, int fallback, const std::string& source) {
+  // null: no reduction, or no recovery (the output at the reduced rate).
+  MOEASR_CHECK(!s.is_null(key), MOEASR_ERR_UNSUPPORTED, source, ": ", s.where(key),
+               ": null is not supported by this runtime (supported: one block index, or a list of one)");
   if (!s.has(key)) return fallback;
   YAML::Node n = s.get<YAML::Node>(key, YAML::Node());
   if (n.IsSequence() && n.size() == 1) n = n[0];

@@ -102,8 +102,9 @@ TEST(BranchformerConfig, RefusesWhatTheRuntimeDoesNotRun) {
   EXPECT_NE(msg.find("must be odd"), std::string::npos) << msg;
   EXPECT_EQ(status_of([] { parse("  merge_conv_kernel: 4\n", "e_branchformer"); }, &msg), MOEASR_ERR_FORMAT);
   EXPECT_EQ(status_of([] { parse("  cgmlp_linear_units: 7\n", "e_branchformer"); }, &msg), MOEASR_ERR_FORMAT);
-  EXPECT_EQ(status_of([] { parse("", "squeezeformer"); }, &msg), MOEASR_ERR_UNSUPPORTED);
-  EXPECT_NE(msg.find("(supported: conformer, transformer, branchformer, e_branchformer)"), std::string::npos)
+  EXPECT_EQ(status_of([] { parse("", "efficientConformer"); }, &msg), MOEASR_ERR_UNSUPPORTED);
+  EXPECT_NE(msg.find("(supported: conformer, transformer, branchformer, e_branchformer, squeezeformer)"),
+            std::string::npos)
       << msg;
 }
 

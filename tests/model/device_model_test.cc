@@ -34,9 +34,11 @@ constexpr double kTolerance = 1e-3;
 
 // Then the transformer encoder (MoE, conv2d6, abs_pos), conformers with linear
 // input + no_pos and with conv2d8 + abs_pos + plain self-attention, a causal
-// Branchformer and a non-causal E-Branchformer with MoE FFNs.
+// Branchformer, a non-causal E-Branchformer with MoE FFNs and a causal
+// Squeezeformer (time reduction and recovery).
 const char* const kModels[] = {"moe_ln",       "dense_bn",  "moe_k1",    "odd_dims", "tf_moe_c6",
-                               "cf_lin_nopos", "cf_c8_abs", "bf_causal", "ebf_moe"};
+                               "cf_lin_nopos", "cf_c8_abs", "bf_causal", "ebf_moe",
+                               "sqz_causal"};
 // Fixture models of the other FFN and adapter kinds (their goldens hold hello's fbank).
 const char* const kOtherKinds[] = {"models/mot_seq", "soft_moe/models/soft_moa", "soft_moe/models/dense_moa"};
 

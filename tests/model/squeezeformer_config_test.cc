@@ -103,8 +103,8 @@ TEST(SqueezeformerConfig, TensorsOfAStreamModel) {
 }
 
 TEST(SqueezeformerConfig, Conv1dReductionHasKernelFive) {
-  const ModelConfig c = parse("");
-  const ExpectedTensor* dw = find(expected_tensors(c), "encoder.time_reduction_layer.dw_conv.weight");
+  const std::vector<ExpectedTensor> all = expected_tensors(parse(""));
+  const ExpectedTensor* dw = find(all, "encoder.time_reduction_layer.dw_conv.weight");
   ASSERT_TRUE(dw);
   EXPECT_EQ(dw->shape, (Shape{8, 1, 5}));
 }
@@ -124,7 +124,14 @@ TEST(SqueezeformerConfig, RefusesWhatTheRuntimeDoesNotRunNamingTheSupported) {
   EXPECT_NE(refusal("  reduce_idx: [1, 3]\n  recover_idx: [5, 7]\n").find("one block index"), std::string::npos);
   EXPECT_NE(refusal("  reduce_idx: 5\n  recover_idx: null\n").find("one block index"), std::string::npos);
   EXPECT_NE(refusal("  reduce_idx: 6\n  recover_idx: 4\n").find("0 < reduce_idx < recover_idx"), std::string::npos);
-  EXPECT_NE(refusal("  output_size: 16\n").find("equal to encoder_dim"), std::string::npos);
+  EXPECT_EQ(status_of([] {
+              parse_model_config("output_dim: 12\nencoder: squeezeformer\nencoder_conf:\n  encoder_dim: 8\n"
+                                 "  output_size: 16\n  attention_heads: 2\n  do_rel_shift: false\n",
+                                 "train.yaml", -1);
+            },
+                      &msg),
+            MOEASR_ERR_UNSUPPORTED);
+  EXPECT_NE(msg.find("equal to encoder_dim"), std::string::npos) << msg;
   EXPECT_NE(refusal("  dw_stride: true\n").find("dw_stride: true is not supported"), std::string::npos);
   EXPECT_NE(refusal("  normalize_before: true\n").find("normalize_before: true is not supported"),
             std::string::npos);
