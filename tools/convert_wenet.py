@@ -269,7 +269,6 @@ def check_family(config, config_path):
 # Squeezeformer keys with values the runtime refuses (src/formats/squeezeformer_config.cc):
 # (key, WeNet's default, the supported values).
 SQUEEZEFORMER_VALUES = (
-    ("do_rel_shift", True, (False,)),
     ("time_reduction_layer_type", "conv1d", ("conv1d", "stream")),
     ("pos_enc_layer_type", "rel_pos", ("rel_pos",)),
     ("dw_stride", False, (False,)),

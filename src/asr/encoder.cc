@@ -567,7 +567,9 @@ void Encoder::attention_block(Backend& be, const Layer& layer, int index, const 
                     static_cast<int32_t>(s.len_ + c.out_frames), 0});
   }
   be.copy_rows(appends, d);
-  if (config_.rel_attention) {
+  if (config_.rel_shift) {
+    rel_shift_attention(be, layer, jobs, ws);
+  } else if (config_.rel_attention) {
     be.rel_pos_attention(jobs, d, layer.pos_bias_u.data<float>(), layer.pos_bias_v.data<float>(), config_.heads,
                          config_.d_k());
   } else {

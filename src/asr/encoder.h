@@ -73,6 +73,7 @@ struct EncoderWorkspace {
   // the recovery) and the reduced blocks' position rows (their input and
   // each layer's linear_pos of them), with each chunk's first row there.
   Tensor saved, p_red_in, p_red;
+  Tensor rs_qu, rs_qv, rs_ac, rs_bd, rs_shifted;  // do_rel_shift's per-job scratch
   std::vector<int64_t> p_red_row;
   FfnScratch ffn;
   // Outgrown caches: kept until the worker's step has finished on the device.
@@ -169,6 +170,10 @@ class Encoder {
                    EncoderWorkspace& ws) const;
   void time_recover(Backend& be, const std::vector<EncoderChunk>& chunks, const std::vector<EncoderChunk>& reduced,
                     EncoderWorkspace& ws) const;
+  // do_rel_shift: WeNet's rel-pos attention with the position scores shifted
+  // (squeezeformer_attention.cc), composed of batched GEMMs and a gather.
+  void rel_shift_attention(Backend& be, const Layer& layer, const std::vector<AttentionJob>& jobs,
+                           EncoderWorkspace& ws) const;
   // h = x * ada_scale + ada_bias (a copy without adaptive_scale).
   void adaptive_input(Backend& be, const Layer& layer, int which, const Tensor& x, Tensor& h) const;
   void prepare_states(Backend& be, const std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws) const;
@@ -227,6 +232,7 @@ class Encoder {
   LayerNorm preln_;
   Tensor reduce_dw_t_, reduce_dw_bias_;
   Linear reduce_pw_, recover_;
+  Tensor ones_;  // [d] ones (do_rel_shift: q + pos_bias as a channel affine map)
   // The causal convolution caches' first contents: [layers * (kernel - 1), C],
   // GLU(pointwise_conv1 bias) per layer (what WeNet's zero left padding
   // becomes); for the cgMLP's gating unit, LayerNorm of a zero frame: its bias.

@@ -71,6 +71,11 @@ void Encoder::read_squeezeformer_layers(const WeightReader& r, MoeGemm moe_gemm)
   reduce_dw_bias_ = r.tensor("encoder.time_reduction_layer.dw_conv.bias");
   reduce_pw_ = r.linear("encoder.time_reduction_layer.pw_conv");
   recover_ = r.linear("encoder.time_recover_layer");
+  if (c.rel_shift) {
+    Tensor ones({d});
+    std::fill(ones.data<float>(), ones.data<float>() + d, 1.f);
+    ones_ = r.upload(ones);
+  }
 }
 
 void Encoder::adaptive_input(Backend& be, const Layer& layer, int which, const Tensor& x, Tensor& h) const {

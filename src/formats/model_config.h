@@ -140,11 +140,13 @@ struct EncoderConfig {
   bool use_ffn = true;                             // E-Branchformer only
   // Squeezeformer: half the frame rate from block reduce_idx to block
   // recover_idx - 1; every sublayer's input first scaled per channel
-  // (adaptive_scale); do_rel_shift: false only (see squeezeformer_config.cc).
+  // (adaptive_scale); do_rel_shift: Transformer-XL's shift of the position
+  // scores (squeezeformer_attention.cc).
   int reduce_idx = 5;
   int recover_idx = 11;
   TimeReduction time_reduction = TimeReduction::kConv1d;
   bool adaptive_scale = true;
+  bool rel_shift = false;
 
   // Whether the model was trained for chunked (streaming) decoding, as
   // WeNet's recipes and runtime document it: chunk masks in training

@@ -60,9 +60,7 @@ void parse_squeezeformer(YamlSection& s, EncoderConfig& e, const std::string& so
   e.time_reduction = s.get_choice("time_reduction_layer_type", "conv1d", {"conv1d", "stream"}) == "stream"
                          ? TimeReduction::kStream
                          : TimeReduction::kConv1d;
-  // WeNet's default is true; rel_shift reads the scores of other queries,
-  // which this runtime's attention kernels do not (train_u2++_squeezeformer.yaml sets false).
-  s.require_bool("do_rel_shift", true, false);
+  e.rel_shift = s.get<bool>("do_rel_shift", true);
   e.cnn_kernel = s.get_positive("cnn_module_kernel", 31);
   e.cnn_norm = s.get_choice("cnn_norm_type", "batch_norm", {"batch_norm", "layer_norm"}) == "layer_norm"
                    ? ConvNorm::kLayerNorm

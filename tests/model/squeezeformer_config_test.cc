@@ -1,7 +1,7 @@
 // train.yaml values of encoder: squeezeformer: WeNet's defaults, the keys of
-// librispeech's u2++ recipe, the tensors a model must hold, and the refusals
-// of what the runtime does not run (rel_shift, conv2d time reduction, several
-// reductions, final_proj, ...), each naming what is supported.
+// librispeech's recipes, the tensors a model must hold, and the refusals of
+// what the runtime does not run (conv2d time reduction, several reductions,
+// final_proj, ...), each naming what is supported.
 #include <gtest/gtest.h>
 
 #include "formats/model_config.h"
@@ -15,7 +15,7 @@ using test::status_of;
 
 ModelConfig parse(const std::string& encoder_conf) {
   return parse_model_config("output_dim: 12\nencoder: squeezeformer\nencoder_conf:\n  encoder_dim: 8\n"
-                            "  output_size: 8\n  attention_heads: 2\n  do_rel_shift: false\n" + encoder_conf,
+                            "  output_size: 8\n  attention_heads: 2\n" + encoder_conf,
                             "train.yaml", -1);
 }
 
@@ -42,6 +42,7 @@ TEST(SqueezeformerConfig, TakesWeNetsDefaults) {
   EXPECT_EQ(e.recover_idx, 11);
   EXPECT_EQ(e.time_reduction, TimeReduction::kConv1d);
   EXPECT_TRUE(e.adaptive_scale);
+  EXPECT_TRUE(e.rel_shift);  // do_rel_shift
   EXPECT_EQ(e.cnn_kernel, 31);
   EXPECT_EQ(e.cnn_norm, ConvNorm::kBatchNorm);
   EXPECT_FALSE(e.causal);
@@ -64,8 +65,9 @@ TEST(SqueezeformerConfig, U2ppRecipeKeysAreAcceptedWithoutWarnings) {
       "  feed_forward_expansion_factor: 8\n  input_dropout_rate: 0.1\n  feed_forward_dropout_rate: 0.1\n"
       "  attention_dropout_rate: 0.1\n  cnn_module_kernel: 31\n  cnn_norm_type: layer_norm\n"
       "  adaptive_scale: true\n  normalize_before: false\n  causal: true\n  use_dynamic_chunk: true\n"
-      "  use_dynamic_left_chunk: false\n");
+      "  use_dynamic_left_chunk: false\n  do_rel_shift: false\n");
   const EncoderConfig& e = c.encoder;
+  EXPECT_FALSE(e.rel_shift);
   EXPECT_EQ(e.time_reduction, TimeReduction::kStream);
   EXPECT_EQ(e.ffn.hidden, 64);
   EXPECT_EQ(e.cnn_norm, ConvNorm::kLayerNorm);
@@ -110,23 +112,14 @@ TEST(SqueezeformerConfig, Conv1dReductionHasKernelFive) {
 }
 
 TEST(SqueezeformerConfig, RefusesWhatTheRuntimeDoesNotRunNamingTheSupported) {
-  // WeNet's default do_rel_shift (true) is refused.
   std::string msg;
-  EXPECT_EQ(status_of([] {
-              parse_model_config("output_dim: 12\nencoder: squeezeformer\nencoder_conf:\n  encoder_dim: 8\n"
-                                 "  output_size: 8\n  attention_heads: 2\n",
-                                 "train.yaml", -1);
-            },
-                      &msg),
-            MOEASR_ERR_UNSUPPORTED);
-  EXPECT_NE(msg.find("encoder_conf.do_rel_shift: true is not supported"), std::string::npos) << msg;
   EXPECT_NE(refusal("  time_reduction_layer_type: conv2d\n").find("(supported: conv1d, stream)"), std::string::npos);
   EXPECT_NE(refusal("  reduce_idx: [1, 3]\n  recover_idx: [5, 7]\n").find("one block index"), std::string::npos);
   EXPECT_NE(refusal("  reduce_idx: 5\n  recover_idx: null\n").find("one block index"), std::string::npos);
   EXPECT_NE(refusal("  reduce_idx: 6\n  recover_idx: 4\n").find("0 < reduce_idx < recover_idx"), std::string::npos);
   EXPECT_EQ(status_of([] {
               parse_model_config("output_dim: 12\nencoder: squeezeformer\nencoder_conf:\n  encoder_dim: 8\n"
-                                 "  output_size: 16\n  attention_heads: 2\n  do_rel_shift: false\n",
+                                 "  output_size: 16\n  attention_heads: 2\n",
                                  "train.yaml", -1);
             },
                       &msg),

@@ -260,10 +260,7 @@ class ConvertTest(TempDirTest):
         base = yaml.safe_load((CHECKPOINT / "train.yaml").read_text())
         cases = [({"encoder": "efficientConformer"}, "encoder: 'efficientConformer'",
                   "(supported: conformer, transformer, branchformer, e_branchformer, squeezeformer)"),
-                 ({"encoder": "squeezeformer", "encoder_conf": {"do_rel_shift": True}},
-                  "encoder_conf.do_rel_shift: 'true'", "(supported: false)"),
-                 ({"encoder": "squeezeformer", "encoder_conf": {"do_rel_shift": False,
-                                                                "time_reduction_layer_type": "conv2d"}},
+                 ({"encoder": "squeezeformer", "encoder_conf": {"time_reduction_layer_type": "conv2d"}},
                   "encoder_conf.time_reduction_layer_type: 'conv2d'", "(supported: conv1d, stream)"),
                  ({"encoder": "branchformer", "encoder_conf": {"merge_method": "learned_ave"}},
                   "encoder_conf.merge_method: 'learned_ave'", "(supported: concat, fixed_ave)"),
