@@ -100,5 +100,13 @@ void expect_batched_log_probs_equal_alone(const std::string& model_dir) {
 // a Mixture-of-Tokens model.)
 TEST(DecodeStreams, EveryStreamsLogProbsEqualDecodingItAlone) { expect_batched_log_probs_equal_alone("models/moe_ln"); }
 
+// The Squeezeformers: each stream's reduced blocks run on its own rows and its
+// own key window (different chunk sizes, left contexts and so cache rules in
+// one call), the time reduction and the recovery per stream.
+TEST(DecodeStreams, SqueezeformerStreamsEqualDecodingThemAlone) {
+  expect_batched_log_probs_equal_alone("models/sqz_causal");
+  expect_batched_log_probs_equal_alone("models/sqz_shift");
+}
+
 }  // namespace
 }  // namespace moeasr
