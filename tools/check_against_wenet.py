@@ -459,6 +459,13 @@ def recipe_configs():
                                              use_dynamic_chunk=True,
                                              use_dynamic_left_chunk=False),
             decoder_conf=bi),
+        # examples/librispeech/s0/conf/train_squeezeformer_bidecoder_large.yaml (full attention only)
+        "recipe_librispeech_squeezeformer_bidecoder_large": dict(
+            input_dim=80, output_dim=5002, encoder="squeezeformer", decoder="bitransformer",
+            model_conf={}, encoder_conf=dict(SQUEEZEFORMER_RECIPE, encoder_dim=512,
+                                             output_size=512, attention_heads=8,
+                                             cnn_norm_type="batch_norm"),
+            decoder_conf=dict(bi, attention_heads=8)),
     }
 
 
