@@ -57,6 +57,16 @@ double encoder_chunk_flops(const EncoderConfig& c, int64_t frames, int64_t conte
     layer += 2.0 * (wide ? 2 * d : d) * d;
     if (c.type == EncoderType::kEBranchformer) layer += 2.0 * c.merge_conv_kernel * 2 * d;
   }
+  if (c.squeezeformer()) {
+    // Two FFNs per block (macaron is false: `layer` has one). The reduced
+    // blocks run half the frames against half the keys, and project the
+    // position rows of all their keys (L / 2 more rows per T / 2 frames); the
+    // time reduction's pointwise conv and time_recover_layer run at T / 2.
+    const double block = layer + ffn;
+    const double reduced = c.recover_idx - c.reduce_idx;
+    const double half_block = block - 3.0 * L * d + (T > 0 ? 2.0 * d * d * L / T : 0.0);
+    return flops + T * block * (c.num_blocks - reduced) + T / 2 * half_block * reduced + T / 2 * 4.0 * d * d;
+  }
   if (!c.efficient()) return flops + T * layer * c.num_blocks;
   // efficientConformer: a layer after strides runs on 1 / rate of the frames
   // and keys, with its own conv kernel; grouped attention takes 1 / g of the

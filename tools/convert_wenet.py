@@ -210,7 +210,8 @@ def check_against_config(tensors, config, vocab_size, config_path):
 # default is supported, whichever encoder class it belongs to).
 SUPPORTED_FAMILIES = (
     ((), "model", ("asr_model", "transducer"), "asr_model"),
-    ((), "encoder", ("conformer", "transformer", "branchformer", "e_branchformer", "efficientConformer"),
+    ((), "encoder", ("conformer", "transformer", "branchformer", "e_branchformer", "squeezeformer",
+                     "efficientConformer"),
      "conformer"),
     ((), "decoder", ("bitransformer", "transformer", None), "bitransformer"),
     (("encoder_conf",), "input_layer", ("conv2d", "conv2d6", "conv2d8", "linear", "conv2d2"), "conv2d"),
@@ -256,6 +257,8 @@ def check_family(config, config_path):
         raise ConvertError(f"{config_path}: encoder_conf.selfattention_layer_type: '{attention}' is not "
                            f"supported with encoder: transformer (supported: selfattn)")
     conf = config.get("encoder_conf") or {}
+    if config.get("encoder") == "squeezeformer":
+        check_squeezeformer(conf, config_path)
     # Efficient Conformer: strides of 2, rel_pos; conv2d2 is its input layer only.
     if config.get("encoder") == "efficientConformer":
         strides = dict(conf, **(conf.get("efficient_conf") or {})).get("stride", 2)
@@ -276,6 +279,31 @@ def check_family(config, config_path):
             if conf.get(key, True) is not True:
                 raise ConvertError(f"{config_path}: encoder_conf.{key}: {conf[key]} is not supported by the "
                                    f"moeasr runtime (only true: both branches)")
+
+
+# Squeezeformer keys with values the runtime refuses (src/formats/squeezeformer_config.cc):
+# (key, WeNet's default, the supported values).
+SQUEEZEFORMER_VALUES = (
+    ("time_reduction_layer_type", "conv1d", ("conv1d", "stream")),
+    ("pos_enc_layer_type", "rel_pos", ("rel_pos",)),
+    ("dw_stride", False, (False,)),
+    ("normalize_before", False, (False,)),
+    ("concat_after", False, (False,)),
+    ("static_chunk_size", 0, (0,)),
+)
+
+
+def check_squeezeformer(conf, config_path):
+    for key, default, supported in SQUEEZEFORMER_VALUES:
+        value = conf.get(key, default)
+        if value not in supported or isinstance(value, bool) != isinstance(supported[0], bool):
+            names = ", ".join(str(v).lower() if isinstance(v, bool) else str(v) for v in supported)
+            shown = str(value).lower() if isinstance(value, bool) else value
+            raise ConvertError(f"{config_path}: encoder_conf.{key}: '{shown}' is not supported by the "
+                               f"moeasr runtime with encoder: squeezeformer (supported: {names})")
+    if conf.get("output_size", 256) != conf.get("encoder_dim", 256):
+        raise ConvertError(f"{config_path}: encoder_conf.output_size must equal encoder_dim with "
+                           f"encoder: squeezeformer (the runtime has no final_proj)")
 
 
 def find_runtime(given):

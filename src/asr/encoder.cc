@@ -110,8 +110,12 @@ void Encoder::read_input_layer(const WeightReader& r) {
   if (c.input_layer == InputLayer::kConv2d2) shapes = {{3, 2}};
   if (c.input_layer == InputLayer::kConv2d6) shapes = {{3, 2}, {5, 3}};
   if (c.input_layer == InputLayer::kConv2d8) shapes = {{3, 2}, {3, 2}, {3, 2}};
+  // Squeezeformer's DepthwiseConv2dSubsampling4: the same two convolutions
+  // (dw_stride false: not depthwise), named pw_conv and dw_conv.
+  const bool squeeze = c.squeezeformer();
   for (size_t i = 0; i < shapes.size(); ++i) {
-    const std::string name = "encoder.embed.conv." + std::to_string(2 * i);
+    const std::string name = squeeze ? (i == 0 ? "encoder.embed.pw_conv" : "encoder.embed.dw_conv")
+                                     : "encoder.embed.conv." + std::to_string(2 * i);
     const int64_t k = shapes[i].first, kk = k * k, c_in = i == 0 ? 1 : d;
     ConvStage stage;
     stage.kernel = shapes[i].first;
@@ -148,7 +152,9 @@ void Encoder::read_input_layer(const WeightReader& r) {
   // WeNet flattens the conv output per frame as (channel, freq); ours is (freq, channel).
   const int64_t f2 = c.subsampled_features();
   const bool out0 = c.input_layer == InputLayer::kConv2d || c.input_layer == InputLayer::kConv2d2;
-  const std::string out_name = out0 ? "encoder.embed.out.0" : "encoder.embed.linear";
+  const std::string out_name = squeeze ? "encoder.embed.input_proj.0"
+                               : out0  ? "encoder.embed.out.0"
+                                       : "encoder.embed.linear";
   std::vector<int64_t> order(f2 * d);
   for (int64_t f = 0; f < f2; ++f) {
     for (int64_t ci = 0; ci < d; ++ci) order[f * d + ci] = ci * f2 + f;
@@ -230,6 +236,52 @@ void Encoder::read_branchformer_layers(const WeightReader& r, MoeGemm moe_gemm) 
   if (!conv_init.empty()) conv_init_ = r.upload(conv_init);
 }
 
+void Encoder::read_conv_module(const WeightReader& r, const std::string& m, int64_t kernel, int64_t cache_row,
+                               ConvModule& cm, Tensor& conv_init) const {
+  const EncoderConfig& c = config_;
+  const int64_t ch = c.conv_channels();
+  cm.kernel = static_cast<int>(kernel);
+  cm.cache_row = cache_row;
+  // Conv1d weights [out, in, 1] are linear layers over channels.
+  cm.pointwise1 = r.linear(m + ".pointwise_conv1");
+  cm.pointwise2 = r.linear(m + ".pointwise_conv2");
+  const Tensor dw = r.host(m + ".depthwise_conv.weight");  // [C, 1, K]
+  Tensor dw_t({kernel, ch});
+  for (int64_t j = 0; j < kernel; ++j) {
+    for (int64_t ci = 0; ci < ch; ++ci) dw_t.data<float>()[j * ch + ci] = dw.data<float>()[ci * kernel + j];
+  }
+  cm.depthwise_t = r.upload(dw_t);
+  cm.depthwise_bias = r.optional(m + ".depthwise_conv.bias");
+  cm.layer_norm = c.cnn_norm == ConvNorm::kLayerNorm;
+  if (cm.layer_norm) {
+    cm.norm = r.layer_norm(m + ".norm", c.conv_norm_eps);
+  } else {
+    // Inference BatchNorm: y = (x - mean) / sqrt(var + eps) * w + b = x * scale + shift.
+    const Tensor w = r.host(m + ".norm.weight"), b = r.host(m + ".norm.bias");
+    const Tensor mean = r.host(m + ".norm.running_mean"), var = r.host(m + ".norm.running_var");
+    Tensor scale({ch}), shift({ch});
+    for (int64_t ci = 0; ci < ch; ++ci) {
+      const float inv = 1.f / std::sqrt(var.data<float>()[ci] + c.conv_norm_eps);
+      scale.data<float>()[ci] = w.data<float>()[ci] * inv;
+      shift.data<float>()[ci] = b.data<float>()[ci] - mean.data<float>()[ci] * w.data<float>()[ci] * inv;
+    }
+    cm.bn_scale = r.upload(scale);
+    cm.bn_shift = r.upload(shift);
+  }
+  if (c.causal) {
+    // WeNet left-pads the module input with zeros; after pointwise_conv1
+    // and GLU a zero frame becomes GLU(bias). The cache holds post-GLU
+    // frames, so it starts filled with this row.
+    const Tensor bias = r.has(m + ".pointwise_conv1.bias") ? r.host(m + ".pointwise_conv1.bias") : Tensor();
+    for (int64_t row = 0; row < kernel - 1; ++row) {
+      float* dst = conv_init.data<float>() + (cache_row + row) * ch;
+      for (int64_t ci = 0; ci < ch && !bias.empty(); ++ci) {
+        dst[ci] = bias.data<float>()[ci] / (1.f + std::exp(-bias.data<float>()[ch + ci]));
+      }
+    }
+  }
+}
+
 Encoder::Encoder(const ModelConfig& config, const WeightReader& r, MoeGemm moe_gemm)
     : config_(config.encoder), pos_enc_(config.encoder.d_model, r.backend()) {
   const EncoderConfig& c = config_;
@@ -240,6 +292,10 @@ Encoder::Encoder(const ModelConfig& config, const WeightReader& r, MoeGemm moe_g
     cmvn_istd_ = r.tensor("encoder.global_cmvn.istd");
   }
   read_input_layer(r);
+  if (c.squeezeformer()) {
+    read_squeezeformer_layers(r, moe_gemm);
+    return;
+  }
   if (c.branchformer()) {
     read_branchformer_layers(r, moe_gemm);
     if (c.final_norm) after_norm_ = r.layer_norm("encoder.after_norm", c.norm_eps);
@@ -267,49 +323,8 @@ Encoder::Encoder(const ModelConfig& config, const WeightReader& r, MoeGemm moe_g
     // TransformerEncoderLayer names its two norms norm1 (attention) and norm2 (FFN).
     layer.norm_mha = r.layer_norm(l + (transformer ? ".norm1" : ".norm_mha"), c.norm_eps);
     if (c.use_cnn_module) {
-      const std::string m = l + ".conv_module";
-      ConvModule& cm = layer.conv;
-      cm.kernel = static_cast<int>(kernel);
-      cm.cache_row = cache_row;
+      read_conv_module(r, l + ".conv_module", kernel, cache_row, layer.conv, conv_init);
       cache_row += kernel - 1;
-      // Conv1d weights [out, in, 1] are linear layers over channels.
-      cm.pointwise1 = r.linear(m + ".pointwise_conv1");
-      cm.pointwise2 = r.linear(m + ".pointwise_conv2");
-      const Tensor dw = r.host(m + ".depthwise_conv.weight");  // [C, 1, K]
-      Tensor dw_t({kernel, ch});
-      for (int64_t j = 0; j < kernel; ++j) {
-        for (int64_t ci = 0; ci < ch; ++ci) dw_t.data<float>()[j * ch + ci] = dw.data<float>()[ci * kernel + j];
-      }
-      cm.depthwise_t = r.upload(dw_t);
-      cm.depthwise_bias = r.optional(m + ".depthwise_conv.bias");
-      cm.layer_norm = c.cnn_norm == ConvNorm::kLayerNorm;
-      if (cm.layer_norm) {
-        cm.norm = r.layer_norm(m + ".norm", c.conv_norm_eps);
-      } else {
-        // Inference BatchNorm: y = (x - mean) / sqrt(var + eps) * w + b = x * scale + shift.
-        const Tensor w = r.host(m + ".norm.weight"), b = r.host(m + ".norm.bias");
-        const Tensor mean = r.host(m + ".norm.running_mean"), var = r.host(m + ".norm.running_var");
-        Tensor scale({ch}), shift({ch});
-        for (int64_t ci = 0; ci < ch; ++ci) {
-          const float inv = 1.f / std::sqrt(var.data<float>()[ci] + c.conv_norm_eps);
-          scale.data<float>()[ci] = w.data<float>()[ci] * inv;
-          shift.data<float>()[ci] = b.data<float>()[ci] - mean.data<float>()[ci] * w.data<float>()[ci] * inv;
-        }
-        cm.bn_scale = r.upload(scale);
-        cm.bn_shift = r.upload(shift);
-      }
-      if (c.causal) {
-        // WeNet left-pads the module input with zeros; after pointwise_conv1
-        // and GLU a zero frame becomes GLU(bias). The cache holds post-GLU
-        // frames, so it starts filled with this row.
-        const Tensor bias = r.has(m + ".pointwise_conv1.bias") ? r.host(m + ".pointwise_conv1.bias") : Tensor();
-        for (int64_t row = 0; row < kernel - 1; ++row) {
-          float* dst = conv_init.data<float>() + (cm.cache_row + row) * ch;
-          for (int64_t ci = 0; ci < ch && !bias.empty(); ++ci) {
-            dst[ci] = bias.data<float>()[ci] / (1.f + std::exp(-bias.data<float>()[ch + ci]));
-          }
-        }
-      }
       layer.norm_conv = r.layer_norm(l + ".norm_conv", c.norm_eps);
       layer.norm_final = r.layer_norm(l + ".norm_final", c.norm_eps);
     }
@@ -492,6 +507,8 @@ void Encoder::convolve(Backend& be, const std::vector<EncoderChunk>& chunks, con
     // The last stage's [frames * f, d] rows are the [frames, f * d] input of the output Linear.
     Tensor& last = *stage_out[n - 1];
     last.reshape({rows, freq[n] * d});
+    // Squeezeformer scales by sqrt(d) (its position encoding's xscale) before input_proj.
+    if (config_.squeezeformer()) ops::scale(be, last, std::sqrt(static_cast<float>(d)));
     Tensor x_rows = ws.x.slice_rows(row0, rows);
     embed_out_.forward(be, last, x_rows);
     row0 += rows;
@@ -503,7 +520,7 @@ void Encoder::convolve(Backend& be, const std::vector<EncoderChunk>& chunks, con
 void Encoder::position_input(Backend& be, const std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws) const {
   if (config_.pos_enc == PosEnc::kNoPos) return;  // NoPositionalEncoding leaves x as it is
   const int64_t d = config_.d_model;
-  ops::scale(be, ws.x, std::sqrt(static_cast<float>(d)));
+  if (!config_.squeezeformer()) ops::scale(be, ws.x, std::sqrt(static_cast<float>(d)));  // else before input_proj
   // The position rows of each stream's new frames, pe[offset .. offset + frames)
   // with offset = the stream's frames so far, made once per forward: abs_pos
   // adds them to x, and every rel_selfattn layer projects them (linear_pos).
@@ -524,7 +541,14 @@ void Encoder::position_input(Backend& be, const std::vector<EncoderChunk>& chunk
 void Encoder::attention_block(Backend& be, const Layer& layer, int index, const std::vector<EncoderChunk>& chunks,
                               const FfnBatch& batch, EncoderWorkspace& ws, Tensor* branch) const {
   const int64_t d = config_.d_model, total = ws.x.dim(0);
-  layer.norm_mha.forward(be, ws.x, ws.h);
+  if (config_.squeezeformer()) {
+    adaptive_input(be, layer, kAdaAttention, ws.x, ws.h);
+  } else {
+    layer.norm_mha.forward(be, ws.x, ws.h);
+  }
+  // Squeezeformer's reduced blocks: their own key window, and position rows
+  // made for this call (prepare_reduced) rather than cached with the keys.
+  const bool reduced = config_.reduced_block(index);
   layer.q.forward(be, ws.h, ws.q);
   layer.k.forward(be, ws.h, ws.k);
   layer.v.forward(be, ws.h, ws.v);
@@ -535,7 +559,7 @@ void Encoder::attention_block(Backend& be, const Layer& layer, int index, const 
     ws.p.resize({total, d}, be.device());
     ops::fill_zero(be, ws.p);
   } else if (config_.rel_attention) {
-    layer.pos.forward(be, ws.p_in, ws.p);
+    layer.pos.forward(be, reduced ? ws.p_red_in : ws.p_in, ws.p);
   }
   ws.att.resize({total, d}, be.device());
 
@@ -544,15 +568,26 @@ void Encoder::attention_block(Backend& be, const Layer& layer, int index, const 
   std::vector<RowCopy> appends;
   std::vector<AttentionJob> jobs;
   std::vector<CacheView> views;
-  for (const EncoderChunk& c : chunks) {
+  for (size_t ci = 0; ci < chunks.size(); ++ci) {
+    const EncoderChunk& c = chunks[ci];
     if (c.out_frames == 0) continue;
     EncoderState& s = *c.state;
+    const int32_t t = static_cast<int32_t>(c.out_frames);
+    if (reduced) {
+      const int64_t block = int64_t{index - config_.reduce_idx} * 2;
+      float* keys = row_ptr(s.reduced_, block * s.r_capacity_ + s.r_start_, d);
+      float* values = row_ptr(s.reduced_, (block + 1) * s.r_capacity_ + s.r_start_, d);
+      appends.push_back({keys + s.r_len_ * d, ws.k.data<float>() + c.out_row * d, t});
+      appends.push_back({values + s.r_len_ * d, ws.v.data<float>() + c.out_row * d, t});
+      jobs.push_back({row_ptr(ws.q, c.out_row, d), row_ptr(ws.att, c.out_row, d), keys, values,
+                      row_ptr(ws.p, ws.p_red_row[ci], d), t, static_cast<int32_t>(s.r_len_ + c.out_frames), 0});
+      continue;
+    }
     const int64_t len = s.len_ / layer.rate;
     float* cache[kKinds];
     for (int kind = 0; kind < kKinds; ++kind) {
       cache[kind] = row_ptr(s.attention_, (int64_t{index} * kKinds + kind) * s.capacity_ + s.start_ / layer.rate, d);
     }
-    const int32_t t = static_cast<int32_t>(c.out_frames);
     const Tensor* sources[kKinds] = {&ws.k, &ws.v, &ws.p};
     const int kinds = config_.rel_attention ? kKinds : 2;  // plain attention caches no positions
     for (int kind = 0; kind < kinds; ++kind) {
@@ -565,6 +600,8 @@ void Encoder::attention_block(Backend& be, const Layer& layer, int index, const 
   be.copy_rows(appends, d);
   if (layer.group > 1) {
     grouped_attention(be, layer, chunks, views, ws);
+  } else if (config_.rel_shift) {
+    rel_shift_attention(be, layer, jobs, ws);
   } else if (config_.rel_attention) {
     be.rel_pos_attention(jobs, d, layer.pos_bias_u.data<float>(), layer.pos_bias_v.data<float>(), config_.heads,
                          config_.d_k());
@@ -616,7 +653,11 @@ void Encoder::conv_block(Backend& be, const Layer& layer, std::vector<EncoderChu
   const ConvModule& m = layer.conv;
   const int64_t ch = config_.conv_channels(), total = ws.x.dim(0);
   const int kernel = m.kernel;
-  layer.norm_conv.forward(be, ws.x, ws.h);
+  if (config_.squeezeformer()) {
+    adaptive_input(be, layer, kAdaConv, ws.x, ws.h);
+  } else {
+    layer.norm_conv.forward(be, ws.x, ws.h);
+  }
   m.pointwise1.forward(be, ws.h, ws.g);
   ops::glu(be, ws.g, ws.c);  // [N, C]: the depthwise convolution's input
   ws.h.resize({total, ch}, be.device());
@@ -751,6 +792,10 @@ void Encoder::forward(Backend& be, std::vector<EncoderChunk>& chunks, EncoderWor
   subsample(be, chunks, total, ws);
   lap(stages ? &stages->subsampling : nullptr, start);
 
+  if (config_.squeezeformer()) {
+    squeezeformer_layers(be, chunks, batch, ws, stages);
+    start = Clock::now();
+  }
   const int experts = routed_experts();
   if (expert_load && experts) expert_load->resize(static_cast<size_t>(num_layers) * 2 * experts, 0);
   auto load = [&](int layer, int which) -> int64_t* {
@@ -758,7 +803,7 @@ void Encoder::forward(Backend& be, std::vector<EncoderChunk>& chunks, EncoderWor
   };
   const float ff_scale = config_.macaron ? 0.5f : 1.f;
 
-  for (int i = 0; i < num_layers; ++i) {
+  for (int i = 0; i < num_layers && !config_.squeezeformer(); ++i) {
     const Layer& layer = layers_[i];
     if (layer.ff_macaron) {
       layer.norm_ff_macaron.forward(be, ws.x, ws.h);

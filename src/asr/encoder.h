@@ -1,10 +1,11 @@
 // The U2++ encoder (WeNet's ConformerEncoder, TransformerEncoder,
-// BranchformerEncoder, EBranchformerEncoder or EfficientConformerEncoder):
-// global CMVN, the input layer (Conv2dSubsampling2/4/6/8 or
-// LinearNoSubsampling), the position encoding, N x ConformerLayer,
-// TransformerLayer, BranchformerLayer or EBranchformerLayer (an efficient
-// conformer's strided and grouped Conformer layers: efficient_conformer.cc),
-// after_norm.
+// BranchformerEncoder, EBranchformerEncoder, EfficientConformerEncoder or
+// SqueezeformerEncoder): global CMVN, the input layer (Conv2dSubsampling2/4/6/8,
+// LinearNoSubsampling or DepthwiseConv2dSubsampling4), the position encoding,
+// N x ConformerLayer, TransformerLayer, BranchformerLayer, EBranchformerLayer
+// (an efficient conformer's strided and grouped Conformer layers:
+// efficient_conformer.cc) or SqueezeformerEncoderLayer (with its time
+// reduction: squeezeformer.cc), after_norm.
 // Written once on the op layer: its weights live on the model's device and
 // forward() runs there.
 //
@@ -71,6 +72,12 @@ struct EncoderWorkspace {
   Tensor feats, conv1, conv2, conv3, cols, x, h, q, k, v, p_in, p, att, y, g, c;
   Tensor branch1, branch2;  // Branchformer / E-Branchformer: the attention and cgMLP branches' outputs
   Tensor qg, attg;          // efficientConformer's grouped attention: queries and outputs padded to whole groups
+  // Squeezeformer: the activations saved at the time reduction (added back at
+  // the recovery) and the reduced blocks' position rows (their input and
+  // each layer's linear_pos of them), with each chunk's first row there.
+  Tensor saved, p_red_in, p_red;
+  Tensor rs_qu, rs_qv, rs_ac, rs_bd, rs_shifted;  // do_rel_shift's per-job scratch
+  std::vector<int64_t> p_red_row;
   FfnScratch ffn;
   // Outgrown caches: kept until the worker's step has finished on the device.
   std::vector<Tensor> retired;
@@ -145,6 +152,11 @@ class Encoder {
     // its attention's group size (1: plain) and the frame rate divisor at its
     // input (its attention cache holds 1 / rate of the stream's cached rows).
     int stride = 1, group = 1, rate = 1;
+    // Squeezeformer: the adaptive scale and bias of each sublayer's input
+    // (kAdaAttention ..), [d] each. Its layer_norm1..4 are norm_mha,
+    // norm_ff_macaron, norm_conv, norm_ff (after each sublayer), ffn1 / ffn2
+    // are ff_macaron / ff.
+    Tensor ada_scale[4], ada_bias[4];
   };
   // One stream's cached rows of one layer before this chunk's: keys, values,
   // linear_pos of the positions, `len` rows each.
@@ -154,10 +166,34 @@ class Encoder {
     float* positions;
     int64_t len;
   };
+  enum { kAdaAttention, kAdaFfn1, kAdaConv, kAdaFfn2 };
 
   void read_input_layer(const WeightReader& r);
   void read_attention(const WeightReader& r, Layer& layer, const std::string& prefix) const;
+  // The convolution module at `prefix`, its depthwise kernel `kernel` wide; a
+  // causal one's kernel - 1 cache rows start at cache_row of the stream's
+  // conv cache, and their first values go to conv_init ([all rows, C]).
+  void read_conv_module(const WeightReader& r, const std::string& prefix, int64_t kernel, int64_t cache_row,
+                        ConvModule& cm, Tensor& conv_init) const;
   void read_branchformer_layers(const WeightReader& r, MoeGemm moe_gemm);
+  // squeezeformer.cc: the Squeezeformer's blocks, time reduction and recovery.
+  void read_squeezeformer_layers(const WeightReader& r, MoeGemm moe_gemm);
+  void squeezeformer_layers(Backend& be, std::vector<EncoderChunk>& chunks, const FfnBatch& batch,
+                            EncoderWorkspace& ws, EncoderProfile* stages) const;
+  // The reduced blocks' attention windows for this call (WeNet's cache rule)
+  // and their position rows; returns the chunks at the reduced frame rate.
+  std::vector<EncoderChunk> prepare_reduced(Backend& be, const std::vector<EncoderChunk>& chunks,
+                                            EncoderWorkspace& ws) const;
+  void time_reduce(Backend& be, const std::vector<EncoderChunk>& chunks, const std::vector<EncoderChunk>& reduced,
+                   EncoderWorkspace& ws) const;
+  void time_recover(Backend& be, const std::vector<EncoderChunk>& chunks, const std::vector<EncoderChunk>& reduced,
+                    EncoderWorkspace& ws) const;
+  // do_rel_shift: WeNet's rel-pos attention with the position scores shifted
+  // (squeezeformer_attention.cc), composed of batched GEMMs and a gather.
+  void rel_shift_attention(Backend& be, const Layer& layer, const std::vector<AttentionJob>& jobs,
+                           EncoderWorkspace& ws) const;
+  // h = x * ada_scale + ada_bias (a copy without adaptive_scale).
+  void adaptive_input(Backend& be, const Layer& layer, int which, const Tensor& x, Tensor& h) const;
   void prepare_states(Backend& be, const std::vector<EncoderChunk>& chunks, EncoderWorkspace& ws) const;
   void subsample(Backend& be, const std::vector<EncoderChunk>& chunks, int64_t total, EncoderWorkspace& ws) const;
   void convolve(Backend& be, const std::vector<EncoderChunk>& chunks, const std::vector<int64_t>& feat_row,
@@ -217,6 +253,12 @@ class Encoder {
   std::vector<Layer> layers_;
   LayerNorm after_norm_;
   PositionalEncoding pos_enc_;
+  // Squeezeformer: preln (after the input layer), the time reduction's
+  // depthwise ([kernel, d] transposed) and pointwise convolutions, time_recover_layer.
+  LayerNorm preln_;
+  Tensor reduce_dw_t_, reduce_dw_bias_;
+  Linear reduce_pw_, recover_;
+  Tensor ones_;  // [d] ones (do_rel_shift: q + pos_bias as a channel affine map)
   // The causal convolution caches' first contents: [layers * (kernel - 1), C],
   // GLU(pointwise_conv1 bias) per layer (what WeNet's zero left padding
   // becomes); for the cgMLP's gating unit, LayerNorm of a zero frame: its bias.

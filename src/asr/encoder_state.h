@@ -23,12 +23,13 @@ class EncoderState {
   // A fresh utterance; device memory is kept for the next one.
   void reset() {
     start_ = len_ = offset_ = 0;
+    r_start_ = r_len_ = 0;
     conv_primed_ = false;
   }
   int64_t offset() const { return offset_; }     // output frames so far
   int64_t cache_len() const { return len_; }     // attention frames cached
   // Bytes held by the caches (bounded when the left context is bounded).
-  size_t cache_bytes() const { return attention_.nbytes() + conv_.nbytes(); }
+  size_t cache_bytes() const { return attention_.nbytes() + conv_.nbytes() + reduced_.nbytes(); }
 
  private:
   friend class Encoder;
@@ -38,6 +39,10 @@ class EncoderState {
   int64_t start_ = 0, len_ = 0;
   int64_t offset_ = 0;
   bool conv_primed_ = false;
+  // Squeezeformer's reduced blocks: their own window of keys and values
+  // ([reduced blocks * 2 * r_capacity, d]), WeNet's every second cached row.
+  Tensor reduced_;
+  int64_t r_capacity_ = 0, r_start_ = 0, r_len_ = 0;
 };
 
 }  // namespace moeasr

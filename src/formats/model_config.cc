@@ -353,6 +353,10 @@ void parse_encoder(YamlSection& s, ModelConfig* cfg, const std::string& source) 
     parse_efficient_conformer(s, cfg, source);
     return;
   }
+  if (e.squeezeformer()) {
+    parse_squeezeformer(s, e, source);
+    return;
+  }
   const bool conformer = e.type == EncoderType::kConformer;
   const bool rel_default = conformer || e.branchformer();  // rel_pos and rel_selfattn by default
   s.ignore({"dropout_rate", "positional_dropout_rate", "attention_dropout_rate", "use_dynamic_left_chunk",
@@ -474,12 +478,14 @@ ModelConfig parse_model_config(const std::string& yaml_text, const std::string& 
     top.ignore({"predictor", "predictor_conf", "joint", "joint_conf"});  // read below for a transducer
     const std::string encoder =
         top.get_choice("encoder", "conformer",
-                       {"conformer", "transformer", "branchformer", "e_branchformer", "efficientConformer"});
-    cfg.encoder.type = encoder == "transformer"        ? EncoderType::kTransformer
+                       {"conformer", "transformer", "branchformer", "e_branchformer", "squeezeformer",
+                        "efficientConformer"});
+    cfg.encoder.type = encoder == "transformer"          ? EncoderType::kTransformer
                        : encoder == "efficientConformer" ? EncoderType::kEfficientConformer
-                       : encoder == "branchformer"   ? EncoderType::kBranchformer
-                       : encoder == "e_branchformer" ? EncoderType::kEBranchformer
-                                                     : EncoderType::kConformer;
+                       : encoder == "branchformer"       ? EncoderType::kBranchformer
+                       : encoder == "e_branchformer"     ? EncoderType::kEBranchformer
+                       : encoder == "squeezeformer"      ? EncoderType::kSqueezeformer
+                                                         : EncoderType::kConformer;
     // WeNet: `decoder` absent means bitransformer; `decoder: null` means a CTC-only model.
     if (root["decoder"] && root["decoder"].IsNull()) {
       cfg.decoder.type = DecoderType::kNone;

@@ -79,10 +79,15 @@ struct AdapterConfig {
 // blocks, pre-norm: no macaron FFN, no convolution module, no norm_final),
 // BranchformerEncoder (an attention branch and a cgMLP branch, merged) or
 // EBranchformerEncoder (the same branches merged through a depthwise
-// convolution, between macaron FFNs) or EfficientConformerEncoder (Conformer
+// convolution, between macaron FFNs), EfficientConformerEncoder (Conformer
 // blocks, some strided: they halve the frame rate; some with grouped
-// attention: over groups of frames).
-enum class EncoderType { kConformer, kTransformer, kBranchformer, kEBranchformer, kEfficientConformer };
+// attention: over groups of frames) or SqueezeformerEncoder (post-norm
+// MHSA / FFN / conv / FFN blocks with a time reduction, squeezeformer.cc).
+enum class EncoderType { kConformer, kTransformer, kBranchformer, kEBranchformer, kEfficientConformer, kSqueezeformer };
+// Squeezeformer's time_reduction_layer_type: conv1d (depthwise kernel 5,
+// stride 2, padding 3) or stream (kernel 1, stride 2: the even frames), each
+// followed by a pointwise convolution.
+enum class TimeReduction { kConv1d, kStream };
 // Branchformer's merge_method: concat (merge_proj of [attention | cgMLP]) or
 // fixed_ave (merge_proj of (1 - w) attention + w cgMLP, w = cgmlp_weight).
 enum class MergeMethod { kConcat, kFixedAve };
@@ -144,6 +149,15 @@ struct EncoderConfig {
   std::vector<int> group_layers;
   int group_size = 3;
   bool stride_kernel = true;
+  // Squeezeformer: half the frame rate from block reduce_idx to block
+  // recover_idx - 1; every sublayer's input first scaled per channel
+  // (adaptive_scale); do_rel_shift: Transformer-XL's shift of the position
+  // scores (squeezeformer_attention.cc).
+  int reduce_idx = 5;
+  int recover_idx = 11;
+  TimeReduction time_reduction = TimeReduction::kConv1d;
+  bool adaptive_scale = true;
+  bool rel_shift = false;
 
   // Whether the model was trained for chunked (streaming) decoding, as
   // WeNet's recipes and runtime document it: chunk masks in training
@@ -154,6 +168,9 @@ struct EncoderConfig {
   bool trained_for_chunks() const {
     return (use_dynamic_chunk || static_chunk_size > 0) && (causal || !(use_cnn_module || branchformer()));
   }
+  bool squeezeformer() const { return type == EncoderType::kSqueezeformer; }
+  // Whether block i runs at half the frame rate (Squeezeformer's reduced blocks).
+  bool reduced_block(int i) const { return squeezeformer() && i >= reduce_idx && i < recover_idx; }
   // Branchformer or E-Branchformer (the encoders with a cgMLP branch).
   bool branchformer() const { return type == EncoderType::kBranchformer || type == EncoderType::kEBranchformer; }
   int cgmlp_channels() const { return cgmlp_units / 2; }  // the gating unit's width
@@ -242,6 +259,10 @@ struct ModelConfig {
 constexpr int kVocabFromUnits = -2;
 ModelConfig parse_model_config(const std::string& yaml_text, const std::string& source, int vocab_size_hint);
 ModelConfig load_model_config(const std::string& path, int vocab_size_hint);
+
+class YamlSection;
+// encoder_conf of encoder: squeezeformer (squeezeformer_config.cc).
+void parse_squeezeformer(YamlSection& s, EncoderConfig& e, const std::string& source);
 
 // Parses an adapter set's adapters.yaml: an `adapter_conf` mapping with the
 // adapter keys of encoder_conf (adapter_type required). Unknown keys are errors.

@@ -38,7 +38,10 @@ void fill(const ExpectedTensor& t, float* out, Rng& rng) {
   if (name == "encoder.global_cmvn.istd") return constant(0.25f);
   if (ends_with(name, "running_mean")) return constant(0.f);
   if (ends_with(name, "running_var")) return constant(1.f);
-  const bool norm = name.find("norm") != std::string::npos;
+  // Squeezeformer's adaptive scales start as WeNet initializes them; its preln is a LayerNorm.
+  if (ends_with(name, ".ada_scale")) return constant(1.f);
+  if (ends_with(name, ".ada_bias")) return constant(0.f);
+  const bool norm = name.find("norm") != std::string::npos || name.rfind("encoder.preln.", 0) == 0;
   if (norm && ends_with(name, ".weight")) return constant(1.f);
   if (norm && ends_with(name, ".bias")) return constant(0.f);
   // fan_in: all dimensions but the first (Linear [out, in], Conv [out, in, k...]).

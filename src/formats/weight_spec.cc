@@ -215,6 +215,55 @@ void branchformer_layer(const ModelConfig& c, int i, SpecBuilder& b) {
   b.add(l + ".merge_proj.bias", {d});
 }
 
+// WeNet's SqueezeformerEncoder (after global_cmvn). Its adaptive scales
+// exist whatever adaptive_scale says (nn.Parameters either way). The input
+// layer, the time reduction and time_recover_layer stay float32 (the
+// converter's Linear pattern does not name them).
+void squeezeformer_encoder(const EncoderConfig& e, SpecBuilder& b) {
+  const int64_t d = e.d_model;
+  auto ada = [&](const std::string& prefix) {
+    b.add(prefix + ".ada_scale", {1, 1, d});
+    b.add(prefix + ".ada_bias", {1, 1, d});
+  };
+  b.add("encoder.embed.pw_conv.weight", {d, 1, 3, 3});
+  b.add("encoder.embed.pw_conv.bias", {d});
+  b.add("encoder.embed.dw_conv.weight", {d, d, 3, 3});
+  b.add("encoder.embed.dw_conv.bias", {d});
+  b.add("encoder.embed.input_proj.0.weight", {d, d * e.subsampled_features()});
+  b.add("encoder.embed.input_proj.0.bias", {d});
+  b.layer_norm("encoder.preln", d);
+  for (int i = 0; i < e.num_blocks; ++i) {
+    const std::string l = "encoder.encoders." + std::to_string(i);
+    self_attention(e, l + ".self_attn", b);
+    ada(l + ".self_attn");
+    for (const char* f : {".ffn1", ".ffn2"}) {
+      b.ffn(l + f, d, e.ffn);
+      ada(l + f);
+    }
+    const std::string m = l + ".conv_module";
+    ada(m);
+    b.add(m + ".pointwise_conv1.weight", {2 * d, d, 1}, true);
+    b.add(m + ".pointwise_conv1.bias", {2 * d});
+    b.add(m + ".depthwise_conv.weight", {d, 1, e.cnn_kernel});
+    b.add(m + ".depthwise_conv.bias", {d});
+    b.layer_norm(m + ".norm", d);
+    if (e.cnn_norm == ConvNorm::kBatchNorm) {
+      b.add(m + ".norm.running_mean", {d});
+      b.add(m + ".norm.running_var", {d});
+    }
+    b.add(m + ".pointwise_conv2.weight", {d, d, 1}, true);
+    b.add(m + ".pointwise_conv2.bias", {d});
+    for (int n = 1; n <= 4; ++n) b.layer_norm(l + ".layer_norm" + std::to_string(n), d);
+  }
+  const int64_t kernel = e.time_reduction == TimeReduction::kConv1d ? 5 : 1;
+  b.add("encoder.time_reduction_layer.dw_conv.weight", {d, 1, kernel});
+  b.add("encoder.time_reduction_layer.dw_conv.bias", {d});
+  b.add("encoder.time_reduction_layer.pw_conv.weight", {d, d, 1});
+  b.add("encoder.time_reduction_layer.pw_conv.bias", {d});
+  b.add("encoder.time_recover_layer.weight", {d, d});
+  b.add("encoder.time_recover_layer.bias", {d});
+}
+
 void build_expected(const ModelConfig& c, SpecBuilder& b) {
   const EncoderConfig& e = c.encoder;
   const int64_t d = e.d_model;
@@ -222,7 +271,9 @@ void build_expected(const ModelConfig& c, SpecBuilder& b) {
     b.add("encoder.global_cmvn.mean", {e.input_dim});
     b.add("encoder.global_cmvn.istd", {e.input_dim});
   }
-  if (e.input_layer == InputLayer::kLinear) {  // LinearNoSubsampling: Linear, LayerNorm
+  if (e.squeezeformer()) {
+    squeezeformer_encoder(e, b);
+  } else if (e.input_layer == InputLayer::kLinear) {  // LinearNoSubsampling: Linear, LayerNorm
     b.add("encoder.embed.out.0.weight", {d, e.input_dim}, true);
     b.add("encoder.embed.out.0.bias", {d});
     b.layer_norm("encoder.embed.out.1", d);
@@ -245,7 +296,7 @@ void build_expected(const ModelConfig& c, SpecBuilder& b) {
     b.add(out + ".bias", {d});
   }
   for (int i = 0; i < e.num_blocks && e.branchformer(); ++i) branchformer_layer(c, i, b);
-  for (int i = 0; i < e.num_blocks && !e.branchformer(); ++i) {
+  for (int i = 0; i < e.num_blocks && !e.branchformer() && !e.squeezeformer(); ++i) {
     const std::string l = "encoder.encoders." + std::to_string(i);
     b.attention(l + ".self_attn", d, e.query_bias, e.key_bias, e.value_bias);
     if (e.rel_attention) {

@@ -41,6 +41,11 @@ class YamlSection {
     seen_.insert(key);
     return node_ && node_.IsMap() && node_[key] && !node_[key].IsNull();
   }
+  // Present with the value null (has() counts that as absent).
+  bool is_null(const std::string& key) {
+    seen_.insert(key);
+    return node_ && node_.IsMap() && node_[key] && node_[key].IsNull();
+  }
 
   template <typename T>
   T get(const std::string& key, T fallback) {

@@ -102,8 +102,8 @@ TEST(BranchformerConfig, RefusesWhatTheRuntimeDoesNotRun) {
   EXPECT_NE(msg.find("must be odd"), std::string::npos) << msg;
   EXPECT_EQ(status_of([] { parse("  merge_conv_kernel: 4\n", "e_branchformer"); }, &msg), MOEASR_ERR_FORMAT);
   EXPECT_EQ(status_of([] { parse("  cgmlp_linear_units: 7\n", "e_branchformer"); }, &msg), MOEASR_ERR_FORMAT);
-  EXPECT_EQ(status_of([] { parse("", "squeezeformer"); }, &msg), MOEASR_ERR_UNSUPPORTED);
-  EXPECT_NE(msg.find("(supported: conformer, transformer, branchformer, e_branchformer, efficientConformer)"),
+  EXPECT_EQ(status_of([] { parse("", "dual_conformer"); }, &msg), MOEASR_ERR_UNSUPPORTED);
+  EXPECT_NE(msg.find("(supported: conformer, transformer, branchformer, e_branchformer, squeezeformer, efficientConformer)"),
             std::string::npos)
       << msg;
 }

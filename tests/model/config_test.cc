@@ -70,8 +70,8 @@ TEST(ConfigTest, UnsupportedValuesNameKeyAndValue) {
   struct Case {
     std::string from, to, expect;
   } cases[] = {
-      {"encoder: conformer", "encoder: squeezeformer",
-       "(supported: conformer, transformer, branchformer, e_branchformer, efficientConformer)"},
+      {"encoder: conformer", "encoder: dual_conformer",
+       "(supported: conformer, transformer, branchformer, e_branchformer, squeezeformer, efficientConformer)"},
       {"input_layer: conv2d", "input_layer: conv2d2", "(supported: conv2d, conv2d6, conv2d8, linear)"},
       {"cnn_module_norm: layer_norm", "cnn_module_norm: rms_norm", "encoder_conf.cnn_module_norm: 'rms_norm'"},
       {"pos_enc_layer_type: rel_pos", "pos_enc_layer_type: rope_pos", "(supported: rel_pos, abs_pos, no_pos)"},

@@ -164,6 +164,31 @@ TEST(Configs, EfficientConformerConfigDecodesWithRandomWeights) {
   EXPECT_NE(msg.find("multiple of its total stride 2"), std::string::npos) << msg;
 }
 
+// The shipped Squeezeformer config (librispeech's u2++ recipe shape) parses
+// as WeNet reads it and decodes with random weights, full attention and in
+// chunks (even, odd and one frame: the reduced blocks' cache rule).
+TEST(Configs, SqueezeformerConfigDecodesWithRandomWeights) {
+  std::vector<float> audio(16000);
+  for (size_t i = 0; i < audio.size(); ++i) audio[i] = 0.3f * std::sin(0.05f * i) * std::sin(0.0007f * i);
+  const char* name = "wenet_librispeech_u2pp_squeezeformer.yaml";
+  const std::string yaml = read_file(config_path(name));
+  const ModelConfig c = parse_model_config(yaml, name, -1);
+  EXPECT_TRUE(c.warnings.empty()) << c.warnings.front();
+  EXPECT_TRUE(c.encoder.squeezeformer());
+  EXPECT_EQ(c.encoder.time_reduction, TimeReduction::kStream);
+  auto model = AsrModel::from_model_dir(random_model_dir(yaml, name, 7));
+  for (int chunk : {-1, 16, 3, 1}) {
+    DecodeOptions o;
+    o.chunk_size = chunk;
+    Stream s(model, o);
+    s.accept_waveform(audio.data(), audio.size(), 16000);
+    s.input_finished();
+    s.decode();
+    EXPECT_EQ(s.state(), Stream::State::kDone) << chunk;
+    EXPECT_EQ(s.stats().encoder_frames, 23) << "chunk " << chunk;
+  }
+}
+
 TEST(RandomModel, SameSeedSameWeights) {
   const std::string yaml = read_file(config_path("tiny_moe_ln.yaml"));
   ModelDir a = random_model_dir(yaml, "a", 3), b = random_model_dir(yaml, "b", 3), c = random_model_dir(yaml, "c", 4);

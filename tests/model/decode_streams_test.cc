@@ -108,5 +108,13 @@ TEST(DecodeStreams, EfficientConformerStreamsEqualDecodingThemAlone) {
   expect_batched_log_probs_equal_alone("models/effconf_c2");
 }
 
+// The Squeezeformers: each stream's reduced blocks run on its own rows and its
+// own key window (different chunk sizes, left contexts and so cache rules in
+// one call), the time reduction and the recovery per stream.
+TEST(DecodeStreams, SqueezeformerStreamsEqualDecodingThemAlone) {
+  expect_batched_log_probs_equal_alone("models/sqz_causal");
+  expect_batched_log_probs_equal_alone("models/sqz_shift");
+}
+
 }  // namespace
 }  // namespace moeasr

@@ -34,10 +34,13 @@ constexpr double kTolerance = 1e-3;
 
 // Then the transformer encoder (MoE, conv2d6, abs_pos), conformers with linear
 // input + no_pos and with conv2d8 + abs_pos + plain self-attention, a causal
-// Branchformer and a non-causal E-Branchformer with MoE FFNs, and two Efficient
-// Conformers (strided layers, grouped attention).
-const char* const kModels[] = {"moe_ln",    "dense_bn", "moe_k1",  "odd_dims",       "tf_moe_c6", "cf_lin_nopos",
-                               "cf_c8_abs", "bf_causal", "ebf_moe", "effconf_stream", "effconf_c2"};
+// Branchformer, a non-causal E-Branchformer with MoE FFNs, a causal
+// Squeezeformer (stream time reduction and recovery) and a non-causal one
+// (conv1d time reduction, rel_shift), and two Efficient Conformers (strided
+// layers, grouped attention).
+const char* const kModels[] = {"moe_ln",       "dense_bn",  "moe_k1",    "odd_dims",   "tf_moe_c6",
+                               "cf_lin_nopos", "cf_c8_abs", "bf_causal", "ebf_moe",    "sqz_causal",
+                               "sqz_shift",    "effconf_stream", "effconf_c2"};
 // Fixture models of the other FFN and adapter kinds (their goldens hold hello's fbank).
 const char* const kOtherKinds[] = {"models/mot_seq", "soft_moe/models/soft_moa", "soft_moe/models/dense_moa"};
 

@@ -81,7 +81,8 @@ TEST(GoldenFixtures, AllModelsArePresent) {
   std::set<std::string> models;
   for (const GoldenCase& c : all_cases()) models.insert(c.model);
   for (const char* m : {"moe_ln", "dense_bn", "moe_k1", "odd_dims", "tf_moe_c6", "cf_lin_nopos", "cf_c8_abs",
-                        "bf_causal", "ebf_moe", "rnnt_lstm", "effconf_stream", "effconf_c2"}) {
+                        "bf_causal", "ebf_moe", "sqz_causal", "sqz_shift", "rnnt_lstm", "effconf_stream",
+                        "effconf_c2"}) {
     EXPECT_TRUE(models.count(m)) << m;
   }
 }

@@ -98,6 +98,28 @@ E_BRANCHFORMER_DEFAULTS = {
     "mlp_type": "position_wise_feed_forward", "mlp_bias": True, "n_expert": 8,
     "n_expert_activated": 2,
 }
+# SqueezeformerEncoder's keywords and defaults. It has no mlp_type (dense FFNs only).
+SQUEEZEFORMER_DEFAULTS = {
+    "encoder_dim": 256, "output_size": 256, "attention_heads": 4, "num_blocks": 12,
+    "reduce_idx": 5, "recover_idx": 11, "feed_forward_expansion_factor": 4, "dw_stride": False,
+    "pos_enc_layer_type": "rel_pos", "time_reduction_layer_type": "conv1d", "do_rel_shift": True,
+    "cnn_module_kernel": 31, "cnn_norm_type": "batch_norm", "causal": False,
+    "adaptive_scale": True, "activation_type": "swish", "normalize_before": False,
+    "use_dynamic_chunk": False, "concat_after": False, "static_chunk_size": 0,
+}
+# Its training-only keywords besides TRAINING_ONLY's (init_weights only initializes).
+SQUEEZEFORMER_TRAINING_ONLY = {"input_dropout_rate", "feed_forward_dropout_rate", "dropout",
+                               "init_weights"}
+SQUEEZEFORMER_SUPPORTED = {
+    "pos_enc_layer_type": {"rel_pos"},
+    "time_reduction_layer_type": {"conv1d", "stream"},
+    "cnn_norm_type": {"batch_norm", "layer_norm"},
+    "dw_stride": {False},
+    "normalize_before": {False},
+    "concat_after": {False},
+    "static_chunk_size": {0},
+    "activation_type": {"swish", "relu", "gelu", "tanh"},
+}
 # What the shared encoder code reads of a key these encoders do not take.
 BRANCHFORMER_FIXED = {"use_cnn_module": False, "final_norm": True, "adapter_type": None,
                       "normalize_before": True}
@@ -191,7 +213,8 @@ EFFICIENT_CONFORMER_SUPPORTED = dict(
 EFFICIENT_CONFORMER_FIXED = {"selfattention_layer_type": "rel_selfattn", "final_norm": True,
                              "adapter_type": None, "mlp_type": "position_wise_feed_forward"}
 
-ENCODERS = ("conformer", "transformer", "branchformer", "e_branchformer", "efficientConformer")
+ENCODERS = ("conformer", "transformer", "branchformer", "e_branchformer", "squeezeformer",
+            "efficientConformer")
 # Mixture of Tokens and Soft MoE are encoder layers only (in the decoder they
 # would mix hypotheses; the decoder has no utterance/chunk grouping).
 DECODER_SUPPORTED = dict(SUPPORTED, input_layer={"embed"},
@@ -224,6 +247,8 @@ def encoder_options(config):
     if kind not in ENCODERS:
         raise ConfigError(f"encoder {kind!r} is not supported (supported: {', '.join(ENCODERS)})")
     conf = config.get("encoder_conf") or {}
+    if kind == "squeezeformer":
+        return squeezeformer_options(conf)
     if kind == "transformer":
         opts = _resolve(conf, TRANSFORMER_DEFAULTS, TRANSFORMER_SUPPORTED, "encoder_conf")
         opts.update({k: v for k, v in ENCODER_DEFAULTS.items() if k not in opts}, **TRANSFORMER_FIXED)
@@ -323,6 +348,33 @@ def _efficient_options(conf):
     if kernels[-1] < 1 or (opts["causal"] and kernels[-1] < 2):
         raise ConfigError(f"encoder_conf: the strided layers' kernels {kernels} are too small")
     opts["cnn_module_kernels"] = kernels
+    return opts
+
+
+def squeezeformer_options(conf):
+    """encoder_conf of encoder: squeezeformer. One time reduction and one recovery
+    (WeNet also takes lists of them, or none): the recipes' shape."""
+    conf = {k: v for k, v in conf.items() if k not in SQUEEZEFORMER_TRAINING_ONLY}
+    opts = _resolve(conf, SQUEEZEFORMER_DEFAULTS, SQUEEZEFORMER_SUPPORTED, "encoder_conf")
+    for key in ("reduce_idx", "recover_idx"):
+        value = opts[key]
+        if isinstance(value, list) and len(value) == 1:
+            value = value[0]
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ConfigError(f"encoder_conf.{key} = {opts[key]!r} is not supported "
+                              "(supported: one block index)")
+        opts[key] = value
+    if not 0 < opts["reduce_idx"] < opts["recover_idx"] < opts["num_blocks"]:
+        raise ConfigError("encoder_conf: need 0 < reduce_idx < recover_idx < num_blocks "
+                          "(supported: one time reduction, recovered before the last block)")
+    if opts["encoder_dim"] % opts["attention_heads"]:
+        raise ConfigError("encoder_conf.encoder_dim must be a multiple of attention_heads")
+    if not opts["causal"] and opts["cnn_module_kernel"] % 2 == 0:
+        raise ConfigError("a non-causal conv module needs an odd cnn_module_kernel")
+    for key in ("adaptive_scale", "do_rel_shift", "causal", "use_dynamic_chunk"):
+        if not isinstance(opts[key], bool):
+            raise ConfigError(f"encoder_conf.{key} must be true or false")
+    opts["encoder"] = "squeezeformer"
     return opts
 
 

@@ -12,6 +12,7 @@ from . import config as cfg
 from .decoder import make_decoder
 from .efficient_conformer import EfficientConformerEncoder
 from .encoder import ConformerEncoder
+from .squeezeformer import SqueezeformerEncoder
 from .transducer import make_transducer
 
 
@@ -36,9 +37,10 @@ class ASRModel(nn.Module):
         self.sos, self.eos = cfg.special_ids(config)
         self.blank_id = (config.get("ctc_conf") or {}).get("ctc_blank_id", 0)
         d = enc["output_size"]
-        encoder = EfficientConformerEncoder if enc["encoder"] == "efficientConformer" \
-            else ConformerEncoder
-        self.encoder = encoder(config["input_dim"], enc, config.get("cmvn") == "global_cmvn")
+        encoder_class = (SqueezeformerEncoder if enc["encoder"] == "squeezeformer"
+                         else EfficientConformerEncoder if enc["encoder"] == "efficientConformer"
+                         else ConformerEncoder)
+        self.encoder = encoder_class(config["input_dim"], enc, config.get("cmvn") == "global_cmvn")
         self.decoder = make_decoder(self.decoder_kind, self.vocab_size, d, dec)
         self.ctc = CTC(self.vocab_size, d)
         kind = config.get("model", "asr_model")

@@ -258,8 +258,11 @@ class ConvertTest(TempDirTest):
     def test_refuses_model_families_the_runtime_cannot_run(self):
         import yaml
         base = yaml.safe_load((CHECKPOINT / "train.yaml").read_text())
-        cases = [({"encoder": "squeezeformer"}, "encoder: 'squeezeformer'",
-                  "(supported: conformer, transformer, branchformer, e_branchformer, efficientConformer)"),
+        cases = [({"encoder": "dual_conformer"}, "encoder: 'dual_conformer'",
+                  "(supported: conformer, transformer, branchformer, e_branchformer, squeezeformer, "
+                  "efficientConformer)"),
+                 ({"encoder": "squeezeformer", "encoder_conf": {"time_reduction_layer_type": "conv2d"}},
+                  "encoder_conf.time_reduction_layer_type: 'conv2d'", "(supported: conv1d, stream)"),
                  ({"encoder": "branchformer", "encoder_conf": {"merge_method": "learned_ave"}},
                   "encoder_conf.merge_method: 'learned_ave'", "(supported: concat, fixed_ave)"),
                  ({"encoder": "branchformer", "encoder_conf": {"use_attn": False}},
