@@ -648,7 +648,7 @@ void Encoder::add_adapters(Backend& be, int index, std::unique_ptr<FeedForward> 
   }
 }
 
-void Encoder::conv_block(Backend& be, const Layer& layer, std::vector<EncoderChunk>& chunks, FfnBatch& batch,
+void Encoder::conv_block(Backend& be, const Layer& layer, const std::vector<EncoderChunk>& chunks,
                          EncoderWorkspace& ws) const {
   const ConvModule& m = layer.conv;
   const int64_t ch = config_.conv_channels(), total = ws.x.dim(0);
@@ -698,8 +698,6 @@ void Encoder::conv_block(Backend& be, const Layer& layer, std::vector<EncoderChu
   }
   ops::activation(be, *conv, config_.ffn.activation);
   m.pointwise2.forward(be, *conv, ws.y);
-  if (layer.stride > 1) downsample(be, chunks, batch, ws);
-  ops::add_scaled(be, ws.x, ws.y, 1.f);
 }
 
 void Encoder::time_conv(Backend& be, const std::vector<EncoderChunk>& chunks, const Tensor& in, Tensor& out,
@@ -831,7 +829,9 @@ void Encoder::forward(Backend& be, std::vector<EncoderChunk>& chunks, EncoderWor
     attention_block(be, layer, i, chunks, batch, ws);
     lap(stages ? &stages->attention : nullptr, start);
     if (config_.use_cnn_module) {
-      conv_block(be, layer, chunks, batch, ws);
+      conv_block(be, layer, chunks, ws);
+      if (layer.stride > 1) downsample(be, chunks, batch, ws);
+      ops::add_scaled(be, ws.x, ws.y, 1.f);
       lap(stages ? &stages->conv : nullptr, start);
     }
     layer.norm_ff.forward(be, ws.x, ws.h);

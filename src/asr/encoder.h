@@ -205,9 +205,11 @@ class Encoder {
   // or, given `branch`, left there (linear_out's output) without adding.
   void attention_block(Backend& be, const Layer& layer, int index, const std::vector<EncoderChunk>& chunks,
                        const FfnBatch& batch, EncoderWorkspace& ws, Tensor* branch = nullptr) const;
-  // A strided layer's (efficientConformer) also moves ws.x, ws.p_in, the
-  // chunks' rows and `batch` to the strided frames (downsample).
-  void conv_block(Backend& be, const Layer& layer, std::vector<EncoderChunk>& chunks, FfnBatch& batch,
+  // The convolution module of norm_conv(ws.x) (a Squeezeformer's adaptive
+  // input) into ws.y, not added: a strided layer's (efficientConformer) output
+  // has the strided frames, and the caller first moves ws.x to them too
+  // (downsample).
+  void conv_block(Backend& be, const Layer& layer, const std::vector<EncoderChunk>& chunks,
                   EncoderWorkspace& ws) const;
   // efficient_conformer.cc: attention over groups of layer.group frames, the
   // stream's keys (views, this chunk's rows appended) and queries zero-padded

@@ -217,14 +217,8 @@ void Encoder::squeezeformer_layers(Backend& be, std::vector<EncoderChunk>& chunk
     ops::add_scaled(be, ws.x, ws.y, 1.f);
     layer.norm_ff_macaron.forward(be, ws.x, ws.x);
     lap(&EncoderProfile::ffn);
-    {
-      // conv_block may re-stride its chunks and batch (an efficient
-      // conformer's strided layers); a Squeezeformer layer never does, so it
-      // gets copies of this block's views.
-      std::vector<EncoderChunk> conv_view = view;
-      FfnBatch conv_rows = rows;
-      conv_block(be, layer, conv_view, conv_rows, ws);  // x += Conv(a3(x))
-    }
+    conv_block(be, layer, view, ws);  // x += Conv(a3(x))
+    ops::add_scaled(be, ws.x, ws.y, 1.f);
     layer.norm_conv.forward(be, ws.x, ws.x);
     lap(&EncoderProfile::conv);
     adaptive_input(be, layer, kAdaFfn2, ws.x, ws.h);
