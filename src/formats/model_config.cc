@@ -155,13 +155,11 @@ std::vector<int> index_list(YamlSection& s, const std::string& key, std::vector<
   }
 }
 
-// WeNet's EfficientConformerEncoder: its own keywords only (it swallows any
-// other key unused, so the conformer's extra keys, e.g. query_bias or
-// norm_eps, are reported as unknown rather than applied), and efficient_conf's
-// keys, which WeNet passes alongside encoder_conf's.
-void parse_efficient_conformer(YamlSection& s, ModelConfig* cfg, const std::string& source) {
-  EncoderConfig& e = cfg->encoder;
-  s.ignore({"dropout_rate", "positional_dropout_rate", "attention_dropout_rate", "use_dynamic_left_chunk"});
+// output_size, attention_heads and num_blocks of a conformer-like encoder
+// (the Squeezeformer names its size encoder_dim and reads it itself), and
+// input_layer among `inputs` (the encoder class's choices).
+void parse_size_and_input_layer(YamlSection& s, EncoderConfig& e, const std::string& source,
+                                const std::vector<std::string>& inputs) {
   e.d_model = s.get_positive("output_size", 256);
   e.heads = s.get_positive("attention_heads", 4);
   MOEASR_CHECK(e.d_model % e.heads == 0, MOEASR_ERR_FORMAT, source, ": encoder_conf.output_size ", e.d_model,
@@ -169,13 +167,24 @@ void parse_efficient_conformer(YamlSection& s, ModelConfig* cfg, const std::stri
   MOEASR_CHECK(e.d_model % 2 == 0, MOEASR_ERR_UNSUPPORTED, source, ": encoder_conf.output_size ", e.d_model,
                " is odd (the sinusoidal position encoding needs an even size)");
   e.num_blocks = s.get_positive("num_blocks", 6);
-  const std::string input = s.get_choice("input_layer", "conv2d", {"conv2d2", "conv2d", "conv2d6", "conv2d8"});
+  const std::string input = s.get_choice("input_layer", "conv2d", inputs);
   e.input_layer = input == "conv2d2"   ? InputLayer::kConv2d2
                   : input == "conv2d6" ? InputLayer::kConv2d6
                   : input == "conv2d8" ? InputLayer::kConv2d8
+                  : input == "linear"  ? InputLayer::kLinear
                                        : InputLayer::kConv2d;
-  MOEASR_CHECK(e.subsampled_features() >= 1, MOEASR_ERR_FORMAT, source, ": input_dim ", e.input_dim,
-               " is too small for input_layer ", input);
+  MOEASR_CHECK(e.input_layer == InputLayer::kLinear || e.subsampled_features() >= 1, MOEASR_ERR_FORMAT, source,
+               ": input_dim ", e.input_dim, " is too small for input_layer ", input);
+}
+
+// WeNet's EfficientConformerEncoder: its own keywords only (it swallows any
+// other key unused, so the conformer's extra keys, e.g. query_bias or
+// norm_eps, are reported as unknown rather than applied), and efficient_conf's
+// keys, which WeNet passes alongside encoder_conf's.
+void parse_efficient_conformer(YamlSection& s, ModelConfig* cfg, const std::string& source) {
+  EncoderConfig& e = cfg->encoder;
+  s.ignore({"dropout_rate", "positional_dropout_rate", "attention_dropout_rate", "use_dynamic_left_chunk"});
+  parse_size_and_input_layer(s, e, source, {"conv2d2", "conv2d", "conv2d6", "conv2d8"});
   s.get_choice("pos_enc_layer_type", "rel_pos", {"rel_pos"});
   s.require_bool("normalize_before", true, true);
   e.static_chunk_size = s.get<int>("static_chunk_size", 0);
@@ -361,20 +370,7 @@ void parse_encoder(YamlSection& s, ModelConfig* cfg, const std::string& source) 
   const bool rel_default = conformer || e.branchformer();  // rel_pos and rel_selfattn by default
   s.ignore({"dropout_rate", "positional_dropout_rate", "attention_dropout_rate", "use_dynamic_left_chunk",
             "gradient_checkpointing", "use_sdpa"});
-  e.d_model = s.get_positive("output_size", 256);
-  e.heads = s.get_positive("attention_heads", 4);
-  MOEASR_CHECK(e.d_model % e.heads == 0, MOEASR_ERR_FORMAT, source, ": encoder_conf.output_size ", e.d_model,
-               " is not divisible by attention_heads ", e.heads);
-  MOEASR_CHECK(e.d_model % 2 == 0, MOEASR_ERR_UNSUPPORTED, source, ": encoder_conf.output_size ", e.d_model,
-               " is odd (the sinusoidal position encoding needs an even size)");
-  e.num_blocks = s.get_positive("num_blocks", 6);
-  const std::string input = s.get_choice("input_layer", "conv2d", {"conv2d", "conv2d6", "conv2d8", "linear"});
-  e.input_layer = input == "conv2d6"   ? InputLayer::kConv2d6
-                  : input == "conv2d8" ? InputLayer::kConv2d8
-                  : input == "linear"  ? InputLayer::kLinear
-                                       : InputLayer::kConv2d;
-  MOEASR_CHECK(e.input_layer == InputLayer::kLinear || e.subsampled_features() >= 1, MOEASR_ERR_FORMAT, source,
-               ": input_dim ", e.input_dim, " is too small for input_layer ", input);
+  parse_size_and_input_layer(s, e, source, {"conv2d", "conv2d6", "conv2d8", "linear"});
   // WeNet's defaults differ per encoder class.
   const std::string pos =
       s.get_choice("pos_enc_layer_type", rel_default ? "rel_pos" : "abs_pos", {"rel_pos", "abs_pos", "no_pos"});
