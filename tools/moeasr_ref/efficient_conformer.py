@@ -15,7 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .attention import RelPositionMultiHeadedAttention, _with_cache
-from .encoder import ConformerEncoder, ConformerEncoderLayer
+from .encoder import ConformerEncoder, ConformerEncoderLayer, cache_keep_from
 
 
 class GroupedRelPositionAttention(RelPositionMultiHeadedAttention):
@@ -152,12 +152,7 @@ class EfficientConformerEncoder(ConformerEncoder):
         cache_t = att_cache.size(2) if att_cache is not None else 0
         keys = cache_t + x.size(1)
         pos_emb = self.embed.position_encoding(start - cache_t, keys)
-        if required_cache_size < 0:
-            keep_from = 0
-        elif required_cache_size == 0:
-            keep_from = keys
-        else:
-            keep_from = max(keys - required_cache_size, 0)
+        keep_from = cache_keep_from(keys, required_cache_size)
         new_att, new_cnn, kept = [], [], 0
         for i, layer in enumerate(self.encoders):
             rate = self.rate_before(i)

@@ -12,6 +12,16 @@ from .ffn import make_ffn
 from .soft_moe import make_adapter
 
 
+def cache_keep_from(keys, required_cache_size):
+    """The first of `keys` cached rows that forward_chunk keeps for the next chunk
+    (WeNet: the last required_cache_size rows; all when < 0, none when 0)."""
+    if required_cache_size < 0:
+        return 0
+    if required_cache_size == 0:
+        return keys
+    return max(keys - required_cache_size, 0)
+
+
 def make_self_attention(opts):
     """WeNet picks the class by selfattention_layer_type alone."""
     cls = (RelPositionMultiHeadedAttention if opts["selfattention_layer_type"] == "rel_selfattn"
@@ -170,12 +180,7 @@ class ConformerEncoder(nn.Module):
         cache_t = att_cache.size(2) if att_cache is not None else 0
         keys = cache_t + x.size(1)
         pos_emb = self.embed.position_encoding(offset - cache_t, keys)
-        if required_cache_size < 0:
-            keep_from = 0
-        elif required_cache_size == 0:
-            keep_from = keys
-        else:
-            keep_from = max(keys - required_cache_size, 0)
+        keep_from = cache_keep_from(keys, required_cache_size)
         new_att, new_cnn = [], []
         for i, layer in enumerate(self.encoders):
             x, layer_att, layer_cnn = layer(

@@ -32,6 +32,7 @@ from torch.nn import functional as F
 
 from .conv_module import ConvolutionModule
 from .embedding import GlobalCMVN, RelPositionalEncoding
+from .encoder import cache_keep_from
 from .ffn import ACTIVATIONS
 
 
@@ -239,12 +240,7 @@ class SqueezeformerEncoder(nn.Module):
         cache_t = att_cache.size(2) if att_cache is not None else 0
         keys = cache_t + x.size(1)
         pos_emb = self.embed.position_encoding(offset - cache_t, keys)
-        if required_cache_size < 0:
-            keep_from = 0
-        elif required_cache_size == 0:
-            keep_from = keys
-        else:
-            keep_from = max(keys - required_cache_size, 0)
+        keep_from = cache_keep_from(keys, required_cache_size)
         x = self.preln(x)
         saved = None
         new_att, new_cnn = [], []
