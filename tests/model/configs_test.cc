@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
+#include <vector>
 
 #include "core/mapped_file.h"
 #include "formats/random_model.h"
@@ -17,6 +19,27 @@ namespace moeasr {
 namespace {
 
 std::string config_path(const std::string& name) { return test::data_path("../../configs/" + name); }
+
+// One second of a speech-like signal at 16 kHz.
+const std::vector<float>& one_second() {
+  static const std::vector<float> audio = [] {
+    std::vector<float> a(16000);
+    for (size_t i = 0; i < a.size(); ++i) a[i] = 0.3f * std::sin(0.05f * i) * std::sin(0.0007f * i);
+    return a;
+  }();
+  return audio;
+}
+
+// A stream of `model` that has decoded one_second() whole, in chunks of `chunk` frames.
+std::unique_ptr<Stream> decoded(const std::shared_ptr<const AsrModel>& model, int chunk) {
+  DecodeOptions o;
+  o.chunk_size = chunk;
+  auto s = std::make_unique<Stream>(model, o);
+  s->accept_waveform(one_second().data(), one_second().size(), 16000);
+  s->input_finished();
+  s->decode();
+  return s;
+}
 
 int64_t params(const std::string& name) {
   const ModelConfig c = parse_model_config(read_file(config_path(name)), name, -1);
@@ -49,14 +72,9 @@ TEST(Configs, MoeTwinsDifferOnlyInTheirFfns) {
 TEST(Configs, SmallConfigsDecodeWithRandomWeights) {
   for (const char* name : {"wenet_aishell_u2pp_conformer_moe.yaml", "tiny_moe_ln.yaml", "tiny_dense_bn.yaml"}) {
     auto model = AsrModel::from_model_dir(random_model_dir(read_file(config_path(name)), name, 7));
-    Stream s(model, DecodeOptions{});
-    std::vector<float> audio(16000);
-    for (size_t i = 0; i < audio.size(); ++i) audio[i] = 0.3f * std::sin(0.05f * i) * std::sin(0.0007f * i);
-    s.accept_waveform(audio.data(), audio.size(), 16000);
-    s.input_finished();
-    s.decode();
-    EXPECT_EQ(s.state(), Stream::State::kDone) << name;
-    EXPECT_EQ(s.stats().encoder_frames, 23) << name;  // 1 s = 98 fbank frames -> 23 encoder frames
+    const auto s = decoded(model, DecodeOptions{}.chunk_size);
+    EXPECT_EQ(s->state(), Stream::State::kDone) << name;
+    EXPECT_EQ(s->stats().encoder_frames, 23) << name;  // 1 s = 98 fbank frames -> 23 encoder frames
   }
 }
 
@@ -73,8 +91,6 @@ TEST(Configs, EncoderVariantsDecodeWithRandomWeights) {
                {"conformer", "linear", "no_pos", 98},       {"conformer", "conv2d", "abs_pos", 23},
                {"branchformer", "conv2d8", "abs_pos", 11},  {"e_branchformer", "linear", "no_pos", 98},
                {"e_branchformer", "conv2d6", "rel_pos", 15}};
-  std::vector<float> audio(16000);
-  for (size_t i = 0; i < audio.size(); ++i) audio[i] = 0.3f * std::sin(0.05f * i) * std::sin(0.0007f * i);
   for (const Case& c : cases) {
     // A transformer takes none of the conformer-only keys, so its encoder_conf is written anew.
     std::string yaml = base;
@@ -92,14 +108,9 @@ TEST(Configs, EncoderVariantsDecodeWithRandomWeights) {
     const std::string where = std::string(c.encoder) + "/" + c.input_layer + "/" + c.pos_enc;
     auto model = AsrModel::from_model_dir(random_model_dir(yaml, where, 7));
     for (int chunk : {-1, 4}) {
-      DecodeOptions o;
-      o.chunk_size = chunk;
-      Stream s(model, o);
-      s.accept_waveform(audio.data(), audio.size(), 16000);
-      s.input_finished();
-      s.decode();
-      EXPECT_EQ(s.state(), Stream::State::kDone) << where;
-      EXPECT_EQ(s.stats().encoder_frames, c.frames) << where << " chunk " << chunk;
+      const auto s = decoded(model, chunk);
+      EXPECT_EQ(s->state(), Stream::State::kDone) << where;
+      EXPECT_EQ(s->stats().encoder_frames, c.frames) << where << " chunk " << chunk;
     }
   }
   // The shipped transformer config parses as the recipe's TransformerEncoder.
@@ -113,8 +124,6 @@ TEST(Configs, EncoderVariantsDecodeWithRandomWeights) {
 // The shipped Branchformer configs (aishell's recipe shapes) parse as WeNet
 // reads them and decode with random weights, full attention and chunked.
 TEST(Configs, BranchformerConfigsDecodeWithRandomWeights) {
-  std::vector<float> audio(16000);
-  for (size_t i = 0; i < audio.size(); ++i) audio[i] = 0.3f * std::sin(0.05f * i) * std::sin(0.0007f * i);
   for (const char* name : {"wenet_aishell_u2pp_branchformer.yaml", "wenet_aishell_e_branchformer_moe.yaml"}) {
     const std::string yaml = read_file(config_path(name));
     const ModelConfig c = parse_model_config(yaml, name, -1);
@@ -122,14 +131,9 @@ TEST(Configs, BranchformerConfigsDecodeWithRandomWeights) {
     EXPECT_TRUE(c.encoder.branchformer()) << name;
     auto model = AsrModel::from_model_dir(random_model_dir(yaml, name, 7));
     for (int chunk : {-1, 16}) {
-      DecodeOptions o;
-      o.chunk_size = chunk;
-      Stream s(model, o);
-      s.accept_waveform(audio.data(), audio.size(), 16000);
-      s.input_finished();
-      s.decode();
-      EXPECT_EQ(s.state(), Stream::State::kDone) << name;
-      EXPECT_EQ(s.stats().encoder_frames, 23) << name << " chunk " << chunk;
+      const auto s = decoded(model, chunk);
+      EXPECT_EQ(s->state(), Stream::State::kDone) << name;
+      EXPECT_EQ(s->stats().encoder_frames, 23) << name << " chunk " << chunk;
     }
   }
 }
@@ -138,8 +142,6 @@ TEST(Configs, BranchformerConfigsDecodeWithRandomWeights) {
 // parses without warnings and decodes with random weights, full attention and
 // chunked; a chunk that is not a multiple of its stride 2 is refused.
 TEST(Configs, EfficientConformerConfigDecodesWithRandomWeights) {
-  std::vector<float> audio(16000);
-  for (size_t i = 0; i < audio.size(); ++i) audio[i] = 0.3f * std::sin(0.05f * i) * std::sin(0.0007f * i);
   const char* name = "wenet_aishell_u2pp_efficonformer.yaml";
   const std::string yaml = read_file(config_path(name));
   const ModelConfig c = parse_model_config(yaml, name, -1);
@@ -148,14 +150,9 @@ TEST(Configs, EfficientConformerConfigDecodesWithRandomWeights) {
   EXPECT_TRUE(c.encoder.trained_for_chunks());
   auto model = AsrModel::from_model_dir(random_model_dir(yaml, name, 7));
   for (int chunk : {-1, 16, 4}) {
-    DecodeOptions o;
-    o.chunk_size = chunk;
-    Stream s(model, o);
-    s.accept_waveform(audio.data(), audio.size(), 16000);
-    s.input_finished();
-    s.decode();
-    EXPECT_EQ(s.state(), Stream::State::kDone);
-    EXPECT_EQ(s.stats().encoder_frames, 12) << "chunk " << chunk;  // 23 input layer frames, halved
+    const auto s = decoded(model, chunk);
+    EXPECT_EQ(s->state(), Stream::State::kDone);
+    EXPECT_EQ(s->stats().encoder_frames, 12) << "chunk " << chunk;  // 23 input layer frames, halved
   }
   DecodeOptions odd;
   odd.chunk_size = 5;
@@ -168,8 +165,6 @@ TEST(Configs, EfficientConformerConfigDecodesWithRandomWeights) {
 // as WeNet reads it and decodes with random weights, full attention and in
 // chunks (even, odd and one frame: the reduced blocks' cache rule).
 TEST(Configs, SqueezeformerConfigDecodesWithRandomWeights) {
-  std::vector<float> audio(16000);
-  for (size_t i = 0; i < audio.size(); ++i) audio[i] = 0.3f * std::sin(0.05f * i) * std::sin(0.0007f * i);
   const char* name = "wenet_librispeech_u2pp_squeezeformer.yaml";
   const std::string yaml = read_file(config_path(name));
   const ModelConfig c = parse_model_config(yaml, name, -1);
@@ -178,14 +173,9 @@ TEST(Configs, SqueezeformerConfigDecodesWithRandomWeights) {
   EXPECT_EQ(c.encoder.time_reduction, TimeReduction::kStream);
   auto model = AsrModel::from_model_dir(random_model_dir(yaml, name, 7));
   for (int chunk : {-1, 16, 3, 1}) {
-    DecodeOptions o;
-    o.chunk_size = chunk;
-    Stream s(model, o);
-    s.accept_waveform(audio.data(), audio.size(), 16000);
-    s.input_finished();
-    s.decode();
-    EXPECT_EQ(s.state(), Stream::State::kDone) << chunk;
-    EXPECT_EQ(s.stats().encoder_frames, 23) << "chunk " << chunk;
+    const auto s = decoded(model, chunk);
+    EXPECT_EQ(s->state(), Stream::State::kDone) << chunk;
+    EXPECT_EQ(s->stats().encoder_frames, 23) << "chunk " << chunk;
   }
 }
 
