@@ -94,14 +94,25 @@ def ensure_venv(venv):
                      f"output above); fix the cause, or remove {venv} and run again")
 
         # torchaudio alone first (its only dependency is torch, which would pull the
-        # newest torch), then the torch of its version with everything else.
+        # newest torch), then the torch of its release series with everything else.
+        # The series, not the exact version: a torchaudio bug-fix release (2.11.1)
+        # need not have a torch of the same number, and newer torchaudios only ask
+        # for torch>=X.
         pip("--upgrade", "--no-deps", "torchaudio")
         r = subprocess.run([str(python), "-c", "import importlib.metadata as m; "
                             "print(m.version('torchaudio'))"], capture_output=True, text=True)
         if r.returncode != 0:
             fail(f"torchaudio is not installed in {venv}: {r.stderr.strip()}")
-        pip("--upgrade", f"torch=={r.stdout.strip().split('+')[0]}",
+        major_minor = ".".join(r.stdout.strip().split("+")[0].split(".")[:2])
+        pip("--upgrade", f"torch=={major_minor}.*",
             *[p for p in PACKAGES if p != "torchaudio"])
+        # torchaudio's C++ library loads only with the torch it was built against:
+        # now take the torchaudio of exactly the torch that pip picked.
+        r = subprocess.run([str(python), "-c", "import importlib.metadata as m; "
+                            "print(m.version('torch'))"], capture_output=True, text=True)
+        if r.returncode != 0:
+            fail(f"torch is not installed in {venv}: {r.stderr.strip()}")
+        pip("--no-deps", f"torchaudio=={r.stdout.strip().split('+')[0]}")
         marker.write_text(wanted + "\n")
     env = dict(os.environ, **{IN_VENV_ENV: "1"})
     os.execve(str(python), [str(python), str(Path(__file__).resolve()), *sys.argv[1:]], env)

@@ -64,7 +64,8 @@ constexpr LaneTable lane_table() {
 // exactly k long, so the last step masks them. W rows past
 // n are clamped by the caller's `wrow` pointers and their sums dropped.
 // prefetch_ahead: 0, or the distance in elements to the same lines of the
-// next column block's rows.
+// next column block's rows, fetched into L2 (_MM_HINT_T1: on AMD Zen 5 at 1-4
+// rows 1.5x faster than into L1, which holds fewer misses in flight).
 template <int R, int T>
 MOEASR_BF16 void dot_block(const uint16_t* xs, int64_t ldb, const uint16_t* const* wrow, int valid_t, int64_t k,
                            const float* bias, int64_t j0, float* y, int64_t ldy, int64_t prefetch_ahead,
@@ -83,7 +84,7 @@ MOEASR_BF16 void dot_block(const uint16_t* xs, int64_t ldb, const uint16_t* cons
       lo[a] = _mm512_loadu_si512(xs + (2 * a + 1) * ldb + c);
     }
     for (int t = 0; t < T; ++t) {
-      if (prefetch_ahead) _mm_prefetch(reinterpret_cast<const char*>(wr[t] + c + prefetch_ahead), _MM_HINT_T0);
+      if (prefetch_ahead) _mm_prefetch(reinterpret_cast<const char*>(wr[t] + c + prefetch_ahead), _MM_HINT_T1);
       const __m512i wv = _mm512_loadu_si512(wr[t] + c);
       for (int a = 0; a < R; ++a) acc[a * T + t] = dpbf16(dpbf16(acc[a * T + t], hi[a], wv), lo[a], wv);
     }

@@ -4,7 +4,8 @@
 // linear layer is bound by streaming W from memory, so the kernels read every
 // weight exactly once per call: the outer loop walks W four rows at a time
 // (the block stays in L1) and the inner loop applies them to all x rows
-// (which stay in L2). AVX-512, chosen at run time; NEON on ARM
+// (which stay in L2); the blocks two ahead are prefetched into L2 meanwhile,
+// spread over the block's steps. AVX-512, chosen at run time; NEON on ARM
 // (gemm_small_neon.cc, gemm_small_i8_neon.cc).
 #pragma once
 
@@ -12,7 +13,7 @@
 
 namespace moeasr::cpu {
 
-constexpr int64_t kSmallRows = 48;
+constexpr int64_t kSmallRows = 64;
 
 struct SmallGemmSupport {
   bool f32 = false, bf16 = false, f16 = false, i8 = false;

@@ -104,8 +104,10 @@ constexpr LaneTables lane_tables() {
 // clamped to row n - 1 by the caller's `rows` pointers and their sums dropped.
 //
 // prefetch_ahead: 0, or the distance in bytes to the same lines of the next
-// column block's rows, fetched while this block computes (16 rows k bytes
-// apart are more streams than the hardware prefetcher keeps up with).
+// column block's rows, fetched into L2 while this block computes (16 rows k
+// bytes apart are more streams than the hardware prefetcher keeps up with;
+// _MM_HINT_T1: on AMD Zen 5 at 1-4 rows 1.6-2x faster than into L1, which
+// holds fewer misses in flight).
 template <int R, int T>
 MOEASR_VNNI void dot_block(const uint8_t* xq, int64_t ldq, const float* x_scale, const int8_t* const* wrow, int valid_t,
                            const WeightMatrix& w, int64_t j0, const float* bias, float* y, int64_t ldy,
@@ -121,7 +123,7 @@ MOEASR_VNNI void dot_block(const uint8_t* xq, int64_t ldq, const float* x_scale,
     __m512i xv[R];
     for (int a = 0; a < R; ++a) xv[a] = _mm512_loadu_si512(xq + a * ldq + c);
     for (int t = 0; t < T; ++t) {
-      if (prefetch_ahead) _mm_prefetch(reinterpret_cast<const char*>(wr[t] + c + prefetch_ahead), _MM_HINT_T0);
+      if (prefetch_ahead) _mm_prefetch(reinterpret_cast<const char*>(wr[t] + c + prefetch_ahead), _MM_HINT_T1);
       const __m512i wv = _mm512_loadu_si512(wr[t] + c);
       for (int a = 0; a < R; ++a) acc[a * T + t] = dpbusd(acc[a * T + t], xv[a], wv);
     }

@@ -160,8 +160,9 @@ bool linear_dispatch(const float* x, int64_t m, const WeightMatrix& w, const flo
   }
   // Measured with moeasr-kernel-bench (BM_Linear, k 704, n 2816, one thread,
   // weights from memory): for f32 the weight-streaming kernel beats oneDNN's
-  // sgemm from 3 to ~48 rows (1.7x at 16 rows) but not for 1-2 rows (its
-  // gemv); bf16 has no oneDNN path here that keeps the weights in 16 bits,
+  // sgemm from 1 to 64 rows (AMD Zen 5: 1.45x at 1 row, 2.3x at 4, 1.35x at
+  // 64; at 128 it wins for k 704 and loses for k 2816; it lost at 1-2 rows
+  // before it prefetched W into L2 itself); bf16 has no oneDNN path here that keeps the weights in 16 bits,
   // and with AVX512_BF16 the activation-pair kernel of gemm_bf16.h beats
   // both widening paths up to 128 rows (1.7-1.85x at 1 row, 1.2-1.8x at 16,
   // 1.1-1.2x over widened tiles + sgemm at 128) and loses at 256 for k 2816;
@@ -171,7 +172,7 @@ bool linear_dispatch(const float* x, int64_t m, const WeightMatrix& w, const flo
   // x86 bounds are kept: nothing has been timed on a board yet.
   bool small = false;
   switch (w.type) {
-    case WeightType::kF32: small = available && m >= 3 && m <= kSmallRows; break;
+    case WeightType::kF32: small = available && m <= kSmallRows; break;
     case WeightType::kBF16:
     case WeightType::kF16: small = available && m <= kSmallRows; break;
     case WeightType::kI8: small = available && m <= kSmallRowsInt8; break;
