@@ -162,11 +162,18 @@ void BM_Linear(benchmark::State& state) {
     w[c].scale = scale.data();
     w[c].row_sum = row_sum.data();
   }
-  // path 0: the weight-streaming kernels, 1: oneDNN, 2: bf16 x bf16 products (gemm_bf16.h).
-  const cpu::LinearPath paths[] = {cpu::LinearPath::kSmallRows, cpu::LinearPath::kLibrary, cpu::LinearPath::kBf16Pairs};
+  // path 0: the weight-streaming kernels, 1: oneDNN (sgemm / gemm_u8s8s32),
+  // 2: bf16 x bf16 products (gemm_bf16.h), 3: oneDNN's matmul primitive
+  // (matmul_primitive.h; bf16 and int8 weights).
+  const cpu::LinearPath paths[] = {cpu::LinearPath::kSmallRows, cpu::LinearPath::kLibrary, cpu::LinearPath::kBf16Pairs,
+                                   cpu::LinearPath::kMatmulPrimitive};
   const cpu::LinearPath path = paths[state.range(4)];
   if (path == cpu::LinearPath::kBf16Pairs && (type != WeightType::kBF16 || !cpu::small_gemm_support().bf16_dot)) {
     state.SkipWithError("path 2 is for bf16 weights on a CPU with AVX512_BF16");
+    return;
+  }
+  if (path == cpu::LinearPath::kMatmulPrimitive && type != WeightType::kBF16 && type != WeightType::kI8) {
+    state.SkipWithError("path 3 is for bf16 and int8 weights");
     return;
   }
   int c = 0;
@@ -180,8 +187,8 @@ void BM_Linear(benchmark::State& state) {
 }
 // The FFN's two shapes: d -> hidden (k 704, n 2816) and hidden -> d (k 2816, n 704).
 BENCHMARK(BM_Linear)
-    ->ArgsProduct({{1, 4, 16, 32, 64, 128, 256}, {704}, {2816}, {0, 1, 2, 3}, {0, 1, 2}})
-    ->ArgsProduct({{1, 4, 16, 32, 64, 128, 256}, {2816}, {704}, {0, 1, 2, 3}, {0, 1, 2}})
+    ->ArgsProduct({{1, 4, 16, 32, 64, 128, 256, 512, 1024}, {704}, {2816}, {0, 1, 2, 3}, {0, 1, 2, 3}})
+    ->ArgsProduct({{1, 4, 16, 32, 64, 128, 256, 512, 1024}, {2816}, {704}, {0, 1, 2, 3}, {0, 1, 2, 3}})
     ->ArgNames({"rows", "k", "n", "type", "path"})
     ->Unit(benchmark::kMicrosecond);
 

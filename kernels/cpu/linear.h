@@ -35,7 +35,11 @@ void linear_activation(const float* x, int64_t m, const WeightMatrix& w, const f
 // Which kernel family a call takes (for benchmarks and tests).
 // kBf16Pairs: bf16 weights through gemm_bf16.h (AVX512_BF16 only; other
 // weight types and CPUs ignore it and take kAuto's choice).
-enum class LinearPath { kAuto, kSmallRows, kLibrary, kBf16Pairs };
+// kMatmulPrimitive: bf16 (AVX512_BF16 only) and int8 weights through
+// oneDNN's matmul primitive (matmul_primitive.h) with any brgemm kernel it
+// offers; where it offers none, or without oneDNN, or for other weight
+// types, kAuto's choice among the other paths.
+enum class LinearPath { kAuto, kSmallRows, kLibrary, kBf16Pairs, kMatmulPrimitive };
 void linear_with_path(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy,
                       LinearPath path);
 
