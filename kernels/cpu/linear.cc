@@ -198,9 +198,9 @@ bool linear_i8(const float* x, int64_t m, const WeightMatrix& w, const float* bi
 
 // Rows from which kAuto takes oneDNN's matmul primitive over the paths
 // above, and whether it does so for any brgemm kernel or only for AMX ones
-// (measured in linear_dispatch).
-constexpr int64_t kPrimitiveRowsBf16 = 129, kPrimitiveRowsInt8 = 33;
-constexpr bool kPrimitiveAmxOnlyBf16 = true, kPrimitiveAmxOnlyInt8 = true;
+// (measured in linear_dispatch). int8 starts where gemm_small_i8.h stops.
+constexpr int64_t kPrimitiveRowsBf16 = 32, kPrimitiveRowsInt8 = kSmallRowsInt8 + 1;
+constexpr bool kPrimitiveAmxOnlyBf16 = false, kPrimitiveAmxOnlyInt8 = true;
 
 // The implementation oneDNN's matmul primitive picks for bf16 or int8
 // weights of the FFN's shape (k 704, n 2816) at 256 rows; asked once.
@@ -257,6 +257,18 @@ bool linear_dispatch(const float* x, int64_t m, const WeightMatrix& w, const flo
   // at 4 rows and ~1.15x at 16, matches it at 1 row and loses at 32. float16
   // takes bfloat16's bounds (the same kernel, another widening). On ARM these
   // x86 bounds are kept: nothing has been timed on a board yet.
+  // oneDNN's matmul primitive (matmul_primitive.h), timed the same way for
+  // 16-1024 rows and both FFN shapes on Zen 5 (AVX512_BF16 and VNNI, no AMX;
+  // medians of 3): for bf16 its brgemm kernel (brg:avx512_core_bf16) on the
+  // 2m pair rows beats the pair kernel by 1.26x (k 704) / 1.01x (k 2816) at
+  // 32 rows, 1.39x / 1.09x at 64 and 1.46x / 1.10x at 128, loses 0.91x at
+  // 16 rows for k 2816, and beats widened tiles + sgemm at every count
+  // (1.0-1.2x at 256-1024, ~100 against 88-98 GFLOP/s): kAuto takes it from
+  // 32 rows whatever brgemm kernel oneDNN picks (on AMX CPUs its AMX one).
+  // For int8 its brg:avx512_core_vnni kernel and gemm_u8s8s32 are within
+  // +-7% of each other at 16-1024 rows, either way (the same VNNI products):
+  // kAuto takes it only where oneDNN picks an AMX kernel, from the rows
+  // where the few-row kernel stops. (AMX timings: none yet, no AMX CPU.)
   bool small = false;
   switch (w.type) {
     case WeightType::kF32: small = available && m >= 3 && m <= kSmallRows; break;

@@ -233,6 +233,30 @@ TEST(MatmulPrimitive, AmxKernelsWhereTheCpuHasThem) {
   }
 }
 
+// kAuto's choice (measured in linear.cc on Zen 5): bf16 from 32 rows takes
+// the primitive with any brgemm kernel, fewer rows the pair kernel; int8
+// takes it only with AMX kernels (with VNNI ones it only ties gemm_u8s8s32).
+TEST(MatmulPrimitive, AutoTakesItWhereMeasured) {
+  std::mt19937 rng(17);
+  if (cpu::small_gemm_support().bf16_dot) {
+    for (const Shape& s : {Shape{31, 704, 64}, Shape{32, 704, 64}, Shape{200, 704, 64}, Shape{300, 97, 40}}) {
+      Bf16Case c(s, rng);
+      ASSERT_TRUE(is_brgemm(cpu::matmul_primitive_impl(2 * s.m, c.wm))) << name(s);
+      const std::vector<float> automatic = run(c.x, s, c.wm, c.b.data(), LinearPath::kAuto);
+      const std::vector<float> primitive = run(c.x, s, c.wm, c.b.data(), LinearPath::kMatmulPrimitive);
+      const std::vector<float> pairs = run(c.x, s, c.wm, c.b.data(), LinearPath::kBf16Pairs);
+      // The two kernels sum in other orders: the comparisons below can tell them apart.
+      ASSERT_NE(primitive, pairs) << name(s);
+      EXPECT_EQ(automatic, s.m >= 32 ? primitive : pairs) << name(s);
+    }
+  }
+  const std::string impl_i8 = cpu::matmul_primitive_impl(256, WeightMatrix{WeightType::kI8, 2816, 704});
+  const std::string summary = cpu::linear_kernels_summary();
+  const std::string listed = "int8 many rows: oneDNN matmul " + impl_i8;
+  ASSERT_NE(summary.find(listed), std::string::npos) << summary;
+  EXPECT_EQ(summary.find(listed + " (not taken)") == std::string::npos, cpu::matmul_impl_is_amx(impl_i8)) << summary;
+}
+
 #endif  // MOEASR_HAVE_ONEDNN
 
 // Without oneDNN (ARM builds) the path is kAuto's choice.
