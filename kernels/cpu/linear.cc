@@ -225,13 +225,15 @@ Primitive primitive_choice(const WeightMatrix& w, int64_t m, LinearPath path, co
   if (path == LinearPath::kMatmulPrimitive) return Primitive::kAny;
   if (path != LinearPath::kAuto) return Primitive::kNo;
   if (m < (bf16 ? kPrimitiveRowsBf16 : kPrimitiveRowsInt8)) return Primitive::kNo;
-  if (!(bf16 ? kPrimitiveAmxOnlyBf16 : kPrimitiveAmxOnlyInt8)) return Primitive::kAny;
-  // Without AMX kernels for the FFN's shape, none for others: spare every
-  // call the split and the lookup that would decline.
+  const bool amx_only = bf16 ? kPrimitiveAmxOnlyBf16 : kPrimitiveAmxOnlyInt8;
+  // Without brgemm (or AMX) kernels for the FFN's shape (ONEDNN_MAX_CPU_ISA
+  // below AVX-512, older CPUs), none for others: spare every call the
+  // split and the lookup that would decline.
 #if MOEASR_HAVE_ONEDNN
-  if (!matmul_impl_is_amx(many_rows_impl(w.type))) return Primitive::kNo;
+  const std::string& impl = many_rows_impl(w.type);
+  if (impl.rfind("brg:", 0) != 0 || (amx_only && !matmul_impl_is_amx(impl))) return Primitive::kNo;
 #endif
-  return Primitive::kAmxOnly;
+  return amx_only ? Primitive::kAmxOnly : Primitive::kAny;
 }
 
 // Returns whether `act` was applied.

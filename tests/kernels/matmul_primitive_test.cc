@@ -15,6 +15,10 @@
 #include "kernels/cpu/matmul_primitive.h"
 #include "kernels/naive.h"
 
+#if MOEASR_HAVE_ONEDNN
+#include <dnnl.h>
+#endif
+
 namespace moeasr {
 namespace {
 
@@ -130,6 +134,10 @@ struct Int8Case {
 
 bool is_brgemm(const std::string& impl) { return impl.rfind("brg:", 0) == 0; }
 
+// oneDNN's brgemm kernels need AVX-512 with BF16 (bf16) or VNNI (int8) in
+// its effective ISA, which ONEDNN_MAX_CPU_ISA may cap (scripts/x86_isa_test.sh).
+bool onednn_isa(dnnl_cpu_isa_t isa) { return (dnnl_get_effective_cpu_isa() & isa) == isa; }
+
 // The activation pairs meet W in one GEMM of 2m rows: the result is the exact
 // sum of both halves' products (up to float32 accumulation), so within
 // float32 rounding of widening, like gemm_bf16.h's kernel.
@@ -141,7 +149,7 @@ TEST(MatmulPrimitive, Bfloat16KeepsTheActivationsPrecision) {
     const std::string impl = cpu::matmul_primitive_impl(2 * s.m, c.wm);
     std::printf("bf16 %s: %s\n", name(s).c_str(), impl.c_str());
     // Otherwise the path falls back and this would test another kernel.
-    EXPECT_TRUE(is_brgemm(impl)) << name(s) << ": oneDNN picks " << impl;
+    if (onednn_isa(dnnl_cpu_isa_avx512_core_bf16)) EXPECT_TRUE(is_brgemm(impl)) << name(s) << ": oneDNN picks " << impl;
     const std::vector<double> ref = test::naive_linear(c.x_pair.data(), s.m, s.k, c.w_wide.data(), c.b.data(), s.n);
     const std::vector<double> widened = test::naive_linear(c.x.data(), s.m, s.k, c.w_wide.data(), c.b.data(), s.n);
     const std::vector<float> y = run(c.x, s, c.wm, c.b.data(), LinearPath::kMatmulPrimitive);
@@ -172,7 +180,7 @@ TEST(MatmulPrimitive, Int8IsExact) {
 
 // Where oneDNN has VNNI or AMX kernels the int8 shapes above run on them.
 TEST(MatmulPrimitive, Int8TakesBrgemmWithVnni) {
-  if (!cpu::small_gemm_support().i8) GTEST_SKIP() << "this CPU has no AVX512_VNNI";
+  if (!onednn_isa(dnnl_cpu_isa_avx512_core_vnni)) GTEST_SKIP() << "oneDNN runs no AVX512_VNNI here";
   std::mt19937 rng(13);
   for (const Shape& s : kShapes) {
     Int8Case c(s, rng);
@@ -234,20 +242,26 @@ TEST(MatmulPrimitive, AmxKernelsWhereTheCpuHasThem) {
 }
 
 // kAuto's choice (measured in linear.cc on Zen 5): bf16 from 32 rows takes
-// the primitive with any brgemm kernel, fewer rows the pair kernel; int8
-// takes it only with AMX kernels (with VNNI ones it only ties gemm_u8s8s32).
+// the primitive with any brgemm kernel, fewer rows the pair kernel (and
+// without brgemm kernels the paths it took before: pairs up to 128 rows,
+// widened tiles beyond); int8 takes it only with AMX kernels (with VNNI
+// ones it only ties gemm_u8s8s32).
 TEST(MatmulPrimitive, AutoTakesItWhereMeasured) {
   std::mt19937 rng(17);
   if (cpu::small_gemm_support().bf16_dot) {
+    const bool brgemm = onednn_isa(dnnl_cpu_isa_avx512_core_bf16);
     for (const Shape& s : {Shape{31, 704, 64}, Shape{32, 704, 64}, Shape{200, 704, 64}, Shape{300, 97, 40}}) {
       Bf16Case c(s, rng);
-      ASSERT_TRUE(is_brgemm(cpu::matmul_primitive_impl(2 * s.m, c.wm))) << name(s);
+      ASSERT_EQ(is_brgemm(cpu::matmul_primitive_impl(2 * s.m, c.wm)), brgemm) << name(s);
       const std::vector<float> automatic = run(c.x, s, c.wm, c.b.data(), LinearPath::kAuto);
       const std::vector<float> primitive = run(c.x, s, c.wm, c.b.data(), LinearPath::kMatmulPrimitive);
       const std::vector<float> pairs = run(c.x, s, c.wm, c.b.data(), LinearPath::kBf16Pairs);
-      // The two kernels sum in other orders: the comparisons below can tell them apart.
-      ASSERT_NE(primitive, pairs) << name(s);
-      EXPECT_EQ(automatic, s.m >= 32 ? primitive : pairs) << name(s);
+      const std::vector<float> widened = run(c.x, s, c.wm, c.b.data(), LinearPath::kLibrary);
+      // The kernels sum in other orders: the comparisons below can tell them apart.
+      if (brgemm) ASSERT_NE(primitive, pairs) << name(s);
+      ASSERT_NE(widened, pairs) << name(s);
+      const std::vector<float>& before = s.m <= 128 ? pairs : widened;
+      EXPECT_EQ(automatic, brgemm && s.m >= 32 ? primitive : before) << name(s);
     }
   }
   const std::string impl_i8 = cpu::matmul_primitive_impl(256, WeightMatrix{WeightType::kI8, 2816, 704});
