@@ -77,26 +77,42 @@ template <typename T>
 #if MOEASR_HAVE_ONEDNN
 // bf16 weights through oneDNN's matmul primitive (matmul_primitive.h),
 // keeping gemm_bf16.h's precision: the activation pairs (hi, lo alternating)
-// are 2m dense bf16 rows of one GEMM, and y = hi row + lo row + bias. Returns
-// false, having written nothing to y, where oneDNN offers no brgemm
-// implementation (or no AMX one when `amx_only`).
+// are 2m dense bf16 rows of one GEMM, and y = hi row + lo row + bias. Rows
+// go in near-equal chunks of at most 256 (brgemm is at full speed from ~64
+// rows on): the float32 pair sums stay a few MB per thread, and a call
+// needs at most two distinct primitives. Returns false, having written
+// nothing to y, where oneDNN offers no brgemm implementation (or no AMX one
+// when `amx_only`).
 bool linear_bf16_primitive(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy,
                            bool amx_only) {
+  constexpr int64_t kChunk = 256;
   Scratch& s = scratch();
   const int64_t k = w.k, n = w.n, ldb = bf16_row_stride(k);
-  s.xs.resize(static_cast<size_t>(2 * m * ldb));
-  split_rows_bf16(x, m, k, s.xs.data(), ldb);
-  compact_rows(s.xs.data(), 2 * m, k, ldb);
-  s.pair_sums.resize(static_cast<size_t>(2 * m * n));
-  if (!matmul_primitive(s.xs.data(), 2 * m, w, s.pair_sums.data(), amx_only)) return false;
-  for (int64_t i = 0; i < m; ++i) {
-    const float* hi = s.pair_sums.data() + 2 * i * n;
-    const float* lo = hi + n;
-    float* out = y + i * ldy;
-    if (bias) {
-      for (int64_t j = 0; j < n; ++j) out[j] = hi[j] + lo[j] + bias[j];
-    } else {
-      for (int64_t j = 0; j < n; ++j) out[j] = hi[j] + lo[j];
+  const int64_t chunks = (m + kChunk - 1) / kChunk, rows = (m + chunks - 1) / chunks;
+  s.xs.resize(static_cast<size_t>(2 * rows * ldb));
+  s.pair_sums.resize(static_cast<size_t>(2 * rows * n));
+  for (int64_t i0 = 0; i0 < m; i0 += rows) {
+    const int64_t r = std::min(rows, m - i0);
+    const float* xc = x + i0 * k;
+    float* yc = y + i0 * ldy;
+    split_rows_bf16(xc, r, k, s.xs.data(), ldb);
+    compact_rows(s.xs.data(), 2 * r, k, ldb);
+    if (!matmul_primitive(s.xs.data(), 2 * r, w, s.pair_sums.data(), amx_only)) {
+      if (i0 == 0) return false;
+      // A later chunk's shape declined (not seen: chunks differ by one row).
+      split_rows_bf16(xc, r, k, s.xs.data(), ldb);
+      linear_bf16_pairs(s.xs.data(), ldb, r, w, bias, yc, ldy);
+      continue;
+    }
+    for (int64_t i = 0; i < r; ++i) {
+      const float* hi = s.pair_sums.data() + 2 * i * n;
+      const float* lo = hi + n;
+      float* out = yc + i * ldy;
+      if (bias) {
+        for (int64_t j = 0; j < n; ++j) out[j] = hi[j] + lo[j] + bias[j];
+      } else {
+        for (int64_t j = 0; j < n; ++j) out[j] = hi[j] + lo[j];
+      }
     }
   }
   return true;
