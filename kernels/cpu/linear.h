@@ -45,7 +45,7 @@ void linear_activation(const float* x, int64_t m, const WeightMatrix& w, const f
 // kMatmulPrimitive: bf16 (AVX512_BF16 only) and int8 weights through
 // oneDNN's matmul primitive (matmul_primitive.h) with any brgemm kernel it
 // offers; where it offers none, or without oneDNN, or for other weight
-// types, kAuto's choice among the other paths.
+// types, the many-row paths (bf16 pairs up to 128 rows, otherwise kLibrary's).
 enum class LinearPath { kAuto, kSmallRows, kLibrary, kBf16Pairs, kMatmulPrimitive };
 void linear_with_path(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y, int64_t ldy,
                       LinearPath path);
