@@ -13,6 +13,7 @@
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/gemm_small.h"
 #include "kernels/cpu/linear.h"
+#include "kernels/cpu/matmul_primitive.h"
 #include "kernels/cpu/moe.h"
 
 namespace {
@@ -191,5 +192,21 @@ BENCHMARK(BM_Linear)
     ->ArgsProduct({{1, 4, 16, 32, 64, 128, 256, 512, 1024}, {2816}, {704}, {0, 1, 2, 3}, {0, 1, 2, 3}})
     ->ArgNames({"rows", "k", "n", "type", "path"})
     ->Unit(benchmark::kMicrosecond);
+
+#if MOEASR_HAVE_ONEDNN
+// What every matmul-primitive call pays before its GEMM: describing the
+// problem and finding the primitive in oneDNN's cache (the first call for a
+// row count also JITs it: outside the timing loop here).
+void BM_MatmulPrimitiveLookup(benchmark::State& state) {
+  moeasr::set_intra_op_threads(1);
+  const auto type = static_cast<WeightType>(state.range(1));
+  const WeightMatrix w{type, 2816, 704};
+  const int64_t m = state.range(0);
+  const std::string impl = cpu::matmul_primitive_impl(m, w);
+  for (auto _ : state) benchmark::DoNotOptimize(cpu::matmul_primitive_impl(m, w));
+  state.SetLabel(impl);
+}
+BENCHMARK(BM_MatmulPrimitiveLookup)->ArgsProduct({{64, 512}, {1, 2}})->ArgNames({"rows", "type"});
+#endif
 
 }  // namespace
