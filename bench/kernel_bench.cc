@@ -13,6 +13,7 @@
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/gemm_small.h"
 #include "kernels/cpu/linear.h"
+#include "kernels/cpu/matmul_primitive.h"
 #include "kernels/cpu/moe.h"
 
 namespace {
@@ -162,11 +163,18 @@ void BM_Linear(benchmark::State& state) {
     w[c].scale = scale.data();
     w[c].row_sum = row_sum.data();
   }
-  // path 0: the weight-streaming kernels, 1: oneDNN, 2: bf16 x bf16 products (gemm_bf16.h).
-  const cpu::LinearPath paths[] = {cpu::LinearPath::kSmallRows, cpu::LinearPath::kLibrary, cpu::LinearPath::kBf16Pairs};
+  // path 0: the weight-streaming kernels, 1: oneDNN (sgemm / gemm_u8s8s32),
+  // 2: bf16 x bf16 products (gemm_bf16.h), 3: oneDNN's matmul primitive
+  // (matmul_primitive.h; bf16 and int8 weights).
+  const cpu::LinearPath paths[] = {cpu::LinearPath::kSmallRows, cpu::LinearPath::kLibrary, cpu::LinearPath::kBf16Pairs,
+                                   cpu::LinearPath::kMatmulPrimitive};
   const cpu::LinearPath path = paths[state.range(4)];
   if (path == cpu::LinearPath::kBf16Pairs && (type != WeightType::kBF16 || !cpu::small_gemm_support().bf16_dot)) {
     state.SkipWithError("path 2 is for bf16 weights on a CPU with AVX512_BF16");
+    return;
+  }
+  if (path == cpu::LinearPath::kMatmulPrimitive && type != WeightType::kBF16 && type != WeightType::kI8) {
+    state.SkipWithError("path 3 is for bf16 and int8 weights");
     return;
   }
   int c = 0;
@@ -180,9 +188,25 @@ void BM_Linear(benchmark::State& state) {
 }
 // The FFN's two shapes: d -> hidden (k 704, n 2816) and hidden -> d (k 2816, n 704).
 BENCHMARK(BM_Linear)
-    ->ArgsProduct({{1, 4, 16, 32, 64, 128, 256}, {704}, {2816}, {0, 1, 2, 3}, {0, 1, 2}})
-    ->ArgsProduct({{1, 4, 16, 32, 64, 128, 256}, {2816}, {704}, {0, 1, 2, 3}, {0, 1, 2}})
+    ->ArgsProduct({{1, 4, 16, 32, 64, 128, 256, 512, 1024}, {704}, {2816}, {0, 1, 2, 3}, {0, 1, 2, 3}})
+    ->ArgsProduct({{1, 4, 16, 32, 64, 128, 256, 512, 1024}, {2816}, {704}, {0, 1, 2, 3}, {0, 1, 2, 3}})
     ->ArgNames({"rows", "k", "n", "type", "path"})
     ->Unit(benchmark::kMicrosecond);
+
+#if MOEASR_HAVE_ONEDNN
+// What every matmul-primitive call pays before its GEMM to describe the
+// problem (a primitive_desc: oneDNN does not cache those; the primitive
+// itself then comes from its cache, ~0.5-1 us more, JIT only the first time).
+void BM_MatmulPrimitiveLookup(benchmark::State& state) {
+  moeasr::set_intra_op_threads(1);
+  const auto type = static_cast<WeightType>(state.range(1));
+  const WeightMatrix w{type, 2816, 704};
+  const int64_t m = state.range(0);
+  const std::string impl = cpu::matmul_primitive_impl(m, w);
+  for (auto _ : state) benchmark::DoNotOptimize(cpu::matmul_primitive_impl(m, w));
+  state.SetLabel(impl);
+}
+BENCHMARK(BM_MatmulPrimitiveLookup)->ArgsProduct({{64, 512}, {1, 2}})->ArgNames({"rows", "type"});
+#endif
 
 }  // namespace

@@ -538,7 +538,7 @@ int main(int argc, char** argv) {
                 << (o.device.rfind("cuda", 0) == 0 ? o.device + " (" + subjects[0]->device_name() + ")" : std::string("cpu"))
                 << ", MoE GEMM " << o.moe_gemm
                 << ", weights " << o.compute_type << (o.experts_only ? " (experts)" : "") << "\n";
-      if (o.device == "cpu") std::cout << "few-row kernels: " << moeasr::cpu::linear_kernels_summary() << "\n";
+      if (o.device == "cpu") std::cout << "linear kernels: " << moeasr::cpu::linear_kernels_summary() << "\n";
       for (const json& r : reports) print_table(r);
       if (out.contains("ratio")) {
         std::cout << "ratio RTF(B)/RTF(A) = " << fmt(out["ratio"].get<double>(), 3) << "  (FLOP ratio per frame "
