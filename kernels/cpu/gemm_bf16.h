@@ -31,7 +31,8 @@
 namespace moeasr::cpu {
 
 // Up to this many rows linear.cc takes this kernel over widening the weights
-// for oneDNN's sgemm (measured in linear.cc).
+// for oneDNN's sgemm (measured in linear.cc), unless oneDNN's matmul
+// primitive has a brgemm kernel, which takes over from fewer rows.
 constexpr int64_t kBf16PairRows = 128;
 
 // Row stride, in elements, of a split activation matrix: k rounded up to 32

@@ -268,9 +268,9 @@ bool linear_dispatch(const float* x, int64_t m, const WeightMatrix& w, const flo
   // weights from memory): for f32 the weight-streaming kernel beats oneDNN's
   // sgemm from 1 to 64 rows (AMD Zen 5: 1.45x at 1 row, 2.3x at 4, 1.35x at
   // 64; at 128 it wins for k 704 and loses for k 2816; it lost at 1-2 rows
-  // before it prefetched W into L2 itself); bf16 has no oneDNN path here that keeps the weights in 16 bits,
-  // and with AVX512_BF16 the activation-pair kernel of gemm_bf16.h beats
-  // both widening paths up to 128 rows (1.7-1.85x at 1 row, 1.2-1.8x at 16,
+  // before it prefetched W into L2 itself); for bf16 with AVX512_BF16 the
+  // activation-pair kernel of gemm_bf16.h beats both widening paths up to
+  // 128 rows (where oneDNN's matmul primitive, below, does not take over) (1.7-1.85x at 1 row, 1.2-1.8x at 16,
   // 1.1-1.2x over widened tiles + sgemm at 128) and loses at 256 for k 2816;
   // for int8 the VNNI kernel of gemm_small_i8.h beats gemm_u8s8s32 by ~1.9x
   // at 4 rows and ~1.15x at 16, matches it at 1 row and loses at 32. float16
