@@ -6,57 +6,28 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <limits>
 #include <string>
 
 #include "core/half.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gemm_small.h"
+#include "kernels/linear_cases.h"
 #include "kernels/naive.h"
 
 namespace moeasr {
 namespace {
 
 using cpu::LinearPath;
-
-struct Shape {
-  int64_t m, k, n;
-};
+using test::from_bf16;
+using test::linear_padded;
+using test::Shape;
+using test::to_bf16;
 
 const Shape kShapes[] = {{1, 5, 3}, {2, 16, 4}, {3, 19, 7}, {4, 64, 8}, {5, 100, 13}, {17, 130, 9}, {48, 33, 20}, {70, 48, 5},
                          // int8 panels: n across several 16-output panels with a tail, k across
                          // several 64-byte chunks with a tail that is not a multiple of 4, and
                          // more rows than one 8-row register block.
                          {9, 203, 37}, {16, 128, 32}, {23, 66, 17}};
-
-uint16_t to_bf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return static_cast<uint16_t>((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
-}
-float from_bf16(uint16_t h) {
-  const uint32_t u = static_cast<uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
-// Runs linear_with_path into rows ldy = n + pad apart, pre-filled with -7;
-// returns the [m, n] result and fails (non-fatally) if the padding was written.
-std::vector<float> linear_padded(const float* x, const Shape& s, const WeightMatrix& w, const float* bias,
-                                 LinearPath path, int64_t pad) {
-  const int64_t ldy = s.n + pad;
-  std::vector<float> y_padded(s.m * ldy, -7.f), y(s.m * s.n);
-  cpu::linear_with_path(x, s.m, w, bias, y_padded.data(), ldy, path);
-  int64_t written = 0;
-  for (int64_t i = 0; i < s.m; ++i) {
-    for (int64_t j = 0; j < s.n; ++j) y[i * s.n + j] = y_padded[i * ldy + j];
-    for (int64_t j = s.n; j < ldy; ++j) written += y_padded[i * ldy + j] != -7.f;
-  }
-  EXPECT_EQ(written, 0) << "padding written";
-  return y;
-}
 
 std::vector<LinearPath> paths() {
   std::vector<LinearPath> p = {LinearPath::kAuto, LinearPath::kLibrary};
@@ -162,27 +133,13 @@ TEST(LinearKernel, Bfloat16PairsKeepTheActivationsPrecision) {
                           {17, 130, 9}, {48, 33, 20}, {70, 48, 5},  {9, 203, 37}, {16, 128, 32},
                           {23, 66, 17}, {6, 33, 16},  {1, 704, 50}, {300, 40, 18}};
   for (const Shape& s : shapes) {
-    auto xf = test::random_vector(s.m * s.k, rng), wf = test::random_vector(s.n * s.k, rng), b = test::random_vector(s.n, rng);
-    // NaNs right after x: a kernel that read past the last row would spread them.
-    std::vector<float> x_buffer(xf.begin(), xf.end());
-    x_buffer.resize(xf.size() + 64, std::numeric_limits<float>::quiet_NaN());
-    std::vector<uint16_t> w(wf.size());
-    std::vector<float> w_wide(wf.size()), x_pair(xf.size()), x_hi(xf.size());
-    for (size_t i = 0; i < w.size(); ++i) {
-      w[i] = to_bf16(wf[i]);
-      w_wide[i] = from_bf16(w[i]);
-    }
-    for (size_t i = 0; i < xf.size(); ++i) {
-      x_hi[i] = from_bf16(to_bf16(xf[i]));
-      x_pair[i] = x_hi[i] + from_bf16(to_bf16(xf[i] - x_hi[i]));
-    }
-    WeightMatrix wm{WeightType::kBF16, s.n, s.k, w.data(), nullptr, nullptr};
-    const std::vector<double> ref = test::naive_linear(x_pair.data(), s.m, s.k, w_wide.data(), b.data(), s.n);
-    const std::vector<double> widened = test::naive_linear(xf.data(), s.m, s.k, w_wide.data(), b.data(), s.n);
-    const std::vector<double> hi_only = test::naive_linear(x_hi.data(), s.m, s.k, w_wide.data(), b.data(), s.n);
+    const test::Bf16Case c(s, rng);
+    const std::vector<double> ref = test::naive_linear(c.x_pair.data(), s.m, s.k, c.w_wide.data(), c.b.data(), s.n);
+    const std::vector<double> widened = test::naive_linear(c.x.data(), s.m, s.k, c.w_wide.data(), c.b.data(), s.n);
+    const std::vector<double> hi_only = test::naive_linear(c.x_hi.data(), s.m, s.k, c.w_wide.data(), c.b.data(), s.n);
     for (LinearPath p : {LinearPath::kAuto, LinearPath::kBf16Pairs}) {
-      const std::vector<float> y = linear_padded(x_buffer.data(), s, wm, b.data(), p, 3);
-      const std::string shape = std::to_string(s.m) + "x" + std::to_string(s.k) + "x" + std::to_string(s.n);
+      const std::vector<float> y = linear_padded(c.x.data(), s, c.wm, c.b.data(), p, 3);
+      const std::string shape = test::shape_name(s);
       // |x - hi - lo| <= 2^-18 |x|: over k random terms of size ~1/3 that is
       // ~1e-6 sqrt(k) apart, with float32 accumulation on top of it.
       const double tolerance = 2e-5 * std::sqrt(static_cast<double>(s.k));
@@ -241,35 +198,11 @@ TEST(LinearKernel, Int8MatchesQuantizedArithmetic) {
   std::vector<LinearPath> int8_paths = {LinearPath::kAuto, LinearPath::kLibrary};
   if (cpu::small_gemm_support().i8) int8_paths.push_back(LinearPath::kSmallRows);
   for (const Shape& s : kShapes) {
-    auto x = test::random_vector(s.m * s.k, rng), wf = test::random_vector(s.n * s.k, rng), b = test::random_vector(s.n, rng);
-    // Symmetric per-row weight quantization, as the converter does it.
-    std::vector<int8_t> w(wf.size());
-    std::vector<float> scale(s.n);
-    std::vector<int32_t> row_sum(s.n, 0);
-    for (int64_t j = 0; j < s.n; ++j) {
-      float amax = 0;
-      for (int64_t c = 0; c < s.k; ++c) amax = std::max(amax, std::fabs(wf[j * s.k + c]));
-      scale[j] = amax / 127.f;
-      for (int64_t c = 0; c < s.k; ++c) {
-        w[j * s.k + c] = static_cast<int8_t>(std::lrintf(wf[j * s.k + c] / scale[j]));
-        row_sum[j] += w[j * s.k + c];
-      }
-    }
-    WeightMatrix wm{WeightType::kI8, s.n, s.k, w.data(), scale.data(), row_sum.data()};
-    // Reference: the same per-row activation quantization, exact integer sums.
-    std::vector<double> ref(s.m * s.n), exact = test::naive_linear(x.data(), s.m, s.k, wf.data(), b.data(), s.n);
-    for (int64_t i = 0; i < s.m; ++i) {
-      float amax = 0;
-      for (int64_t c = 0; c < s.k; ++c) amax = std::max(amax, std::fabs(x[i * s.k + c]));
-      const float xs = amax / 127.f;
-      for (int64_t j = 0; j < s.n; ++j) {
-        int64_t acc = 0;
-        for (int64_t c = 0; c < s.k; ++c) acc += std::lrintf(x[i * s.k + c] * (1.f / xs)) * w[j * s.k + c];
-        ref[i * s.n + j] = static_cast<double>(acc) * xs * scale[j] + b[j];
-      }
-    }
+    const test::Int8Case c(s, rng);
+    const std::vector<double> ref = c.reference(s);
+    const std::vector<double> exact = test::naive_linear(c.x.data(), s.m, s.k, c.wf.data(), c.b.data(), s.n);
     for (LinearPath p : int8_paths) {
-      const std::vector<float> y = linear_padded(x.data(), s, wm, b.data(), p, 5);
+      const std::vector<float> y = linear_padded(c.x.data(), s, c.wm, c.b.data(), p, 5);
       EXPECT_LT(test::max_abs_diff(y.data(), ref), 1e-4) << s.m << "x" << s.k << "x" << s.n;
       // And int8 is a fair approximation of float: error well under the output scale.
       EXPECT_LT(test::max_abs_diff(y.data(), exact), 0.05 * std::sqrt(static_cast<double>(s.k)));

@@ -5,14 +5,13 @@
 
 #include <cmath>
 #include <cstdio>
-#include <cstring>
-#include <limits>
 #include <string>
 #include <thread>
 
 #include "kernels/cpu/gemm_small.h"
 #include "kernels/cpu/linear.h"
 #include "kernels/cpu/matmul_primitive.h"
+#include "kernels/linear_cases.h"
 #include "kernels/naive.h"
 
 #if MOEASR_HAVE_ONEDNN
@@ -24,111 +23,20 @@ namespace {
 
 using cpu::LinearPath;
 
-struct Shape {
-  int64_t m, k, n;
-};
+using test::Bf16Case;
+using test::Int8Case;
+using test::Shape;
 
 // Odd k and n, row counts that are no multiple of oneDNN's blocks, k and n
 // of the FFN, and few rows (the forced path takes any count).
 const Shape kShapes[] = {{1, 5, 3},     {3, 19, 7},    {17, 130, 9},  {48, 33, 20},   {129, 64, 16},
                          {130, 704, 50}, {257, 203, 37}, {300, 40, 18}, {65, 2816, 24}, {200, 97, 131}};
 
-uint16_t to_bf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return static_cast<uint16_t>((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
-}
-float from_bf16(uint16_t h) {
-  const uint32_t u = static_cast<uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
-[[maybe_unused]] std::string name(const Shape& s) { return std::to_string(s.m) + "x" + std::to_string(s.k) + "x" + std::to_string(s.n); }
-
-// linear_with_path into rows n + 3 apart pre-filled with -7; returns [m, n]
-// and fails if the padding was written.
+// linear_with_path into rows n + 3 apart (linear_padded).
 std::vector<float> run(const std::vector<float>& x, const Shape& s, const WeightMatrix& w, const float* bias,
                        LinearPath path) {
-  const int64_t ldy = s.n + 3;
-  std::vector<float> padded(s.m * ldy, -7.f), y(s.m * s.n);
-  cpu::linear_with_path(x.data(), s.m, w, bias, padded.data(), ldy, path);
-  int64_t written = 0;
-  for (int64_t i = 0; i < s.m; ++i) {
-    for (int64_t j = 0; j < s.n; ++j) y[i * s.n + j] = padded[i * ldy + j];
-    for (int64_t j = s.n; j < ldy; ++j) written += padded[i * ldy + j] != -7.f;
-  }
-  EXPECT_EQ(written, 0) << "padding written";
-  return y;
+  return test::linear_padded(x.data(), s, w, bias, path, 3);
 }
-
-// A bf16 problem: x with NaNs after it (a read past the last row would
-// spread them), W rounded to bf16, and the references.
-struct Bf16Case {
-  std::vector<float> x, b, w_wide, x_pair;
-  std::vector<uint16_t> w;
-  WeightMatrix wm;
-  Bf16Case(const Shape& s, std::mt19937& rng) {
-    x = test::random_vector(s.m * s.k, rng);
-    const std::vector<float> wf = test::random_vector(s.n * s.k, rng);
-    b = test::random_vector(s.n, rng);
-    w.resize(wf.size());
-    w_wide.resize(wf.size());
-    for (size_t i = 0; i < w.size(); ++i) {
-      w[i] = to_bf16(wf[i]);
-      w_wide[i] = from_bf16(w[i]);
-    }
-    x_pair.resize(x.size());
-    for (size_t i = 0; i < x.size(); ++i) {
-      const float hi = from_bf16(to_bf16(x[i]));
-      x_pair[i] = hi + from_bf16(to_bf16(x[i] - hi));
-    }
-    x.resize(x.size() + 64, std::numeric_limits<float>::quiet_NaN());
-    wm = WeightMatrix{WeightType::kBF16, s.n, s.k, w.data(), nullptr, nullptr};
-  }
-};
-
-// An int8 problem quantized per output row as the converter does it.
-struct Int8Case {
-  std::vector<float> x, b, scale;
-  std::vector<int8_t> w;
-  std::vector<int32_t> row_sum;
-  WeightMatrix wm;
-  Int8Case(const Shape& s, std::mt19937& rng) {
-    x = test::random_vector(s.m * s.k, rng);
-    const std::vector<float> wf = test::random_vector(s.n * s.k, rng);
-    b = test::random_vector(s.n, rng);
-    w.resize(wf.size());
-    scale.resize(s.n);
-    row_sum.assign(s.n, 0);
-    for (int64_t j = 0; j < s.n; ++j) {
-      float amax = 0;
-      for (int64_t c = 0; c < s.k; ++c) amax = std::max(amax, std::fabs(wf[j * s.k + c]));
-      scale[j] = amax / 127.f;
-      for (int64_t c = 0; c < s.k; ++c) {
-        w[j * s.k + c] = static_cast<int8_t>(std::lrintf(wf[j * s.k + c] / scale[j]));
-        row_sum[j] += w[j * s.k + c];
-      }
-    }
-    wm = WeightMatrix{WeightType::kI8, s.n, s.k, w.data(), scale.data(), row_sum.data()};
-  }
-  // The same per-row activation quantization with exact integer sums.
-  std::vector<double> reference(const Shape& s) const {
-    std::vector<double> ref(s.m * s.n);
-    for (int64_t i = 0; i < s.m; ++i) {
-      float amax = 0;
-      for (int64_t c = 0; c < s.k; ++c) amax = std::max(amax, std::fabs(x[i * s.k + c]));
-      const float xs = amax / 127.f;
-      for (int64_t j = 0; j < s.n; ++j) {
-        int64_t acc = 0;
-        for (int64_t c = 0; c < s.k; ++c) acc += std::lrintf(x[i * s.k + c] * (1.f / xs)) * w[j * s.k + c];
-        ref[i * s.n + j] = static_cast<double>(acc) * xs * scale[j] + b[j];
-      }
-    }
-    return ref;
-  }
-};
 
 #if MOEASR_HAVE_ONEDNN
 
@@ -147,19 +55,21 @@ TEST(MatmulPrimitive, Bfloat16KeepsTheActivationsPrecision) {
   for (const Shape& s : kShapes) {
     Bf16Case c(s, rng);
     const std::string impl = cpu::matmul_primitive_impl(2 * s.m, c.wm);
-    std::printf("bf16 %s: %s\n", name(s).c_str(), impl.c_str());
+    std::printf("bf16 %s: %s\n", test::shape_name(s).c_str(), impl.c_str());
     // Otherwise the path falls back and this would test another kernel.
-    if (onednn_isa(dnnl_cpu_isa_avx512_core_bf16)) EXPECT_TRUE(is_brgemm(impl)) << name(s) << ": oneDNN picks " << impl;
+    if (onednn_isa(dnnl_cpu_isa_avx512_core_bf16)) {
+      EXPECT_TRUE(is_brgemm(impl)) << test::shape_name(s) << ": oneDNN picks " << impl;
+    }
     const std::vector<double> ref = test::naive_linear(c.x_pair.data(), s.m, s.k, c.w_wide.data(), c.b.data(), s.n);
     const std::vector<double> widened = test::naive_linear(c.x.data(), s.m, s.k, c.w_wide.data(), c.b.data(), s.n);
     const std::vector<float> y = run(c.x, s, c.wm, c.b.data(), LinearPath::kMatmulPrimitive);
     const double tolerance = 2e-5 * std::sqrt(static_cast<double>(s.k));
-    EXPECT_LT(test::max_abs_diff(y.data(), ref), tolerance) << name(s);
-    EXPECT_LT(test::max_abs_diff(y.data(), widened), tolerance) << name(s);
+    EXPECT_LT(test::max_abs_diff(y.data(), ref), tolerance) << test::shape_name(s);
+    EXPECT_LT(test::max_abs_diff(y.data(), widened), tolerance) << test::shape_name(s);
     // Without bias as well (the epilogue has two loops).
     const std::vector<double> ref_nb = test::naive_linear(c.x_pair.data(), s.m, s.k, c.w_wide.data(), nullptr, s.n);
     const std::vector<float> y_nb = run(c.x, s, c.wm, nullptr, LinearPath::kMatmulPrimitive);
-    EXPECT_LT(test::max_abs_diff(y_nb.data(), ref_nb), tolerance) << name(s) << " no bias";
+    EXPECT_LT(test::max_abs_diff(y_nb.data(), ref_nb), tolerance) << test::shape_name(s) << " no bias";
   }
 }
 
@@ -170,11 +80,11 @@ TEST(MatmulPrimitive, Int8IsExact) {
   for (const Shape& s : kShapes) {
     Int8Case c(s, rng);
     const std::string impl = cpu::matmul_primitive_impl(s.m, c.wm);
-    std::printf("int8 %s: %s\n", name(s).c_str(), impl.c_str());
+    std::printf("int8 %s: %s\n", test::shape_name(s).c_str(), impl.c_str());
     const std::vector<float> y = run(c.x, s, c.wm, c.b.data(), LinearPath::kMatmulPrimitive);
     const std::vector<float> library = run(c.x, s, c.wm, c.b.data(), LinearPath::kLibrary);
-    EXPECT_EQ(y, library) << name(s);
-    EXPECT_LT(test::max_abs_diff(y.data(), c.reference(s)), 1e-4) << name(s);
+    EXPECT_EQ(y, library) << test::shape_name(s);
+    EXPECT_LT(test::max_abs_diff(y.data(), c.reference(s)), 1e-4) << test::shape_name(s);
   }
 }
 
@@ -185,7 +95,7 @@ TEST(MatmulPrimitive, Int8TakesBrgemmWithVnni) {
   for (const Shape& s : kShapes) {
     Int8Case c(s, rng);
     const std::string impl = cpu::matmul_primitive_impl(s.m, c.wm);
-    EXPECT_TRUE(is_brgemm(impl)) << name(s) << ": oneDNN picks " << impl;
+    EXPECT_TRUE(is_brgemm(impl)) << test::shape_name(s) << ": oneDNN picks " << impl;
   }
 }
 
@@ -252,16 +162,18 @@ TEST(MatmulPrimitive, AutoTakesItWhereMeasured) {
     const bool brgemm = onednn_isa(dnnl_cpu_isa_avx512_core_bf16);
     for (const Shape& s : {Shape{31, 704, 64}, Shape{32, 704, 64}, Shape{200, 704, 64}, Shape{300, 97, 40}}) {
       Bf16Case c(s, rng);
-      ASSERT_EQ(is_brgemm(cpu::matmul_primitive_impl(2 * s.m, c.wm)), brgemm) << name(s);
+      ASSERT_EQ(is_brgemm(cpu::matmul_primitive_impl(2 * s.m, c.wm)), brgemm) << test::shape_name(s);
       const std::vector<float> automatic = run(c.x, s, c.wm, c.b.data(), LinearPath::kAuto);
       const std::vector<float> primitive = run(c.x, s, c.wm, c.b.data(), LinearPath::kMatmulPrimitive);
       const std::vector<float> pairs = run(c.x, s, c.wm, c.b.data(), LinearPath::kBf16Pairs);
       const std::vector<float> widened = run(c.x, s, c.wm, c.b.data(), LinearPath::kLibrary);
       // The kernels sum in other orders: the comparisons below can tell them apart.
-      if (brgemm) ASSERT_NE(primitive, pairs) << name(s);
-      ASSERT_NE(widened, pairs) << name(s);
+      if (brgemm) {
+        ASSERT_NE(primitive, pairs) << test::shape_name(s);
+      }
+      ASSERT_NE(widened, pairs) << test::shape_name(s);
       const std::vector<float>& before = s.m <= 128 ? pairs : widened;
-      EXPECT_EQ(automatic, brgemm && s.m >= 32 ? primitive : before) << name(s);
+      EXPECT_EQ(automatic, brgemm && s.m >= 32 ? primitive : before) << test::shape_name(s);
     }
   }
   const std::string impl_i8 = cpu::matmul_primitive_impl(256, WeightMatrix{WeightType::kI8, 2816, 704});
