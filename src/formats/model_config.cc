@@ -155,17 +155,26 @@ std::vector<int> index_list(YamlSection& s, const std::string& key, std::vector<
   }
 }
 
+}  // namespace
+
+void parse_attention_heads(YamlSection& s, EncoderConfig& e, const std::string& size_key, const std::string& source) {
+  e.heads = s.get_positive("attention_heads", 4);
+  MOEASR_CHECK(e.d_model % e.heads == 0, MOEASR_ERR_FORMAT, source, ": encoder_conf.", size_key, " ", e.d_model,
+               " is not divisible by attention_heads ", e.heads);
+  MOEASR_CHECK(e.d_model % 2 == 0, MOEASR_ERR_UNSUPPORTED, source, ": encoder_conf.", size_key, " ", e.d_model,
+               " is odd (the sinusoidal position encoding needs an even size)");
+}
+
+namespace {
+
 // output_size, attention_heads and num_blocks of a conformer-like encoder
-// (the Squeezeformer names its size encoder_dim and reads it itself), and
+// (the Squeezeformer names its size encoder_dim and reads it itself, then
+// parse_attention_heads), and
 // input_layer among `inputs` (the encoder class's choices).
 void parse_size_and_input_layer(YamlSection& s, EncoderConfig& e, const std::string& source,
                                 const std::vector<std::string>& inputs) {
   e.d_model = s.get_positive("output_size", 256);
-  e.heads = s.get_positive("attention_heads", 4);
-  MOEASR_CHECK(e.d_model % e.heads == 0, MOEASR_ERR_FORMAT, source, ": encoder_conf.output_size ", e.d_model,
-               " is not divisible by attention_heads ", e.heads);
-  MOEASR_CHECK(e.d_model % 2 == 0, MOEASR_ERR_UNSUPPORTED, source, ": encoder_conf.output_size ", e.d_model,
-               " is odd (the sinusoidal position encoding needs an even size)");
+  parse_attention_heads(s, e, "output_size", source);
   e.num_blocks = s.get_positive("num_blocks", 6);
   const std::string input = s.get_choice("input_layer", "conv2d", inputs);
   e.input_layer = input == "conv2d2"   ? InputLayer::kConv2d2

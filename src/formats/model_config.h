@@ -261,6 +261,11 @@ ModelConfig parse_model_config(const std::string& yaml_text, const std::string& 
 ModelConfig load_model_config(const std::string& path, int vocab_size_hint);
 
 class YamlSection;
+// encoder_conf.attention_heads, checked against e.d_model (already read
+// from encoder_conf.`size_key`, which the messages name): heads divide it,
+// and it is even (the sinusoidal position encoding).
+void parse_attention_heads(YamlSection& s, EncoderConfig& e, const std::string& size_key, const std::string& source);
+
 // encoder_conf of encoder: squeezeformer (squeezeformer_config.cc).
 void parse_squeezeformer(YamlSection& s, EncoderConfig& e, const std::string& source);
 

@@ -42,11 +42,7 @@ void parse_squeezeformer(YamlSection& s, EncoderConfig& e, const std::string& so
   MOEASR_CHECK(output_size == e.d_model, MOEASR_ERR_UNSUPPORTED, source, ": ", s.where("output_size"), " ",
                output_size, " is not supported by this runtime (supported: equal to encoder_dim ", e.d_model,
                ", without final_proj, as in WeNet's recipes)");
-  e.heads = s.get_positive("attention_heads", 4);
-  MOEASR_CHECK(e.d_model % e.heads == 0, MOEASR_ERR_FORMAT, source, ": encoder_conf.encoder_dim ", e.d_model,
-               " is not divisible by attention_heads ", e.heads);
-  MOEASR_CHECK(e.d_model % 2 == 0, MOEASR_ERR_UNSUPPORTED, source, ": encoder_conf.encoder_dim ", e.d_model,
-               " is odd (the sinusoidal position encoding needs an even size)");
+  parse_attention_heads(s, e, "encoder_dim", source);
   e.num_blocks = s.get_positive("num_blocks", 12);
   e.reduce_idx = block_index(s, "reduce_idx", 5, source);
   e.recover_idx = block_index(s, "recover_idx", 11, source);

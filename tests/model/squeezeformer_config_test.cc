@@ -125,6 +125,14 @@ TEST(SqueezeformerConfig, RefusesWhatTheRuntimeDoesNotRunNamingTheSupported) {
                       &msg),
             MOEASR_ERR_UNSUPPORTED);
   EXPECT_NE(msg.find("equal to encoder_dim"), std::string::npos) << msg;
+  EXPECT_EQ(status_of([] {
+              parse_model_config("output_dim: 12\nencoder: squeezeformer\nencoder_conf:\n  encoder_dim: 8\n"
+                                 "  output_size: 8\n  attention_heads: 3\n",
+                                 "train.yaml", -1);
+            },
+                      &msg),
+            MOEASR_ERR_FORMAT);
+  EXPECT_NE(msg.find("encoder_conf.encoder_dim 8 is not divisible by attention_heads 3"), std::string::npos) << msg;
   EXPECT_NE(refusal("  dw_stride: true\n").find("dw_stride: true is not supported"), std::string::npos);
   EXPECT_NE(refusal("  normalize_before: true\n").find("normalize_before: true is not supported"),
             std::string::npos);
