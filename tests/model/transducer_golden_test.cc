@@ -272,14 +272,18 @@ TEST(TransducerGolden, CApiSearchOption) {
   ASSERT_EQ(moeasr_stream_decode(s), MOEASR_OK) << moeasr_last_error();
   moeasr_result* r = nullptr;
   ASSERT_EQ(moeasr_stream_get_final_result(s, &r), MOEASR_OK) << moeasr_last_error();
+  // The same audio through the C++ Stream.
+  auto cpp_tokens = [&](const DecodeOptions& options) {
+    Stream cpp(model(), options);
+    cpp.accept_waveform(audio.data(), audio.size(), 16000);
+    cpp.input_finished();
+    cpp.decode();
+    return cpp.final_result().tokens;
+  };
   DecodeOptions d;
   d.chunk_size = 4;
   d.search = SearchMethod::kTransducerGreedy;
-  Stream cpp(model(), d);
-  cpp.accept_waveform(audio.data(), audio.size(), 16000);
-  cpp.input_finished();
-  cpp.decode();
-  EXPECT_EQ(std::vector<int>(r->tokens, r->tokens + r->num_tokens), cpp.final_result().tokens);
+  EXPECT_EQ(std::vector<int>(r->tokens, r->tokens + r->num_tokens), cpp_tokens(d));
   EXPECT_EQ(r->num_nbest, 1u);
   moeasr_result_free(r);
   moeasr_stream_free(s);
@@ -315,21 +319,13 @@ TEST(TransducerGolden, CApiSearchOption) {
   d.search = SearchMethod::kTransducerBeam;
   d.transducer_ctc_weight = 1.f;
   d.transducer_weight = 0.f;
-  Stream weighted(model(), d);
-  weighted.accept_waveform(audio.data(), audio.size(), 16000);
-  weighted.input_finished();
-  weighted.decode();
-  EXPECT_EQ(ctc_only, weighted.final_result().tokens);
+  EXPECT_EQ(ctc_only, cpp_tokens(d));
   o.struct_size = offsetof(moeasr_stream_options, search) + sizeof(int32_t);
   const std::vector<int> old_struct = beam_tokens(o);
   DecodeOptions defaults;
   defaults.chunk_size = 4;
   defaults.search = SearchMethod::kTransducerBeam;
-  Stream default_weights(model(), defaults);
-  default_weights.accept_waveform(audio.data(), audio.size(), 16000);
-  default_weights.input_finished();
-  default_weights.decode();
-  EXPECT_EQ(old_struct, default_weights.final_result().tokens);
+  EXPECT_EQ(old_struct, cpp_tokens(defaults));
   EXPECT_NE(old_struct, ctc_only) << "the weights should change this beam; the test proves nothing otherwise";
   moeasr_model_free(m);
 }
