@@ -35,10 +35,15 @@ def normalize(text):
 
 def error_rates(refs, hyps):
     """Parallel lists of strings -> {"wer", "cer", "word_errors", "words", "char_errors",
-    "chars", "sentences", "sentence_errors"}."""
-    we = wn = ce = cn = se = 0
+    "chars", "sentences", "sentence_errors", "empty_refs", "empty_refs_kept_empty"}: the
+    last two count the references without words (non-speech) and how many of them got an
+    empty hypothesis."""
+    we = wn = ce = cn = se = en = ek = 0
     for ref, hyp in zip(refs, hyps):
         ref, hyp = normalize(ref), normalize(hyp)
+        if not ref:
+            en += 1
+            ek += not hyp
         rw, hw = ref.split(), hyp.split()
         we += edit_distance(rw, hw)
         wn += len(rw)
@@ -47,7 +52,8 @@ def error_rates(refs, hyps):
         cn += len(rc)
         se += ref != hyp
     return {"wer": we / max(wn, 1), "cer": ce / max(cn, 1), "word_errors": we, "words": wn,
-            "char_errors": ce, "chars": cn, "sentences": len(refs), "sentence_errors": se}
+            "char_errors": ce, "chars": cn, "sentences": len(refs), "sentence_errors": se,
+            "empty_refs": en, "empty_refs_kept_empty": ek}
 
 
 def read_refs(path):

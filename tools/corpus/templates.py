@@ -113,19 +113,24 @@ def mixed(rng, words, weights):
 KINDS = (("words", 0.45), ("command", 0.25), ("mixed", 0.15), ("numeric", 0.15))
 
 
-def sentence(rng, words, weights):
+def sentence_with_kind(rng, words, weights):
+    """(kind, sentence): kind is one of KINDS' names."""
     r = rng.random()
     for kind, share in KINDS:
         r -= share
         if r < 0:
             break
     if kind == "words":
-        return free_words(rng, words, weights)
+        return kind, free_words(rng, words, weights)
     if kind == "command":
-        return command(rng)
+        return kind, command(rng)
     if kind == "mixed":
-        return mixed(rng, words, weights)
-    return numeric(rng)
+        return kind, mixed(rng, words, weights)
+    return "numeric", numeric(rng)
+
+
+def sentence(rng, words, weights):
+    return sentence_with_kind(rng, words, weights)[1]
 
 
 def template_words():

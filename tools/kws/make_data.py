@@ -49,9 +49,9 @@ TEST_VARIANTS = voices.HELDOUT_VARIANTS[6:]
 
 def draw_voice(rng, split):
     if split == "train":
-        return voices.draw(rng, heldout=False)
-    # voices.draw(heldout=True) with the variant restricted to this split's half.
-    voice, speed, pitch = voices.draw(rng, heldout=True)
+        return voices.draw_espeak(rng, heldout=False)
+    # voices.draw_espeak(heldout=True) with the variant restricted to this split's half.
+    voice, speed, pitch = voices.draw_espeak(rng, heldout=True)
     accent = voice.split("+")[0]
     variant = rng.choice(DEV_VARIANTS if split == "dev" else TEST_VARIANTS)
     return f"{accent}+{variant}", speed, pitch

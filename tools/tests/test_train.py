@@ -153,3 +153,82 @@ class TrainableTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def write_tiny_corpus(root, count=24):
+    """A corpus of tones and noise with made-up transcripts (some empty): enough for
+    train.py to run, no synthesizer needed."""
+    import wave
+    import numpy as np
+    rng = np.random.default_rng(0)
+    words = ["ab", "ba", "abc", "c"]
+    root.mkdir(parents=True)
+    (root / "units.txt").write_text("<blank> 0\n<unk> 1\na 2\nb 3\nc 4\n\u2581 5\n<sos/eos> 6\n")
+    for split, n in (("train", count), ("dev", 4)):
+        (root / split / "wav").mkdir(parents=True)
+        texts, scp = [], []
+        for i in range(n):
+            key = f"{split}_{i:03d}"
+            seconds = 0.6 + 0.1 * (i % 7)
+            t = np.arange(int(16000 * seconds)) / 16000
+            x = 3000 * np.sin(2 * np.pi * (200 + 40 * i) * t) + 300 * rng.standard_normal(len(t))
+            with wave.open(str(root / split / "wav" / f"{key}.wav"), "wb") as w:
+                w.setnchannels(1)
+                w.setsampwidth(2)
+                w.setframerate(16000)
+                w.writeframes(x.astype("<i2").tobytes())
+            text = " ".join(words[j % 4] for j in range(i % 3))
+            texts.append(f"{key} {text}".rstrip())
+            scp.append(f"{key} wav/{key}.wav")
+        (root / split / "text").write_text("\n".join(texts) + "\n")
+        (root / split / "wav.scp").write_text("\n".join(scp) + "\n")
+
+
+@unittest.skipIf(torch is None, "torch is not installed")
+class ResumeTest(unittest.TestCase):
+    """train.py's stretches: --resume continues bit for bit; --resume-from a compact
+    state continues the counters and the float16 weights."""
+
+    SMALL = ["--d-model", "16", "--heads", "2", "--linear-units", "32", "--encoder-layers", "1",
+             "--decoder-layers", "1", "--r-decoder-layers", "1", "--batch-frames", "800",
+             "--warmup", "2", "--eval-every", "1000", "--steps", "8"]
+
+    def run_train(self, corpus, exp, *extra):
+        import subprocess
+        cmd = [sys.executable, str(TOOLS / "train" / "train.py"), "--corpus", str(corpus),
+               "--exp", str(exp)] + self.SMALL + list(extra)
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        return r.stdout
+
+    def test_stretches(self):
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            write_tiny_corpus(tmp / "corpus")
+            self.run_train(tmp / "corpus", tmp / "whole")
+            out = self.run_train(tmp / "corpus", tmp / "parts", "--stretch-steps", "3")
+            self.assertIn("stretch done: 3 steps", out)
+            self.assertFalse((tmp / "parts" / "final.pt").exists())
+            state = torch.load(tmp / "parts" / "state.pt")
+            ckpt = torch.load(tmp / "parts" / "checkpoint.pt")
+            self.assertEqual((state["step"], ckpt["step"]), (3, 3))
+            for k, v in state["model"].items():
+                if v.dtype.is_floating_point:
+                    self.assertEqual(v.dtype, torch.float16)
+                    self.assertTrue(torch.equal(v, ckpt["model"][k].half()), k)
+            # a full checkpoint continues exactly as the uninterrupted run
+            out = self.run_train(tmp / "corpus", tmp / "parts", "--resume")
+            self.assertIn("resumed from checkpoint.pt at step 3", out)
+            whole = torch.load(tmp / "whole" / "final.pt")
+            parts = torch.load(tmp / "parts" / "final.pt")
+            self.assertEqual(whole.keys(), parts.keys())
+            for k in whole:
+                self.assertTrue(torch.equal(whole[k], parts[k]), k)
+            # the compact state: counters and weights go on; Adam restarts under a ramp
+            out = self.run_train(tmp / "corpus", tmp / "compact", "--resume-from",
+                                 str(tmp / "parts" / "state.pt"), "--steps", "10", "--lr", "1.0")
+            self.assertIn("keeping the resumed run's lr = 0.002 (command line: 1.0)", out)
+            self.assertIn("update budget 8 -> 10", out)
+            self.assertIn("training done: 10 steps", out)
+            self.assertTrue((tmp / "compact" / "final.pt").exists())

@@ -2,16 +2,24 @@
 """Train a U2++ MoE Conformer (tools/moeasr_ref) on a corpus from tools/corpus.
 
     nice -n 19 /usr/bin/python3 tools/train/train.py --corpus corpus --exp exp/en_moe_small \
-        [--minutes 55] [--resume]
+        [--steps 2400] [--minutes 55] [--stretch-minutes 60 | --stretch-steps N] [--resume | --resume-from STATE]
 
 Writes into --exp: train.yaml (WeNet style), units.txt, final.pt (a plain
-state_dict, WeNet key names), checkpoint.pt (resumable state), train.log. Resumable:
---resume continues from checkpoint.pt (saved every --save-minutes). The learning rate
-follows warmup then cosine decay over a budget of --steps updates or --minutes of
-training time, whichever runs out first, so a slow or paused machine still ends with
-a fully decayed model. An exponential moving average of the weights is kept; at the
-end both the raw and the averaged weights are scored on the dev split (greedy CTC, full
-attention and chunk 16) and the better one is written as final.pt.
+state_dict, WeNet key names), checkpoint.pt (resumable state), state.pt (the compact
+state to commit), train.log. The learning rate follows warmup then cosine decay over a
+budget of --steps updates or --minutes of training time, whichever runs out first (a
+run without --minutes decays over steps only, the same on any machine). --stretch-minutes
+or --stretch-steps end this run early without touching the schedule: the next run resumes and goes on.
+
+Resuming: --resume continues from <exp>/checkpoint.pt (saved every --save-minutes:
+weights, EMA, Adam state). --resume-from continues from a compact state.pt (float16
+weights, counters, random states, hyper-parameters; 2 bytes per parameter, small
+enough to commit): Adam's moments restart (with β2 0.98 they re-estimate within ~50
+updates) under a --rewarmup of the learning rate, and the EMA restarts from the
+weights. Either way the hyper-parameters of the first run are kept, and the resume is
+logged. An exponential moving average of the weights is kept; at the end of the budget
+(not of a stretch) both the raw and the averaged weights are scored on the dev split
+(greedy CTC, full attention and chunk 16) and the better one is written as final.pt.
 """
 
 import argparse
@@ -100,13 +108,26 @@ def make_config(args, vocab_size):
     }
 
 
-def lr_at(args, step, minutes_done):
+def lr_at(args, step, minutes_done, rewarmup_from=None):
+    """Warmup, then cosine decay to final_lr_ratio; after a --resume-from at update
+    `rewarmup_from`, a linear ramp over args.rewarmup updates up to that schedule."""
     if step < args.warmup:
         return args.lr * (step + 1) / args.warmup
-    progress = min(1.0, max((step - args.warmup) / max(args.steps - args.warmup, 1),
-                            minutes_done / args.minutes))
-    return args.lr * (args.final_lr_ratio + (1 - args.final_lr_ratio)
-                      * 0.5 * (1 + math.cos(math.pi * progress)))
+    progress = (step - args.warmup) / max(args.steps - args.warmup, 1)
+    if args.minutes:
+        progress = max(progress, minutes_done / args.minutes)
+    progress = min(1.0, progress)
+    lr = args.lr * (args.final_lr_ratio + (1 - args.final_lr_ratio)
+                    * 0.5 * (1 + math.cos(math.pi * progress)))
+    if rewarmup_from is not None and step - rewarmup_from < args.rewarmup:
+        lr *= (step - rewarmup_from + 1) / args.rewarmup
+    return lr
+
+
+# Hyper-parameters a resumed run takes from the state it resumes (not the command line).
+HPARAMS = ("steps", "minutes", "warmup", "lr", "final_lr_ratio", "grad_clip", "batch_frames",
+           "ctc_weight", "reverse_weight", "lsm_weight", "dropout", "balance_weight", "ema",
+           "seed")
 
 
 def greedy_texts(log_probs, frame_mask, id2tok):
@@ -145,9 +166,18 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--exp", required=True)
-    ap.add_argument("--resume", action="store_true")
-    ap.add_argument("--minutes", type=float, default=55.0, help="training time budget")
-    ap.add_argument("--steps", type=int, default=2400, help="update budget")
+    ap.add_argument("--resume", action="store_true", help="from <exp>/checkpoint.pt")
+    ap.add_argument("--resume-from", help="a compact state.pt (e.g. a committed one)")
+    ap.add_argument("--minutes", type=float, default=None,
+                    help="training time budget of the schedule (none: --steps only)")
+    ap.add_argument("--stretch-minutes", type=float, default=None,
+                    help="end this run after this much training time; the schedule goes on")
+    ap.add_argument("--stretch-steps", type=int, default=None,
+                    help="end this run after this many updates; the schedule goes on")
+    ap.add_argument("--rewarmup", type=int, default=50,
+                    help="learning-rate ramp in updates after --resume-from")
+    ap.add_argument("--steps", type=int, default=None,
+                    help="update budget (2400 for a new run; on a resume, changes the run's)")
     ap.add_argument("--warmup", type=int, default=150)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--final-lr-ratio", type=float, default=0.02)
@@ -193,11 +223,25 @@ def main():
     dev = Split(corpus / "dev", units, log=log)
     log(f"train {len(train)} utts {train.hours():.2f} h; dev {len(dev)} utts")
 
-    ckpt_path = exp / "checkpoint.pt"
+    ckpt_path, state_path = exp / "checkpoint.pt", exp / "state.pt"
+    if args.resume and args.resume_from:
+        raise SystemExit("--resume and --resume-from are exclusive")
     state = torch.load(ckpt_path) if args.resume and ckpt_path.exists() else None
-    if state is not None:
-        config = state["config"]
+    compact = torch.load(args.resume_from) if args.resume_from else None
+    resumed = state or compact
+    if resumed is not None:
+        config = resumed["config"]
+        new_steps = args.steps
+        for k, v in resumed.get("hparams", {}).items():
+            if k == "steps" and new_steps is not None:
+                if new_steps != v:
+                    log(f"update budget {v} -> {new_steps}: the cosine schedule stretches")
+                continue
+            if getattr(args, k) != v:
+                log(f"keeping the resumed run's {k} = {v} (command line: {getattr(args, k)})")
+            setattr(args, k, v)
     else:
+        args.steps = args.steps or 2400
         config = make_config(args, len(units))
     with open(exp / "train.yaml", "w") as f:
         yaml.safe_dump(config, f, sort_keys=True)
@@ -210,42 +254,72 @@ def main():
     trainable = Trainable(model, args.ctc_weight, args.reverse_weight, args.lsm_weight,
                           args.dropout, args.balance_weight)
     trainable.train()
-    ema = copy.deepcopy(model.state_dict())
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.98),
                                  eps=1e-9)
     step, epoch, minutes_done, batch_pos = 0, 0, 0.0, 0
     rng = random.Random(args.seed)
-    if state is not None:
-        model.load_state_dict(state["model"])
-        ema = state["ema"]
-        optimizer.load_state_dict(state["optimizer"])
-        step, epoch, minutes_done, batch_pos = (state["step"], state["epoch"],
-                                                state["minutes"], state["batch_pos"])
-        rng.setstate(state["rng"])
-        torch.set_rng_state(state["torch_rng"])
-        log(f"resumed at step {step}, epoch {epoch}, {minutes_done:.1f} min")
+    rewarmup_from = None
+    if resumed is not None:
+        weights = resumed["model"]
+        if compact is not None:  # float16 on disk; the model's own dtype in memory
+            own = model.state_dict()
+            weights = {k: v.to(own[k].dtype) for k, v in weights.items()}
+        missing, unexpected = model.load_state_dict(weights, strict=False)
+        bad = [k for k in missing if not k.endswith(".pe")] + list(unexpected)
+        if bad:
+            raise SystemExit(f"the resumed weights do not fit the model: {bad[:5]}")
+        step, epoch, minutes_done, batch_pos = (resumed["step"], resumed["epoch"],
+                                                resumed["minutes"], resumed["batch_pos"])
+        rng.setstate(resumed["rng"])
+        torch.set_rng_state(resumed["torch_rng"])
+        if state is not None:
+            optimizer.load_state_dict(state["optimizer"])
+        else:
+            rewarmup_from = step
+        log(f"resumed from {'checkpoint.pt' if state is not None else args.resume_from} "
+            f"at step {step}, epoch {epoch}, {minutes_done:.1f} min"
+            + ("" if state is not None else f"; Adam restarts, lr ramp over {args.rewarmup} updates"))
+    ema = state["ema"] if state is not None else copy.deepcopy(model.state_dict())
     n_params = sum(p.numel() for p in model.parameters())
     log(f"parameters: {n_params}")
+    hparams = {k: getattr(args, k) for k in HPARAMS}
+
+    def counters():
+        return {"step": step, "epoch": epoch, "minutes": minutes_done, "batch_pos": batch_pos,
+                "rng": rng.getstate(), "torch_rng": torch.get_rng_state(), "config": config,
+                "hparams": hparams}
 
     def save():
         tmp = ckpt_path.with_suffix(".tmp")
-        torch.save({"model": model.state_dict(), "ema": ema, "optimizer": optimizer.state_dict(),
-                    "step": step, "epoch": epoch, "minutes": minutes_done,
-                    "batch_pos": batch_pos, "rng": rng.getstate(),
-                    "torch_rng": torch.get_rng_state(), "config": config}, tmp)
+        torch.save(dict(counters(), model=model.state_dict(), ema=ema,
+                        optimizer=optimizer.state_dict()), tmp)
         tmp.rename(ckpt_path)
 
+    def save_compact():
+        weights = {k: (v.half() if v.dtype.is_floating_point else v).clone()
+                   for k, v in model.state_dict().items() if not k.endswith(".pe")}
+        tmp = state_path.with_suffix(".tmp")
+        torch.save(dict(counters(), model=weights), tmp)
+        tmp.rename(state_path)
+
     def finished():
-        return step >= args.steps or minutes_done >= args.minutes
+        return step >= args.steps or (args.minutes is not None and minutes_done >= args.minutes)
+
+    stretch_start = (minutes_done, step)
+
+    def stretch_over():
+        return ((args.stretch_minutes is not None
+                 and minutes_done - stretch_start[0] >= args.stretch_minutes)
+                or (args.stretch_steps is not None and step - stretch_start[1] >= args.stretch_steps))
 
     last_save = time.time()
     sums, count = {}, 0
-    while not finished():
+    while not finished() and not stretch_over():
         epoch_rng = random.Random(f"{args.seed}-{epoch}")
         batches = make_batches(train, args.batch_frames, epoch_rng)
-        while batch_pos < len(batches) and not finished():
+        while batch_pos < len(batches) and not finished() and not stretch_over():
             t0 = time.time()
-            lr = lr_at(args, step, minutes_done)
+            lr = lr_at(args, step, minutes_done, rewarmup_from)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             feats, feat_lens, ys, ys_lens = collate(train, batches[batch_pos])
@@ -285,6 +359,11 @@ def main():
             epoch += 1
             batch_pos = 0
     save()
+    save_compact()
+    if not finished():
+        log(f"stretch done: {step} steps, {epoch} epochs, {minutes_done:.1f} min; "
+            f"resume with --resume or --resume-from {state_path}")
+        return
     log(f"training done: {step} steps, {epoch} epochs, {minutes_done:.1f} min")
 
     raw = copy.deepcopy(model.state_dict())
