@@ -19,7 +19,13 @@
 #   bench-bf16  the same with bfloat16 Linear weights
 #   moe-gemm    MoE-1B at 64 streams with --moe-gemm grouped / cublas_grouped / loop
 #   kernels     the CUDA MoE kernel benchmark, when it was built
+#   host        records the host CPU's name and AMX/AVX-512 flags (for [B6])
 #   report      writes the markdown ($MOEASR_GPU_REPORT) from the results so far
+# Not in the default run (about 4-6 min; run it when device time is left):
+#   amx         on a host CPU with AMX ([B6]): the oneDNN matmul-primitive tests, which
+#               must run their AMX assertions, then moeasr-bench on the CPU (2 cores,
+#               1 thread each, as the issue measured) Dense-225M vs MoE-1B at 8 streams
+#               in bfloat16 and int8, and bfloat16 again with oneDNN capped below AMX
 #
 # Environment:
 #   MOEASR_GPU_BUILD   build directory (default build-cuda, git-ignored)
@@ -135,6 +141,40 @@ step_kernels() {
   say "no CUDA MoE kernel bench was built; skipping it"
 }
 
+step_host() {
+  mkdir -p "$OUT"
+  local name flags
+  name=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+  flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(amx|avx512f$|avx512_bf16|avx512_vnni)' | sort -u | tr '\n' ' ')
+  printf '%s\n%s\n%s\n' "$name" "${flags% }" "$(nproc)" > "$OUT/host_cpu.txt"
+  say "host CPU: $name, $(nproc) CPUs; flags: ${flags:-none of AMX/AVX-512}"
+}
+
+step_amx() {
+  step_host
+  if ! grep -qw amx_tile "$OUT/host_cpu.txt"; then
+    say "the host CPU has no AMX: nothing to measure for [B6]"
+    return 0
+  fi
+  say "oneDNN matmul-primitive tests on an AMX CPU (their AMX assertions must run)"
+  ctest --test-dir "$BUILD" -R 'MatmulPrimitive' --output-on-failure > "$OUT/amx_ctest.txt" 2>&1 ||
+    die "the matmul-primitive tests failed (see $OUT/amx_ctest.txt)"
+  if grep -E 'AmxKernelsWhereTheCpuHasThem' "$OUT/amx_ctest.txt" | grep -q 'Skipped'; then
+    die "the AMX test skipped on a CPU with amx_tile (see $OUT/amx_ctest.txt)"
+  fi
+  local cpu_common=(--random-weights --chunk-size 16 --threads 2 --audio-seconds 10 --warmup 1
+                    --repeat 1 --no-probe --json --device cpu --streams 8)
+  local ct
+  for ct in bfloat16 int8; do
+    say "CPU (cores 0-1): Dense-225M vs MoE-1B, $ct, 8 streams"
+    taskset -c 0,1 "$BENCH" --compare "$DENSE" "$MOE" --compute-type "$ct" "${cpu_common[@]}" \
+      > "$OUT/amx_compare_$ct.json"
+  done
+  say "CPU (cores 0-1): the same in bfloat16 with oneDNN capped at AVX512_CORE_BF16 (no AMX)"
+  ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 taskset -c 0,1 "$BENCH" --compare "$DENSE" "$MOE" \
+    --compute-type bfloat16 "${cpu_common[@]}" > "$OUT/amx_compare_bfloat16_noamx.json"
+}
+
 step_report() {
   mkdir -p "$(dirname "$REPORT")"
   local gpu_name="unknown (nvidia-smi missing)"
@@ -207,6 +247,21 @@ if any(gemm.values()):
     if gemm["grouped"] and gemm["loop"]:
         ratio = gemm["loop"]["result"]["rtf"] / gemm["grouped"]["result"]["rtf"]
         targets.append(("grouped MoE vs per-expert loop at 64 streams, end to end (x faster) >= 2", f"{ratio:.2f}", ratio >= 2))
+host = os.path.join(out, "host_cpu.txt")
+if os.path.exists(host):
+    name, flags, cpus = (open(host).read().split("\n") + ["", "", ""])[:3]
+    has_amx = "amx_tile" in flags.split()
+    lines += ["## Host CPU\n", f"- {name}, {cpus} CPUs; {'**has AMX**' if has_amx else 'no AMX'}"
+              f" (flags: {flags or 'none of AMX/AVX-512'})", ""]
+amx_rows = []
+for tag, label in (("bfloat16", "bfloat16"), ("int8", "int8"), ("bfloat16_noamx", "bfloat16, oneDNN without AMX")):
+    j = load(os.path.join(out, f"amx_compare_{tag}.json"))
+    if j:
+        amx_rows.append(f"| {label} | {j['a']['rtf']:.4f} | {j['b']['rtf']:.4f} | {j['ratio']:.3f} |")
+if amx_rows:
+    lines += ["## Host CPU, 2 cores (1 thread each), 8 streams ([B6])\n",
+              "| compute type | RTF Dense-225M | RTF MoE-1B | ratio MoE/Dense |", "|---|---:|---:|---:|"]
+    lines += amx_rows + [""]
 kernel = os.path.join(out, "kernel_moe.txt")
 if os.path.exists(kernel):
     lines += ["## CUDA MoE kernel bench\n", "```", open(kernel).read().rstrip(), "```", ""]
@@ -235,7 +290,7 @@ use_carried_deps() {
 steps=("$@")
 if ((${#steps[@]} == 0)); then
   require_gpu  # the whole check means nothing without a GPU: say so before building
-  steps=(build tests bench-fp32 bench-bf16 moe-gemm kernels report)
+  steps=(host build tests bench-fp32 bench-bf16 moe-gemm kernels report)
 fi
 use_carried_deps
 for s in "${steps[@]}"; do
@@ -246,7 +301,9 @@ for s in "${steps[@]}"; do
     bench-bf16) bench_types bfloat16 ;;
     moe-gemm) step_moe_gemm ;;
     kernels) step_kernels ;;
+    host) step_host ;;
+    amx) step_amx ;;
     report) step_report ;;
-    *) die "unknown step '$s' (build tests bench-fp32 bench-bf16 moe-gemm kernels report)" ;;
+    *) die "unknown step '$s' (host build tests bench-fp32 bench-bf16 moe-gemm kernels amx report)" ;;
   esac
 done

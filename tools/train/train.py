@@ -130,6 +130,16 @@ HPARAMS = ("steps", "minutes", "warmup", "lr", "final_lr_ratio", "grad_clip", "b
            "seed")
 
 
+def cpu_name():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
 def greedy_texts(log_probs, frame_mask, id2tok):
     out = []
     best = log_probs.argmax(-1)
@@ -215,6 +225,9 @@ def main():
         log_file.write(line + "\n")
         log_file.flush()
 
+    log(f"command: {' '.join(sys.argv)}")
+    log(f"machine: {cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+        f"{args.threads} thread(s)")
     corpus = Path(args.corpus)
     units = read_units(corpus / "units.txt")
     id2tok = {i: t for t, i in units.items()}
