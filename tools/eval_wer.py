@@ -66,17 +66,22 @@ def read_refs(path):
     return refs
 
 
-def read_hyps(path):
+def parse_hyps(lines):
+    """moeasr-decode's JSON lines -> {key: text} (a record without "text" is empty)."""
     hyps = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if not line:
-                continue
-            record = json.loads(line)
-            if "key" in record:
-                hyps[record["key"]] = record.get("text", "")
+    for line in lines:
+        line = line.strip()
+        if not line:
+            continue
+        record = json.loads(line)
+        if "key" in record:
+            hyps[record["key"]] = record.get("text", "")
     return hyps
+
+
+def read_hyps(path):
+    with open(path, encoding="utf-8") as f:
+        return parse_hyps(f)
 
 
 def main():

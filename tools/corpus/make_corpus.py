@@ -134,7 +134,7 @@ def plan_engine(name, sentences, engine, seed, lead=False):
             segments.insert(0, {"kind": kind, "seconds": 2.0,
                                 "level": round(rng.uniform(-75, -50), 1)})
         item = {"key": f"{name}_{i:06d}", "segments": segments}
-        if engine in ("flite",):
+        if engine == "flite":  # flite as a user hears it: clean
             item.update(reverb=None, noise=None, seed=rng.randrange(2**31))
             segments[0]["gain_db"] = -6.0
         else:
@@ -159,8 +159,9 @@ def plan_nonspeech(name, count, seed):
     return items
 
 
-def sox_cmd(fmt_in, voice, gain_db, reverb):
-    cmd = ["sox", "-t", fmt_in, "-", "-t", "raw", "-r", str(RATE), "-e", "signed", "-b", "16",
+def sox_cmd(voice, gain_db, reverb):
+    """sox from the engine's WAV on stdin to 16 kHz int16 raw on stdout, with effects."""
+    cmd = ["sox", "-t", "wav", "-", "-t", "raw", "-r", str(RATE), "-e", "signed", "-b", "16",
            "-c", "1", "-"]
     if voice["engine"] == "festival":
         cmd += ["tempo", "-s", str(voice["tempo"]), "pitch", str(voice["cents"])]
@@ -200,7 +201,7 @@ def render(item, festival_dir):
     for index, seg in enumerate(item["segments"]):
         if seg["kind"] == "speech":
             wav = engine_wav(seg, festival_dir, item["key"], index)
-            raw = subprocess.run(sox_cmd("wav", seg["voice"], seg["gain_db"], item["reverb"]),
+            raw = subprocess.run(sox_cmd(seg["voice"], seg["gain_db"], item["reverb"]),
                                  input=wav, capture_output=True, check=True).stdout
             x = np.frombuffer(raw, dtype="<i2").astype(np.float64)
             speech_parts.append(x)
@@ -297,7 +298,7 @@ def write_split(out, name, items, pool, kinds):
         if (i + 1) % 1000 == 0:
             print(f"  {name}: {i + 1}/{len(items)} ({seconds / 3600:.2f} h)", flush=True)
     if festival_dir.exists():  # joined into wav/ now
-        for path in festival_dir.glob("*.wav"):
+        for path in festival_dir.glob("*"):
             path.unlink()
         festival_dir.rmdir()
     with open(split / "text", "w") as t, open(split / "wav.scp", "w") as s, \

@@ -1,8 +1,9 @@
 """Non-speech audio for the corpus: digital silence, noises, mains hum and music-like
 tones, at a given RMS level in dBFS (0 dBFS = a full-scale square wave).
 
-Every generator takes a numpy Generator and returns float64 samples at 16 kHz in the
-int16 range, so the corpus stays deterministic for a seed."""
+make() and the generators take a numpy Generator and return float64 samples at 16 kHz
+in the int16 range; draw() takes the planner's random.Random. Both keep the corpus
+deterministic for a seed."""
 
 import numpy as np
 

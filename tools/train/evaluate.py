@@ -37,13 +37,7 @@ def decode(decoder, model, split_dir, mode, extra):
     out = subprocess.run(cmd, cwd=split_dir, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed in {split_dir}:\n{out.stderr[-2000:]}")
-    hyps = {}
-    for line in out.stdout.splitlines():
-        if line.strip():
-            record = json.loads(line)
-            if "key" in record:
-                hyps[record["key"]] = record.get("text", "")
-    return hyps
+    return eval_wer.parse_hyps(out.stdout.splitlines())
 
 
 def measure(refs, hyps, kinds):
@@ -52,6 +46,8 @@ def measure(refs, hyps, kinds):
     if missing:
         raise SystemExit(f"no hypothesis for {len(missing)} keys, e.g. {missing[0]}")
     result = eval_wer.error_rates([refs[k] for k in keys], [hyps[k] for k in keys])
+    result["speech_right"] = sum(bool(refs[k].strip()) and eval_wer.normalize(refs[k]) == eval_wer.normalize(hyps[k])
+                                 for k in keys)
     numeric = [k for k in keys if kinds.get(k) == "numeric"]
     if numeric:
         result["numeric"] = eval_wer.error_rates([refs[k] for k in numeric],
@@ -63,9 +59,7 @@ def row(split, mode, r):
     speech = r["sentences"] - r["empty_refs"]
     cells = [split, mode]
     if speech:
-        cells += [f"{r['wer']:.2%}", f"{r['cer']:.2%}",
-                  f"{speech - (r['sentence_errors'] - (r['empty_refs'] - r['empty_refs_kept_empty']))}"
-                  f" / {speech}"]
+        cells += [f"{r['wer']:.2%}", f"{r['cer']:.2%}", f"{r['speech_right']} / {speech}"]
     else:
         cells += ["—", "—", "—"]
     cells.append(f"{r['numeric']['wer']:.2%} ({r['numeric']['sentences']})" if "numeric" in r else "—")
