@@ -151,9 +151,6 @@ class TrainableTest(unittest.TestCase):
         self.assertGreater(stats["balance"], 0.0)
 
 
-if __name__ == "__main__":
-    unittest.main()
-
 
 def write_tiny_corpus(root, count=24):
     """A corpus of tones and noise with made-up transcripts (some empty): enough for
@@ -227,8 +224,70 @@ class ResumeTest(unittest.TestCase):
                 self.assertTrue(torch.equal(whole[k], parts[k]), k)
             # the compact state: counters and weights go on; Adam restarts under a ramp
             out = self.run_train(tmp / "corpus", tmp / "compact", "--resume-from",
-                                 str(tmp / "parts" / "state.pt"), "--steps", "10", "--lr", "1.0")
+                                 str(tmp / "parts" / "state.pt"), "--steps", "10", "--lr", "1.0",
+                                 "--freq-warp", "0.1", "--time-stretch", "0.15")
             self.assertIn("keeping the resumed run's lr = 0.002 (command line: 1.0)", out)
             self.assertIn("update budget 8 -> 10", out)
+            self.assertIn("freq_warp 0.0 -> 0.1", out)
+            self.assertIn("perturbation: freq_warp 0.1, time_stretch 0.15", out)
+            self.assertEqual(torch.load(tmp / "compact" / "state.pt")["hparams"]["time_stretch"],
+                             0.15)
             self.assertIn("training done: 10 steps", out)
             self.assertTrue((tmp / "compact" / "final.pt").exists())
+
+
+@unittest.skipIf(torch is None, "torch is not installed")
+class PerturbTest(unittest.TestCase):
+    """batching.perturb: the mel-axis warp and the tempo change, on features whose values
+    are their own coordinates."""
+
+    def draws(self, seed, n, freq_warp, time_stretch):
+        r = random.Random(seed)
+        out = []
+        for _ in range(n):
+            out.append((1 + r.uniform(-freq_warp, freq_warp),
+                        1 + r.uniform(-time_stretch, time_stretch)))
+        return out
+
+    def test_off_returns_the_input(self):
+        from batching import perturb
+        feats, lens = torch.randn(2, 7, 5), torch.tensor([7, 4])
+        out, out_lens = perturb(feats, lens, random.Random(0), 0.0, 0.0)
+        self.assertIs(out, feats)
+        self.assertIs(out_lens, lens)
+
+    def test_mel_axis_warp(self):
+        from batching import perturb
+        bins = torch.arange(80, dtype=torch.float32)
+        feats = bins.repeat(3, 6, 1)
+        lens = torch.tensor([6, 6, 3])
+        out, out_lens = perturb(feats, lens, random.Random(5), 0.2, 0.0)
+        self.assertTrue(torch.equal(out_lens, lens))
+        for b, (alpha, _) in enumerate(self.draws(5, 3, 0.2, 0.0)):
+            self.assertNotAlmostEqual(alpha, 1.0, places=2)
+            want = (bins / alpha).clamp(max=79)
+            for t in range(int(lens[b])):
+                torch.testing.assert_close(out[b, t], want, rtol=0, atol=1e-4)
+            self.assertEqual(float(out[b, int(lens[b]):].abs().sum()), 0.0)
+
+    def test_tempo_change(self):
+        from batching import perturb
+        lens = torch.tensor([50, 31, 2])
+        frames = torch.arange(50, dtype=torch.float32)
+        feats = frames.view(1, 50, 1).repeat(3, 1, 4)
+        for b, n in enumerate(lens.tolist()):
+            feats[b, n:] = 0
+        out, out_lens = perturb(feats, lens, random.Random(9), 0.0, 0.3)
+        for b, (_, beta) in enumerate(self.draws(9, 3, 0.0, 0.3)):
+            n = int(lens[b])
+            new = max(2, round(n * beta))
+            self.assertEqual(int(out_lens[b]), new)
+            want = torch.linspace(0, n - 1, new)
+            for f in range(4):
+                torch.testing.assert_close(out[b, :new, f], want, rtol=0, atol=1e-4)
+        self.assertEqual(out.size(1), int(out_lens.max()))
+        self.assertNotEqual(out_lens.tolist(), lens.tolist())
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,5 +1,6 @@
 """Training data: a corpus split (text + wav.scp) as fbank features in memory, global
-CMVN statistics, length-bucketed batches with padding, and SpecAugment."""
+CMVN statistics, length-bucketed batches with padding, voice and tempo perturbation, and
+SpecAugment."""
 
 import random
 import sys
@@ -120,6 +121,44 @@ def collate(split, indices):
     ys_lens = torch.tensor([len(y) for y in ys])
     return (torch.nn.utils.rnn.pad_sequence(feats, batch_first=True), feat_lens,
             torch.nn.utils.rnn.pad_sequence(ys, batch_first=True), ys_lens)
+
+
+def _interp(x, pos, dim):
+    """x sampled at fractional positions `pos` along `dim`, linearly between neighbours."""
+    lo = pos.floor().long().clamp(0, x.size(dim) - 1)
+    hi = (lo + 1).clamp(max=x.size(dim) - 1)
+    w = (pos - lo).clamp(0, 1)
+    shape = [1] * x.dim()
+    shape[dim] = -1
+    w = w.view(shape)
+    return x.index_select(dim, lo) * (1 - w) + x.index_select(dim, hi) * w
+
+
+def perturb(feats, feat_lens, rng, freq_warp, time_stretch):
+    """Per utterance, on raw fbank: warp the mel axis by a factor alpha in
+    1 +- freq_warp (bin j takes the value at j / alpha, the top bin held: a vocal-tract
+    length change, the way one synthesizer's voice differs from another's) and resample
+    the frames to round(length * beta), beta in 1 +- time_stretch (a tempo change that
+    keeps pitch and formants). Zero for both returns the input unchanged.
+    -> feats (B, T', F) zero-padded, feat_lens (B,)."""
+    if not freq_warp and not time_stretch:
+        return feats, feat_lens
+    n_bins = feats.size(2)
+    bins = torch.arange(n_bins, dtype=torch.float32)
+    out = []
+    for b, length in enumerate(feat_lens.tolist()):
+        x = feats[b, :length]
+        alpha = 1 + rng.uniform(-freq_warp, freq_warp)
+        beta = 1 + rng.uniform(-time_stretch, time_stretch)
+        if freq_warp:
+            x = _interp(x, (bins / alpha).clamp(max=n_bins - 1), dim=1)
+        if time_stretch and length > 1:
+            new_len = max(2, round(length * beta))
+            x = _interp(x, torch.arange(new_len, dtype=torch.float32)
+                        * ((length - 1) / (new_len - 1)), dim=0)
+        out.append(x)
+    return (torch.nn.utils.rnn.pad_sequence(out, batch_first=True),
+            torch.tensor([len(x) for x in out]))
 
 
 def spec_augment(feats, feat_lens, rng, num_t_mask=2, num_f_mask=2, max_t=50, max_f=10):

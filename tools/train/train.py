@@ -44,8 +44,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 import moeasr_ref  # noqa: E402
-from batching import (Split, collate, cmvn_stats, make_batches, read_units,  # noqa: E402
-                      spec_augment)
+from batching import (Split, collate, cmvn_stats, make_batches, perturb,  # noqa: E402
+                      read_units, spec_augment)
 from trainable import Trainable  # noqa: E402
 import eval_wer  # noqa: E402
 
@@ -124,10 +124,14 @@ def lr_at(args, step, minutes_done, rewarmup_from=None):
     return lr
 
 
-# Hyper-parameters a resumed run takes from the state it resumes (not the command line).
-HPARAMS = ("steps", "minutes", "warmup", "lr", "final_lr_ratio", "grad_clip", "batch_frames",
+# Hyper-parameters a resumed run takes from the state it resumes (not the command line),
+# except those in CHANGEABLE when the command line names them.
+HPARAMS = ("steps", "freq_warp", "time_stretch", "minutes", "warmup", "lr", "final_lr_ratio", "grad_clip", "batch_frames",
            "ctc_weight", "reverse_weight", "lsm_weight", "dropout", "balance_weight", "ema",
            "seed")
+CHANGEABLE = ("steps", "freq_warp", "time_stretch")
+# What a run that never recorded a CHANGEABLE hyper-parameter ran with.
+CHANGEABLE_DEFAULTS = {"steps": 2400, "freq_warp": 0.0, "time_stretch": 0.0}
 
 
 def cpu_name():
@@ -188,6 +192,12 @@ def main():
                     help="learning-rate ramp in updates after --resume-from")
     ap.add_argument("--steps", type=int, default=None,
                     help="update budget (2400 for a new run; on a resume, changes the run's)")
+    ap.add_argument("--freq-warp", type=float, default=None,
+                    help="mel-axis warp per utterance, 1 +- this (0 for a new run; on a "
+                         "resume, changes the run's)")
+    ap.add_argument("--time-stretch", type=float, default=None,
+                    help="tempo change per utterance, 1 +- this (0 for a new run; on a "
+                         "resume, changes the run's)")
     ap.add_argument("--warmup", type=int, default=150)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--final-lr-ratio", type=float, default=0.02)
@@ -244,17 +254,20 @@ def main():
     resumed = state or compact
     if resumed is not None:
         config = resumed["config"]
-        new_steps = args.steps
-        for k, v in resumed.get("hparams", {}).items():
-            if k == "steps" and new_steps is not None:
-                if new_steps != v:
-                    log(f"update budget {v} -> {new_steps}: the cosine schedule stretches")
+        old = dict(CHANGEABLE_DEFAULTS, **resumed.get("hparams", {}))
+        for k, v in old.items():
+            if k in CHANGEABLE and getattr(args, k) is not None:
+                if getattr(args, k) != v:
+                    log(f"update budget {v} -> {args.steps}: the cosine schedule stretches"
+                        if k == "steps" else f"{k} {v} -> {getattr(args, k)}")
                 continue
             if getattr(args, k) != v:
                 log(f"keeping the resumed run's {k} = {v} (command line: {getattr(args, k)})")
             setattr(args, k, v)
     else:
-        args.steps = args.steps or 2400
+        for k, v in CHANGEABLE_DEFAULTS.items():
+            if getattr(args, k) is None:
+                setattr(args, k, v)
         config = make_config(args, len(units))
     with open(exp / "train.yaml", "w") as f:
         yaml.safe_dump(config, f, sort_keys=True)
@@ -295,6 +308,7 @@ def main():
     ema = state["ema"] if state is not None else copy.deepcopy(model.state_dict())
     n_params = sum(p.numel() for p in model.parameters())
     log(f"parameters: {n_params}")
+    log(f"perturbation: freq_warp {args.freq_warp}, time_stretch {args.time_stretch}")
     hparams = {k: getattr(args, k) for k in HPARAMS}
 
     def counters():
@@ -336,6 +350,10 @@ def main():
             for group in optimizer.param_groups:
                 group["lr"] = lr
             feats, feat_lens, ys, ys_lens = collate(train, batches[batch_pos])
+            # Its own random stream per update: turning it on or off changes neither the
+            # batches nor the number of SpecAugment's draws.
+            feats, feat_lens = perturb(feats, feat_lens, random.Random(f"{args.seed}-perturb-{step}"),
+                                       args.freq_warp, args.time_stretch)
             feats = spec_augment(feats, feat_lens, rng)
             loss, stats = trainable(feats, feat_lens, ys, ys_lens)
             optimizer.zero_grad()
