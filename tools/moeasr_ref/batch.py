@@ -61,7 +61,7 @@ def encode_batch(model, feats_list):
     for b, e in enumerate(embedded):
         x[b, :e.size(0)] = e
     pos_emb = encoder.embed.position_encoding(0, longest)
-    masks = [encoder._static_chunk_mask(length) for length in lengths]
+    masks = [encoder._static_chunk_mask(length, x.device) for length in lengths]
     for layer in encoder.encoders:
         x = _layer(layer, x, lengths, pos_emb, masks)
     x = encoder._finish(x)

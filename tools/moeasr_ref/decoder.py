@@ -51,7 +51,8 @@ class TransformerDecoder(nn.Module):
         is therefore never seen by its real positions); memory_mask (b, 1, T) hides
         padded encoder frames."""
         length = tokens.size(1)
-        tgt_mask = torch.tril(torch.ones(length, length, dtype=torch.bool)).unsqueeze(0)
+        tgt_mask = torch.tril(torch.ones(length, length, dtype=torch.bool,
+                                         device=tokens.device)).unsqueeze(0)
         x = self.embed[1](self.embed[0](tokens))
         for layer in self.decoders:
             x = layer(x, tgt_mask, memory, memory_mask)

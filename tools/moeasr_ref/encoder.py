@@ -152,17 +152,17 @@ class ConformerEncoder(nn.Module):
         feats (1, T, input_dim) -> (1, T', d)."""
         x = self.global_cmvn(feats) if self.global_cmvn is not None else feats
         x, pos_emb = self.embed(x)
-        mask = self._static_chunk_mask(x.size(1))
+        mask = self._static_chunk_mask(x.size(1), x.device)
         for layer in self.encoders:
             x = layer(x, pos_emb, mask=mask)[0]
         return self._finish(x)
 
-    def _static_chunk_mask(self, frames):
+    def _static_chunk_mask(self, frames, device):
         """(1, T', T') with frame i seeing every frame up to the end of its chunk, or None."""
         chunk = self.opts["static_chunk_size"]
         if self.opts["use_dynamic_chunk"] or chunk <= 0:
             return None
-        index = torch.arange(frames)
+        index = torch.arange(frames, device=device)
         chunk_end = (index // chunk + 1) * chunk
         return (index.unsqueeze(0) < chunk_end.unsqueeze(1)).unsqueeze(0)
 

@@ -118,6 +118,42 @@ class TrainableTest(unittest.TestCase):
                 ref = model.decoder_logprobs(tokens[b], single, reverse=False)
                 torch.testing.assert_close(dec[b, :len(tokens[b]) + 1], ref, rtol=0, atol=2e-5)
 
+    def test_no_tensor_is_made_off_the_model_device(self):
+        """train.py --device cuda needs every tensor the forward and backward make to
+        follow the model's device. Without a GPU here: factories called with no device
+        make tensors on the meta device, which any op mixing them with the model's CPU
+        tensors rejects, as CUDA would reject a CPU tensor."""
+        from torch.overrides import TorchFunctionMode
+        factories = {torch.arange, torch.zeros, torch.ones, torch.full, torch.empty,
+                     torch.tensor, torch.eye, torch.linspace}
+
+        class NoDeviceGoesToMeta(TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):
+                kwargs = dict(kwargs or {})
+                if func in factories and kwargs.get("device") is None:
+                    kwargs["device"] = "meta"
+                return func(*args, **kwargs)
+
+        model = fixture_model()
+        trainable = Trainable(model, balance_weight=0.01)
+        feats = [fixture_feats("hello"), fixture_feats("numbers")]
+        lens = torch.tensor([len(f) for f in feats])
+        batch = torch.nn.utils.rnn.pad_sequence(feats, batch_first=True)
+        ys, ys_lens = torch.tensor([[5, 6, 7, 0, 0], [8, 9, 10, 11, 12]]), torch.tensor([3, 5])
+        for chunk in (None, 4, -1):
+            trainable.train()
+            with NoDeviceGoesToMeta():
+                loss, _ = trainable(batch, lens, ys, ys_lens, chunk=chunk)
+                loss.backward()
+            self.assertEqual(loss.device.type, "cpu")
+            trainable.eval()
+            with torch.no_grad(), NoDeviceGoesToMeta():
+                out, mask, _ = trainable.encode(batch, lens, chunk)
+            self.assertEqual((out.device.type, mask.device.type), ("cpu", "cpu"))
+        # the mode does catch a device-less factory mixed with the model's tensors
+        with self.assertRaises(RuntimeError), NoDeviceGoesToMeta():
+            out + torch.zeros(out.size(-1))
+
     def test_chunk_mask_forward_is_close_to_streaming(self):
         """With the causal conv, a masked chunk forward differs from real streaming only
         through the subsampling's right context at chunk edges: close, not equal."""

@@ -19,14 +19,16 @@ def add_sos_eos(ys, lens, sos, eos):
     """ys (B, L) padded with anything, lens (B,) -> (ys_in (B, L+1) = [sos] + y padded
     with eos, ys_out (B, L+1) = y + [eos] padded with IGNORE_ID)."""
     b, length = ys.shape
-    pos = torch.arange(length + 1).unsqueeze(0)
-    ys_in = torch.full((b, length + 1), eos, dtype=torch.long)
+    dev = ys.device
+    pos = torch.arange(length + 1, device=dev).unsqueeze(0)
+    ys_in = torch.full((b, length + 1), eos, dtype=torch.long, device=dev)
     ys_in[:, 0] = sos
-    ys_in[:, 1:] = torch.where(pos[:, :-1] < lens.unsqueeze(1), ys, torch.tensor(eos))
-    ys_out = torch.full((b, length + 1), IGNORE_ID, dtype=torch.long)
+    ys_in[:, 1:] = torch.where(pos[:, :-1] < lens.unsqueeze(1), ys,
+                               torch.tensor(eos, device=dev))
+    ys_out = torch.full((b, length + 1), IGNORE_ID, dtype=torch.long, device=dev)
     ys_out[:, :length] = torch.where(pos[:, :-1] < lens.unsqueeze(1), ys,
-                                     torch.tensor(IGNORE_ID))
-    ys_out[torch.arange(b), lens] = eos
+                                     torch.tensor(IGNORE_ID, device=dev))
+    ys_out[torch.arange(b, device=dev), lens] = eos
     return ys_in, ys_out
 
 
@@ -58,8 +60,10 @@ def label_smoothing_loss(logits, target, smoothing):
     off = smoothing / (v - 1)
     on = 1.0 - smoothing
     # sum_v q_v (log q_v - logp_v) with q = off everywhere except `on` at the target
-    const = (v - 1) * off * torch.log(torch.tensor(off)) + on * torch.log(torch.tensor(on)) \
-        if smoothing > 0 else torch.tensor(0.0)
+    dev = logits.device
+    const = ((v - 1) * off * torch.log(torch.tensor(off, device=dev))
+             + on * torch.log(torch.tensor(on, device=dev))
+             if smoothing > 0 else torch.tensor(0.0, device=dev))
     cross = off * logp.sum(-1) + (on - off) * logp.gather(1, tgt.unsqueeze(1)).squeeze(1)
     return (const * keep.sum() - cross.sum()) / b
 
@@ -76,6 +80,7 @@ def load_balance_loss(gate_logits, top_k):
     n_expert = gate_logits.size(-1)
     probs = gate_logits.float().softmax(-1)
     chosen = gate_logits.topk(top_k, dim=-1).indices
-    f = torch.zeros(n_expert).scatter_add_(0, chosen.reshape(-1),
-                                           torch.ones(chosen.numel())) / chosen.numel()
+    dev = gate_logits.device
+    f = torch.zeros(n_expert, device=dev).scatter_add_(
+        0, chosen.reshape(-1), torch.ones(chosen.numel(), device=dev)) / chosen.numel()
     return n_expert * (f * probs.mean(0)).sum()

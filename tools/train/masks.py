@@ -18,10 +18,10 @@ def subsampled_lengths(lengths):
                      rounding_mode="floor")
 
 
-def chunk_mask(size, chunk, num_left_chunks=-1):
+def chunk_mask(size, chunk, num_left_chunks=-1, device=None):
     """(size, size): frame i sees every frame from the start of its allowed left
     context up to the end of its own chunk."""
-    index = torch.arange(size)
+    index = torch.arange(size, device=device)
     chunk_start = torch.div(index, chunk, rounding_mode="floor") * chunk
     chunk_end = chunk_start + chunk
     if num_left_chunks < 0:
@@ -45,4 +45,4 @@ def draw_dynamic_chunk(max_len, generator=None, max_chunk=25):
 def encoder_attention_mask(frame_mask, chunk):
     """frame_mask (B, T) -> (B, T, T): padding of the keys & the chunk mask."""
     t = frame_mask.size(1)
-    return frame_mask.unsqueeze(1) & chunk_mask(t, chunk).unsqueeze(0)
+    return frame_mask.unsqueeze(1) & chunk_mask(t, chunk, device=frame_mask.device).unsqueeze(0)

@@ -164,11 +164,12 @@ def evaluate(trainable, split, id2tok, chunks=(-1, 16)):
     trainable.eval()
     result = {}
     batches = make_batches(split, 20000, random.Random(0))
+    device = next(trainable.parameters()).device
     for chunk in chunks:
         hyps, refs = [], []
         for idx in batches:
             feats, feat_lens, _, _ = collate(split, idx)
-            out, mask, _ = trainable.encode(feats, feat_lens, chunk)
+            out, mask, _ = trainable.encode(feats.to(device), feat_lens.to(device), chunk)
             hyps += greedy_texts(trainable.model.ctc.ctc_lo(out), mask, id2tok)
             refs += [split.texts[i] for i in idx]
         result[chunk] = eval_wer.error_rates(refs, hyps)
@@ -222,7 +223,13 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads; more than 1 on a busy machine can be 10x slower")
+    ap.add_argument("--device", default="cpu",
+                    help="cpu or cuda: where the model and its batches live (checkpoints load "
+                         "on either; the committed state.pt is always on the CPU)")
     args = ap.parse_args()
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: torch sees no CUDA device here")
 
     torch.set_num_threads(args.threads)
     exp = Path(args.exp)
@@ -237,7 +244,8 @@ def main():
 
     log(f"command: {' '.join(sys.argv)}")
     log(f"machine: {cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
-        f"{args.threads} thread(s)")
+        f"{args.threads} thread(s)"
+        + (f", {torch.cuda.get_device_name(device)}" if device.type == "cuda" else ""))
     corpus = Path(args.corpus)
     units = read_units(corpus / "units.txt")
     id2tok = {i: t for t, i in units.items()}
@@ -249,8 +257,9 @@ def main():
     ckpt_path, state_path = exp / "checkpoint.pt", exp / "state.pt"
     if args.resume and args.resume_from:
         raise SystemExit("--resume and --resume-from are exclusive")
-    state = torch.load(ckpt_path) if args.resume and ckpt_path.exists() else None
-    compact = torch.load(args.resume_from) if args.resume_from else None
+    state = (torch.load(ckpt_path, map_location="cpu") if args.resume and ckpt_path.exists()
+             else None)
+    compact = torch.load(args.resume_from, map_location="cpu") if args.resume_from else None
     resumed = state or compact
     if resumed is not None:
         config = resumed["config"]
@@ -280,6 +289,7 @@ def main():
     trainable = Trainable(model, args.ctc_weight, args.reverse_weight, args.lsm_weight,
                           args.dropout, args.balance_weight)
     trainable.train()
+    model.to(device)  # before Adam sees the parameters
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.98),
                                  eps=1e-9)
     step, epoch, minutes_done, batch_pos = 0, 0, 0.0, 0
@@ -298,6 +308,8 @@ def main():
                                                 resumed["minutes"], resumed["batch_pos"])
         rng.setstate(resumed["rng"])
         torch.set_rng_state(resumed["torch_rng"])
+        if device.type == "cuda" and "cuda_rng" in resumed:
+            torch.cuda.set_rng_state(resumed["cuda_rng"], device)
         if state is not None:
             optimizer.load_state_dict(state["optimizer"])
         else:
@@ -305,16 +317,20 @@ def main():
         log(f"resumed from {'checkpoint.pt' if state is not None else args.resume_from} "
             f"at step {step}, epoch {epoch}, {minutes_done:.1f} min"
             + ("" if state is not None else f"; Adam restarts, lr ramp over {args.rewarmup} updates"))
-    ema = state["ema"] if state is not None else copy.deepcopy(model.state_dict())
+    ema = ({k: v.to(device) for k, v in state["ema"].items()} if state is not None
+           else copy.deepcopy(model.state_dict()))
     n_params = sum(p.numel() for p in model.parameters())
     log(f"parameters: {n_params}")
     log(f"perturbation: freq_warp {args.freq_warp}, time_stretch {args.time_stretch}")
     hparams = {k: getattr(args, k) for k in HPARAMS}
 
     def counters():
-        return {"step": step, "epoch": epoch, "minutes": minutes_done, "batch_pos": batch_pos,
-                "rng": rng.getstate(), "torch_rng": torch.get_rng_state(), "config": config,
-                "hparams": hparams}
+        out = {"step": step, "epoch": epoch, "minutes": minutes_done, "batch_pos": batch_pos,
+               "rng": rng.getstate(), "torch_rng": torch.get_rng_state(), "config": config,
+               "hparams": hparams}
+        if device.type == "cuda":  # dropout's draws; SpecAugment and the chunk draw are on the CPU
+            out["cuda_rng"] = torch.cuda.get_rng_state(device)
+        return out
 
     def save():
         tmp = ckpt_path.with_suffix(".tmp")
@@ -323,7 +339,7 @@ def main():
         tmp.rename(ckpt_path)
 
     def save_compact():
-        weights = {k: (v.half() if v.dtype.is_floating_point else v).clone()
+        weights = {k: (v.half() if v.dtype.is_floating_point else v).cpu().clone()
                    for k, v in model.state_dict().items() if not k.endswith(".pe")}
         tmp = state_path.with_suffix(".tmp")
         torch.save(dict(counters(), model=weights), tmp)
@@ -355,6 +371,7 @@ def main():
             feats, feat_lens = perturb(feats, feat_lens, random.Random(f"{args.seed}-perturb-{step}"),
                                        args.freq_warp, args.time_stretch)
             feats = spec_augment(feats, feat_lens, rng)
+            feats, feat_lens, ys, ys_lens = (t.to(device) for t in (feats, feat_lens, ys, ys_lens))
             loss, stats = trainable(feats, feat_lens, ys, ys_lens)
             optimizer.zero_grad()
             loss.backward()
@@ -407,7 +424,7 @@ def main():
         log(f"final {name}: " + " ".join(
             f"chunk{c}: WER {r['wer']:.2%} CER {r['cer']:.2%}" for c, r in res.items()))
     best = min(scores, key=scores.get)
-    final = {k: v.clone() for k, v in (raw if best == "raw" else ema).items()
+    final = {k: v.cpu().clone() for k, v in (raw if best == "raw" else ema).items()
              if not k.endswith(".pe")}
     torch.save(final, exp / "final.pt")
     log(f"wrote {exp / 'final.pt'} ({best} weights)")

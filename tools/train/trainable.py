@@ -112,7 +112,7 @@ class Trainable(nn.Module):
             r_loss = label_smoothing_loss(r_logits, r_out, self.lsm_weight)
             loss_att = (1 - self.reverse_weight) * loss_att + self.reverse_weight * r_loss
         loss = self.ctc_weight * loss_ctc + (1 - self.ctc_weight) * loss_att
-        balance = torch.tensor(0.0)
+        balance = torch.tensor(0.0, device=loss.device)
         if self._gate_logits:
             balance = sum(load_balance_loss(logit.reshape(-1, logit.size(-1)),
                                             moe.n_expert_activated)
