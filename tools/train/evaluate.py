@@ -3,7 +3,7 @@
 
     python3 tools/train/evaluate.py --model models/en_moe_small --corpus corpus \\
         [--decoder build/src/cli/moeasr-decode] [--splits test,test_flite] \\
-        [--modes "-1;16"] [--extra "--compute-type int8"] [--json out.json]
+        [--modes="-1;16"] [--extra "--compute-type int8"] [--json out.json]
 
 Runs `moeasr-decode --wav-scp` on every split (default: the test splits
 tools/corpus/make_corpus.py writes) in every chunk mode (";"-separated
