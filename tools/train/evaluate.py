@@ -46,8 +46,9 @@ def measure(refs, hyps, kinds):
     if missing:
         raise SystemExit(f"no hypothesis for {len(missing)} keys, e.g. {missing[0]}")
     result = eval_wer.error_rates([refs[k] for k in keys], [hyps[k] for k in keys])
-    result["speech_right"] = sum(bool(refs[k].strip()) and eval_wer.normalize(refs[k]) == eval_wer.normalize(hyps[k])
-                                 for k in keys)
+    result["speech_right"] = sum(
+        bool(refs[k].strip()) and eval_wer.normalize(refs[k]) == eval_wer.normalize(hyps[k])
+        for k in keys)
     numeric = [k for k in keys if kinds.get(k) == "numeric"]
     if numeric:
         result["numeric"] = eval_wer.error_rates([refs[k] for k in numeric],

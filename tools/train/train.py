@@ -126,12 +126,11 @@ def lr_at(args, step, minutes_done, rewarmup_from=None):
 
 # Hyper-parameters a resumed run takes from the state it resumes (not the command line),
 # except those in CHANGEABLE when the command line names them.
-HPARAMS = ("steps", "freq_warp", "time_stretch", "minutes", "warmup", "lr", "final_lr_ratio", "grad_clip", "batch_frames",
-           "ctc_weight", "reverse_weight", "lsm_weight", "dropout", "balance_weight", "ema",
-           "seed")
-CHANGEABLE = ("steps", "freq_warp", "time_stretch")
-# What a run that never recorded a CHANGEABLE hyper-parameter ran with.
-CHANGEABLE_DEFAULTS = {"steps": 2400, "freq_warp": 0.0, "time_stretch": 0.0}
+HPARAMS = ("steps", "freq_warp", "time_stretch", "minutes", "warmup", "lr", "final_lr_ratio",
+           "grad_clip", "batch_frames", "ctc_weight", "reverse_weight", "lsm_weight", "dropout",
+           "balance_weight", "ema", "seed")
+# Each with the value of a new run, and of a resumed run whose state never recorded it.
+CHANGEABLE = {"steps": 2400, "freq_warp": 0.0, "time_stretch": 0.0}
 
 
 def cpu_name():
@@ -263,7 +262,7 @@ def main():
     resumed = state or compact
     if resumed is not None:
         config = resumed["config"]
-        old = dict(CHANGEABLE_DEFAULTS, **resumed.get("hparams", {}))
+        old = dict(CHANGEABLE, **resumed.get("hparams", {}))
         for k, v in old.items():
             if k in CHANGEABLE and getattr(args, k) is not None:
                 if getattr(args, k) != v:
@@ -274,7 +273,7 @@ def main():
                 log(f"keeping the resumed run's {k} = {v} (command line: {getattr(args, k)})")
             setattr(args, k, v)
     else:
-        for k, v in CHANGEABLE_DEFAULTS.items():
+        for k, v in CHANGEABLE.items():
             if getattr(args, k) is None:
                 setattr(args, k, v)
         config = make_config(args, len(units))
@@ -368,7 +367,8 @@ def main():
             feats, feat_lens, ys, ys_lens = collate(train, batches[batch_pos])
             # Its own random stream per update: turning it on or off changes neither the
             # batches nor the number of SpecAugment's draws.
-            feats, feat_lens = perturb(feats, feat_lens, random.Random(f"{args.seed}-perturb-{step}"),
+            feats, feat_lens = perturb(feats, feat_lens,
+                                       random.Random(f"{args.seed}-perturb-{step}"),
                                        args.freq_warp, args.time_stretch)
             feats = spec_augment(feats, feat_lens, rng)
             feats, feat_lens, ys, ys_lens = (t.to(device) for t in (feats, feat_lens, ys, ys_lens))
