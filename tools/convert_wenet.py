@@ -24,7 +24,8 @@ DIR gets:
                           --dtype bf16 leaves the input layer's float32, as the runtime runs it.
 
 The checkpoint may be a plain state_dict or a dict holding it under 'model' or
-'state_dict'; a DataParallel 'module.' prefix is stripped. Buffers the runtime
+'state_dict' (--weights KEY names another entry, e.g. 'ema' in tools/train's
+checkpoint.pt); a DataParallel 'module.' prefix is stripped. Buffers the runtime
 recomputes or never uses (`*.pe` sinusoid tables, BatchNorm `*.num_batches_tracked`)
 are dropped, and the output says which.
 
@@ -93,10 +94,17 @@ def read_config(path):
     return config
 
 
-def find_state_dict(checkpoint, path):
-    """The tensor mapping inside a checkpoint, with any 'module.' prefix removed."""
+def find_state_dict(checkpoint, path, weights=None):
+    """The tensor mapping inside a checkpoint (its `weights` entry if given), with any
+    'module.' prefix removed."""
     state = checkpoint
-    if isinstance(state, dict):
+    if weights is not None:
+        if not isinstance(state, dict) or not isinstance(state.get(weights), dict):
+            found = sorted(k for k, v in state.items() if isinstance(v, dict)) if isinstance(state, dict) else []
+            raise ConvertError(f"{path}: no entry {weights!r} holding weights "
+                               f"(entries that are mappings: {', '.join(map(str, found)) or 'none'})")
+        state = state[weights]
+    elif isinstance(state, dict):
         for key in ("model", "state_dict"):
             if isinstance(state.get(key), dict):
                 state = state[key]
@@ -336,7 +344,7 @@ def prepare_out_dir(out, force):
 
 
 def convert(checkpoint, config_path, units_path, out, force, dtype="fp32", only="all", runtime=None,
-            runtime_check=True):
+            runtime_check=True, weights=None):
     for label, path in (("checkpoint", checkpoint), ("config", config_path), ("units", units_path)):
         if not path.is_file():
             raise ConvertError(f"{label} file not found: {path}")
@@ -348,7 +356,7 @@ def convert(checkpoint, config_path, units_path, out, force, dtype="fp32", only=
         loaded = ptfile.load(checkpoint)
     except ptfile.PtFileError as e:
         raise ConvertError(str(e)) from None
-    tensors, dropped, bf16_names = convert_tensors(find_state_dict(loaded, checkpoint), dtype, only)
+    tensors, dropped, bf16_names = convert_tensors(find_state_dict(loaded, checkpoint, weights), dtype, only)
     check_against_config(tensors, config, vocab_size, config_path)
     prepare_out_dir(out, force)
     shutil.copyfile(config_path, out / "train.yaml")
@@ -384,6 +392,9 @@ def main(argv=None):
     parser.add_argument("--only", choices=SCOPES, default="all",
                         help="which tensors --dtype applies to (default all)")
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
+    parser.add_argument("--weights", metavar="KEY",
+                        help="the checkpoint entry holding the weights (default: 'model', else "
+                        "'state_dict', else the checkpoint itself); e.g. ema for tools/train's checkpoint.pt")
     parser.add_argument("--runtime", help="moeasr-decode that checks the result (default: this repository's "
                         "build/src/cli/moeasr-decode, else moeasr-decode on PATH)")
     parser.add_argument("--no-runtime-check", action="store_true",
@@ -391,7 +402,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         convert(args.checkpoint, args.config, args.units, args.out, args.force, args.dtype, args.only,
-                args.runtime, not args.no_runtime_check)
+                args.runtime, not args.no_runtime_check, args.weights)
     except (ConvertError, safetensors_io.SafetensorsError, OSError, UnicodeDecodeError) as e:
         message = " ".join(str(e).split())  # always one line
         print(f"convert_wenet.py: error: {message}", file=sys.stderr)

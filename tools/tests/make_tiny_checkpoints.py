@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write the two tiny torch checkpoints the converter/ptfile tests read (needs torch).
+"""Write the tiny torch checkpoints the converter/ptfile tests read (needs torch).
 
     /usr/bin/python3 tools/tests/make_tiny_checkpoints.py
 
@@ -9,6 +9,9 @@ storage offset sharing one storage, float16, bfloat16, int64, an empty tensor, a
 `pe` / `num_batches_tracked` buffers the converter drops. Values are small integers
 or exact binary fractions so tests/test_convert.py can state them without torch.
 non_tensor.pt: a state_dict with a plain int entry (the converter must refuse it).
+tiny_train_checkpoint.pt: laid out as tools/train/train.py's checkpoint.pt: counters,
+'model' (raw weights, 1.0), 'ema' (their moving average, 0.5) and an Adam state whose
+keys are ints (the converter's --weights picks 'model' or 'ema').
 """
 
 import collections
@@ -35,7 +38,13 @@ def main():
     HERE.mkdir(parents=True, exist_ok=True)
     torch.save({"model": state, "epoch": 3}, HERE / "tiny_wrapped.pt")
     torch.save({"ctc.ctc_lo.weight": torch.zeros(2, 2), "epoch": 3}, HERE / "non_tensor.pt")
-    for name in ("tiny_wrapped.pt", "non_tensor.pt"):
+    raw = collections.OrderedDict([("ctc.ctc_lo.weight", torch.ones(3, 2)), ("ctc.ctc_lo.bias", torch.ones(3))])
+    ema = collections.OrderedDict((k, v * 0.5) for k, v in raw.items())
+    adam = {"state": {0: {"step": torch.tensor(7.0), "exp_avg": torch.zeros(3, 2)}},
+            "param_groups": [{"lr": 1e-3, "params": [0, 1]}]}
+    torch.save({"step": 7, "epoch": 0, "model": raw, "ema": ema, "optimizer": adam},
+               HERE / "tiny_train_checkpoint.pt")
+    for name in ("tiny_wrapped.pt", "non_tensor.pt", "tiny_train_checkpoint.pt"):
         print(f"wrote {HERE / name}")
 
 

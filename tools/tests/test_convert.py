@@ -255,6 +255,23 @@ class ConvertTest(TempDirTest):
         np.testing.assert_array_equal(tensors["ctc.ctc_lo.weight"],
                                       np.arange(24, dtype=np.float32).reshape(4, 6).T)
 
+    def test_weights_entry_of_a_training_checkpoint(self):
+        (self.tmp / "train.yaml").write_text("output_dim: 3\n")
+        (self.tmp / "units.txt").write_text("".join(f"t{i} {i}\n" for i in range(3)))
+        common = ("--checkpoint", TINY / "tiny_train_checkpoint.pt", "--config", self.tmp / "train.yaml",
+                  "--units", self.tmp / "units.txt", "--no-runtime-check", "--force")
+        for weights, value in ((None, 1.0), ("model", 1.0), ("ema", 0.5)):
+            out = self.tmp / f"model_{weights}"
+            extra = ("--weights", weights) if weights else ()
+            result = run_converter(*common, "--out", out, *extra)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            tensors, _ = safetensors_io.load(out / "model.safetensors")
+            self.assertEqual(sorted(tensors), ["ctc.ctc_lo.bias", "ctc.ctc_lo.weight"])
+            np.testing.assert_array_equal(tensors["ctc.ctc_lo.weight"], np.full((3, 2), value, np.float32))
+        result = run_converter(*common, "--out", self.tmp / "bad", "--weights", "averaged")
+        self.assertCleanError(result, "'averaged'", "ema, model, optimizer")
+        self.assertFalse((self.tmp / "bad" / "model.safetensors").exists())
+
     def test_refuses_model_families_the_runtime_cannot_run(self):
         import yaml
         base = yaml.safe_load((CHECKPOINT / "train.yaml").read_text())
