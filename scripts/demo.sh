@@ -61,7 +61,7 @@ for line in sys.stdin:
     print("%-8s %s   (%.1f s of audio, decoded in %.2f s)"
           % (r["key"], r["text"], r["audio_seconds"], r["decode_seconds"]))
     if r["key"] in refs:
-        print("%-8s %s   (reference)" % ("", refs[r["key"]]))
+        print("%-8s %s   (reference)" % ("", refs[r["key"]] or "[nothing: no speech]"))
 '
 
 # The default run also shows the keyword-spotting classifier (AST + Soft-MoA trained on

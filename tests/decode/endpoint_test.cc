@@ -99,7 +99,7 @@ TEST(Endpoint, BadOptionsNameTheField) {
 using test::repo_path;
 
 // Room-tone "silence": quiet white noise (about -55 dBFS), as a live
-// microphone gives; the model never saw digital zeros in training.
+// microphone gives.
 std::vector<float> quiet_noise(double seconds) {
   std::vector<float> out(static_cast<size_t>(seconds * 16000));
   uint32_t state = 12345;
@@ -165,9 +165,38 @@ TEST(EndpointApi, SampleThenSilenceEndsAboutOneSecondIntoTheSilence) {
   moeasr_stream_free(s);
 }
 
-// Rule 1 (silence with no text) is checked on posteriors above: this small
-// model, trained on espeak-ng sentences with short pauses, babbles on a long
-// stretch of noise alone, so on its own output only rules 2 and 3 are testable.
+// Rule 1 on the model itself: non-speech alone (room tone, then digital
+// silence) gives no text, and the stream ends once the 5 s of silence without
+// text have been decoded. A model that invents text on noise (as the first
+// shipped one did) fails both: its text is not empty, and rule 1 never fires.
+TEST(EndpointApi, SilenceWithNoTextEndsAfterFiveSecondsWithNoText) {
+  ShippedModel model;
+  ASSERT_NE(model.m, nullptr);
+  moeasr_stream_options o;
+  moeasr_stream_default_options(&o);
+  EXPECT_FLOAT_EQ(o.endpoint_silence_without_text_s, 5.0f);
+  const std::vector<std::vector<float>> inputs = {quiet_noise(8.0), std::vector<float>(8 * 16000, 0.f)};
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const std::string what = i == 0 ? "white noise at -55 dBFS" : "digital silence";
+    moeasr_stream* s = nullptr;
+    ASSERT_EQ(moeasr_stream_create(model.m, &o, &s), MOEASR_OK);
+    const double at = first_endpoint(s, inputs[i]);
+    // The encoder's right context and the 640 ms chunks delay when 5 s are seen.
+    EXPECT_GE(at, 5.0) << what;
+    EXPECT_LT(at, 6.5) << what;
+    moeasr_result* r = nullptr;
+    ASSERT_EQ(moeasr_stream_get_partial_result(s, &r), MOEASR_OK);
+    EXPECT_STREQ(r->text, "") << what;
+    moeasr_result_free(r);
+    ASSERT_EQ(moeasr_stream_input_finished(s), MOEASR_OK);
+    ASSERT_EQ(moeasr_stream_decode(s), MOEASR_OK);
+    ASSERT_EQ(moeasr_stream_get_final_result(s, &r), MOEASR_OK);
+    EXPECT_STREQ(r->text, "") << what;
+    moeasr_result_free(r);
+    moeasr_stream_free(s);
+  }
+}
+
 TEST(EndpointApi, MaxUtteranceRuleAndAllRulesOff) {
   ShippedModel model;
   ASSERT_NE(model.m, nullptr);

@@ -28,17 +28,18 @@ struct Expected {
   double attention_score;  // its left-to-right decoder score (reverse_weight 0)
 };
 
-constexpr char kSample[] = "samples/command.wav";  // corpus test_000058, a held-out voice
+constexpr char kSample[] = "samples/command.wav";  // held-out voice and sentence (samples/README.md)
 constexpr char kTranscript[] = "navigate to the hospital";  // its reference text, decoded exactly
 // /usr/bin/python3 tools/train/score_sample.py --model models/en_moe_small samples/command.wav --chunk-size C [--left-chunks 2]
 constexpr Expected kModes[] = {
-    {-1, -1, -6.165875773687009, -14.089549250900745},
-    {16, -1, -6.715001504041463, -12.80635116994381},
-    {4, 2, -6.487053659628241, -21.247185617685318},
+    {-1, -1, -1.8301093249208369, -2.4289637431502342},
+    {16, -1, -1.8672432660596319, -2.565981190651655},
+    {4, 2, -2.078035219712308, -10.912907812744379},
 };
-// The runtime is within 3e-6 of these; scaling one expert's weight matrix
-// (encoder block 3, expert 1, w_2) by 1.01 moves them by 4e-3 to 7e-3.
-constexpr double kScoreTolerance = 2e-3;
+// The runtime is within 2.1e-6 of these on x86-64, AArch64 and 32-bit ARM;
+// scaling one expert's weight matrix (encoder block 3, expert 1, w_2) by 1.01
+// moves five of the six by 3.6e-4 to 1.2e-2 (chunk 16's CTC score by 7e-5).
+constexpr double kScoreTolerance = 2e-4;
 
 TEST(ShippedModel, DecodesTheSampleExactlyInEveryMode) {
   const std::string model_dir = repo_path("models/en_moe_small");

@@ -95,8 +95,8 @@ TEST(SoftMoeModelTest, ReducedComputeTypesStayClose) {
   // reference (encoder outputs have unit scale after the final LayerNorm).
   // Measured: bf16 1.1e-2 / 1.9e-2, int8 7.9e-2 / 1.6e-1 (soft_moa /
   // dense_moa); with the subsampling in float32 int8 was 4.8e-2 / 6.0e-2. (On
-  // a trained model, models/en_moe_small, the int8 subsampling changed no WER
-  // for the worse: see its README.)
+  // a trained model, v1 of models/en_moe_small, the int8 subsampling changed no
+  // WER for the worse: docs/benchmarks.md, "Subsampling in the compute type".)
   for (const char* model : {"soft_moa", "dense_moa"}) {
     const auto golden = test::read_golden(test::data_path(std::string("soft_moe/") + model + ".safetensors"));
     for (const char* type : {"bfloat16", "int8"}) {

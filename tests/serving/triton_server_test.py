@@ -91,10 +91,10 @@ class TritonServerTest(unittest.TestCase):
 
     @classmethod
     def make_audio(cls):
-        """32 distinct utterances: each sample WAV after 0..7 x 130 ms of low noise."""
+        """32 distinct utterances: each speech sample WAV after 0..7 x 130 ms of low noise."""
         rng = np.random.default_rng(7)
         out = {}
-        for wav in sorted((ROOT / "samples").glob("*.wav")):
+        for wav in (ROOT / "samples" / f"{n}.wav" for n in ("command", "date", "number", "words")):
             pcm, rate = triton_client.read_wav(wav)
             assert rate == 16000
             for k in range(8):
@@ -167,7 +167,7 @@ class TritonServerTest(unittest.TestCase):
         """A sequence of two utterances 2.5 s apart on a continuous model: the piece
         that reaches the endpoint gets the first utterance's final result, the END
         the second's, equal to moeasr-decode --continuous on (same 500 ms pieces)."""
-        # The gap is low noise: the demo model writes "e"s on digital silence (its model card).
+        # The gap is low noise, as a live microphone gives between utterances.
         gap = (np.random.default_rng(1).standard_normal(40000) * 30).astype(np.int16)
         pcm = np.concatenate([self.audio["command_0"], gap, self.audio["number_0"]])
         write_wav(self.tmp / "two.wav", pcm)
