@@ -100,9 +100,9 @@ def find_state_dict(checkpoint, path, weights=None):
     state = checkpoint
     if weights is not None:
         if not isinstance(state, dict) or not isinstance(state.get(weights), dict):
-            found = sorted(k for k, v in state.items() if isinstance(v, dict)) if isinstance(state, dict) else []
+            found = sorted(str(k) for k, v in state.items() if isinstance(v, dict)) if isinstance(state, dict) else []
             raise ConvertError(f"{path}: no entry {weights!r} holding weights "
-                               f"(entries that are mappings: {', '.join(map(str, found)) or 'none'})")
+                               f"(entries that are mappings: {', '.join(found) or 'none'})")
         state = state[weights]
     elif isinstance(state, dict):
         for key in ("model", "state_dict"):
